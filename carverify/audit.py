@@ -1,0 +1,74 @@
+"""Run the audit stages in order and gather one AuditReport."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import time
+from pathlib import Path
+
+from carverify.candidate import Candidate
+from carverify.config import STAGES, AuditConfig
+from carverify.errors import UsageError
+from carverify.result import AuditReport, StageResult
+
+# Stage name -> module holding check_<name>; imported on use so that a partial
+# audit never pays for hypothesis or numba.
+_STAGE_MODULES = {
+    "parse": "carverify.stages.static",
+    "policy": "carverify.stages.static",
+    "restricted": "carverify.stages.restricted",
+    "properties": "carverify.stages.properties",
+    "trajectories": "carverify.stages.trajectories",
+    "compile": "carverify.stages.compile",
+}
+
+
+def available_stages() -> tuple[str, ...]:
+    return tuple(s for s in STAGES if importlib.util.find_spec(_STAGE_MODULES[s]) is not None)
+
+
+def stage_function(name: str):
+    if name not in _STAGE_MODULES:
+        raise UsageError(f"unknown stage '{name}' — known: {', '.join(STAGES)}")
+    return getattr(importlib.import_module(_STAGE_MODULES[name]), f"check_{name}")
+
+
+def audit_source(source: str, suite, *, path: str = "program.py", stages=None,
+                 config: AuditConfig | None = None) -> AuditReport:
+    """Audit one program against one suite; a later stage runs only if every earlier one passed."""
+    from carverify.suite import load_suite
+
+    config = config or AuditConfig()
+    suite = load_suite(suite) if isinstance(suite, str) else suite
+    stages = tuple(stages) if stages else available_stages()
+    for name in stages:
+        stage_function(name)  # unknown names fail before any work
+    start = time.perf_counter()
+    candidate = Candidate(source, path)
+    results: list[StageResult] = []
+    try:
+        for name in stages:
+            if results and results[-1].status in ("failed", "error", "skipped"):
+                results.append(StageResult(name, "skipped"))
+                continue
+            try:
+                results.append(stage_function(name)(candidate, suite, config=config))
+            except Exception as exc:  # noqa: BLE001 - a broken stage is an error, never a verdict
+                from carverify.result import Finding
+                results.append(StageResult(name, "error", [Finding("CV000", f"internal error in stage {name}: "
+                                                                   f"{type(exc).__name__}: {exc}")]))
+    finally:
+        candidate.close()
+    return AuditReport(program_path=path, program_sha256=candidate.sha256, suite=suite.name,
+                       stages=results, limits=config.limits.to_dict(), seconds=time.perf_counter() - start)
+
+
+def audit_file(path: str | Path, suite, **kwargs) -> AuditReport:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    # Undecodable bytes survive as surrogates so the parse stage can report CV104.
+    source = raw.decode("utf-8", "surrogateescape")
+    return audit_source(source, suite, path=str(path), **kwargs)

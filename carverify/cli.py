@@ -1,0 +1,122 @@
+"""The `carverify` command line.  Heavy imports happen inside the commands, so --help is instant."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump, exit 2
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="carverify", description="Verify reward programs written by vision-language models.")
+    from carverify import __version__
+    parser.add_argument("--version", action="version", version=f"carverify {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("suites", help="list the bundled suites")
+
+    audit = sub.add_parser("audit", help="audit one reward program against a suite",
+                           description="Exit codes: 0 accepted, 1 rejected, 2 usage error, 3 internal error.")
+    audit.add_argument("program", help="path of the reward program (.py)")
+    audit.add_argument("--suite", required=True, help="suite name (see `carverify suites`)")
+    audit.add_argument("--stages", nargs="+", metavar="STAGE",
+                       help="run only these stages (default: all available, in order)")
+    audit.add_argument("--json", metavar="PATH", help="write the JSON report here ('-' for stdout)")
+    audit.add_argument("--junit", metavar="PATH", help="write a JUnit XML report here")
+    audit.add_argument("--sarif", metavar="PATH", help="write a SARIF 2.1.0 report here")
+    audit.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: ./mlruns.db)")
+    audit.add_argument("--no-track", action="store_true", help="do not log the audit to MLflow")
+    audit.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    audit.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
+
+    demo = sub.add_parser("demo", help="audit the bundled example programs and print a table")
+    demo.add_argument("--no-track", action="store_true", help="do not log the audits to MLflow")
+    demo.add_argument("--tracking-uri", metavar="URI")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from carverify.errors import InternalError, UsageError
+
+    try:
+        if args.command == "suites":
+            return cmd_suites()
+        if args.command == "audit":
+            return cmd_audit(args)
+        if args.command == "demo":
+            from carverify.demo import run_demo
+            return run_demo(track=not args.no_track, tracking_uri=args.tracking_uri)
+    except UsageError as exc:
+        print(f"carverify: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except InternalError as exc:
+        print(f"carverify: internal error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        print("carverify: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+
+
+def cmd_suites() -> int:
+    from carverify.suite import list_suites
+
+    suites = list_suites()
+    width = max((len(s.name) for s in suites), default=5)
+    print(f"{'suite':<{width}}  {'environment':<28} {'obs':<5} sub-tasks")
+    for s in suites:
+        print(f"{s.name:<{width}}  {s.env_id:<28} {s.obs_kind:<5} {', '.join(s.subtask_facts)}")
+    return EXIT_ACCEPTED
+
+
+def _write(path: str, text: str) -> None:
+    if path == "-":
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from carverify.errors import UsageError
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def cmd_audit(args) -> int:
+    from carverify.audit import audit_file
+    from carverify.errors import UsageError
+    from carverify.report import render
+    from carverify.suite import load_suite
+
+    program = Path(args.program)
+    if not program.is_file():
+        raise UsageError(f"cannot read {program}: no such file")
+    suite = load_suite(args.suite)
+    for target in (args.json, args.junit, args.sarif):
+        if target and target != "-" and Path(target).is_dir():
+            raise UsageError(f"cannot write report to {target}: it is a directory")
+    report = audit_file(program, suite, stages=args.stages)
+    if not args.no_track:
+        from carverify.tracking import log_audit
+        log_audit(report, program.read_bytes().decode("utf-8", "surrogateescape"), tracking_uri=args.tracking_uri)
+    for fmt in ("json", "junit", "sarif"):
+        target = getattr(args, fmt)
+        if target:
+            _write(target, render(report, fmt))
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    if args.json != "-":
+        from carverify.report.text import render_text
+        text = render_text(report, color=color)
+        print(text.splitlines()[-1] if args.quiet else text)
+    return {"accepted": EXIT_ACCEPTED, "rejected": EXIT_REJECTED}.get(report.verdict, EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

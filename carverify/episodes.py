@@ -1,0 +1,195 @@
+"""Expert and random episodes of a suite: simulated from seeds once, then read from disk."""
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from carverify.suite import REPO_ROOT, Suite
+
+N_ACTIONS = 7  # left right forward pickup drop toggle done: the full MiniGrid action set
+DEFAULT_EXPERT_SEEDS = tuple(range(20))
+DEFAULT_RANDOM_SEEDS = tuple(range(1000, 1020))
+# Code that shapes an episode besides the suite's own files; editing it invalidates caches.
+_CODE_FILES = (pathlib.Path(__file__), pathlib.Path(__file__).with_name("minigrid_planner.py"))
+
+
+@dataclass
+class Episode:
+    seed: int
+    policy: str                      # "expert" | "random"
+    frames: np.ndarray               # (T+1, 8H, 8W, 3) uint8: after reset, then after each step
+    actions: np.ndarray              # (T,) int64
+    success: bool                    # the env terminated with reward > 0
+    success_step: int | None         # index into frames of the first success frame
+    facts: dict[str, np.ndarray]     # oracle fact -> (T+1,) bool
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+def cache_root() -> pathlib.Path:
+    override = os.environ.get("CARVERIFY_CACHE")
+    base = pathlib.Path(override) if override else REPO_ROOT / ".carverify-cache"
+    return base / "episodes"
+
+
+def cache_key(suite: Suite) -> str:
+    import gymnasium
+    import minigrid
+
+    h = hashlib.sha256()
+    for label in (suite.env_id, str(suite.tile_size), gymnasium.__version__, minigrid.__version__,
+                  np.__version__):
+        h.update(label.encode() + b"\0")
+    for path in (*suite.source_files, *_CODE_FILES):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def simulate(suite: Suite, seed: int, policy: str, horizon: int | None = None, env=None) -> Episode:
+    """Run one episode from `seed`; the random policy draws from a Generator seeded by it."""
+    if policy not in ("expert", "random"):
+        raise ValueError(f"policy must be 'expert' or 'random', got {policy!r}")
+    env = env if env is not None else suite.make_env()
+    oracle = suite.oracle()
+    choose = suite.expert() if policy == "expert" else None
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    frames, actions, labels = [suite.render(env)], [], [oracle(env)]
+    success_step = None
+    limit = env.unwrapped.max_steps if horizon is None else horizon
+    while len(actions) < limit:
+        action = int(choose(env)) if choose else int(rng.integers(N_ACTIONS))
+        _, reward, terminated, truncated, _ = env.step(action)
+        actions.append(action)
+        frames.append(suite.render(env))
+        labels.append(oracle(env))
+        if terminated and reward > 0:
+            success_step = len(frames) - 1
+        if terminated or truncated:
+            break
+    return Episode(
+        seed=seed,
+        policy=policy,
+        frames=np.stack(frames).astype(np.uint8),
+        actions=np.asarray(actions, dtype=np.int64),
+        success=success_step is not None,
+        success_step=success_step,
+        facts={k: np.array([bool(f[k]) for f in labels]) for k in suite.subtask_facts},
+    )
+
+
+def _save(path: pathlib.Path, ep: Episode) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"fact_{k}": v for k, v in ep.facts.items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(
+                fh, frames=ep.frames, actions=ep.actions,
+                meta=np.array([ep.seed, int(ep.success), -1 if ep.success_step is None else ep.success_step]),
+                **arrays)
+        # Rename is atomic, so concurrent readers see no file or a whole one.
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(path: pathlib.Path, policy: str, facts: tuple[str, ...]) -> Episode:
+    with np.load(path) as data:
+        seed, success, step = (int(v) for v in data["meta"])
+        return Episode(seed=seed, policy=policy, frames=data["frames"], actions=data["actions"],
+                       success=bool(success), success_step=None if step < 0 else step,
+                       facts={k: data[f"fact_{k}"] for k in facts})
+
+
+def _episodes(suite: Suite, policy: str, seeds, horizon: int | None) -> list[Episode]:
+    folder = cache_root() / suite.name / cache_key(suite)
+    out, env = [], None
+    for seed in seeds:
+        name = f"{policy}-{seed}" + ("" if horizon is None else f"-h{horizon}") + ".npz"
+        path = folder / name
+        try:
+            out.append(_load(path, policy, suite.subtask_facts))
+            continue
+        except (OSError, KeyError, ValueError):
+            pass  # missing or unreadable: simulate afresh
+        env = env if env is not None else suite.make_env()
+        ep = simulate(suite, int(seed), policy, horizon, env=env)
+        _save(path, ep)
+        out.append(ep)
+    if env is not None:
+        env.close()
+    return out
+
+
+def _seeds(suite: Suite, key: str, default: tuple[int, ...], n: int | None) -> list[int]:
+    seeds = [int(s) for s in suite.config.get("episodes", {}).get(key, default)]
+    if n is None:
+        return seeds
+    if n > len(seeds):
+        # More episodes than listed: continue the sequence past the last listed seed.
+        seeds += list(range(max(seeds) + 1, max(seeds) + 1 + n - len(seeds)))
+    return seeds[:n]
+
+
+def expert_episodes(suite: Suite, n: int | None = None) -> list[Episode]:
+    return _episodes(suite, "expert", _seeds(suite, "expert_seeds", DEFAULT_EXPERT_SEEDS, n), None)
+
+
+def expert_episodes_for(suite: Suite, seeds) -> list[Episode]:
+    """Expert episodes on explicit seeds (e.g. held-out layouts)."""
+    return _episodes(suite, "expert", [int(s) for s in seeds], None)
+
+
+def random_horizon(suite: Suite) -> int:
+    """suite.toml's random_horizon, else the longest expert episode (matched to the expert)."""
+    configured = suite.config.get("episodes", {}).get("random_horizon")
+    if configured:
+        return int(configured)
+    return max(len(ep) for ep in expert_episodes(suite))
+
+
+def random_episodes(suite: Suite, n: int | None = None, horizon: int | None = None) -> list[Episode]:
+    horizon = random_horizon(suite) if horizon is None else int(horizon)
+    return _episodes(suite, "random", _seeds(suite, "random_seeds", DEFAULT_RANDOM_SEEDS, n), horizon)
+
+
+def _round_robin(episodes: list[Episode], skip_first: bool) -> list[np.ndarray]:
+    # Interleave episodes step by step so a truncated selection still spans every episode.
+    start = 1 if skip_first else 0
+    longest = max((len(ep.frames) for ep in episodes), default=0)
+    return [ep.frames[t] for t in range(start, longest) for ep in episodes if t < len(ep.frames)]
+
+
+def suite_frames(suite: Suite, max_frames: int = 256) -> np.ndarray:
+    """Deduplicated real frames: resets, success frames, expert frames, then random ones."""
+    experts, randoms = expert_episodes(suite), random_episodes(suite)
+    expert_order = ([ep.frames[0] for ep in experts]
+                    + [ep.frames[ep.success_step] for ep in experts if ep.success_step is not None]
+                    + _round_robin(experts, skip_first=True))
+    random_order = [ep.frames[0] for ep in randoms] + _round_robin(randoms, skip_first=True)
+    seen: set[bytes] = set()
+
+    def unique(frames: list[np.ndarray]) -> list[np.ndarray]:
+        kept = []
+        for f in frames:
+            digest = hashlib.blake2b(f.tobytes(), digest_size=16).digest()
+            if digest not in seen:
+                seen.add(digest)
+                kept.append(f)
+        return kept
+
+    expert_unique, random_unique = unique(expert_order), unique(random_order)
+    # A quarter of the budget goes to random frames: states the expert never visits.
+    n_random = min(len(random_unique), max(max_frames // 4, max_frames - len(expert_unique)))
+    chosen = expert_unique[: max_frames - n_random] + random_unique[:n_random]
+    if not chosen:
+        raise ValueError(f"suite {suite.name!r} produced no frames")
+    return np.stack(chosen)

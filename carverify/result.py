@@ -1,0 +1,107 @@
+"""Result objects shared by every stage and every renderer.
+
+Stages return `StageResult`s; `audit` gathers them into an `AuditReport`.
+Renderers (text, JSON, JUnit, SARIF, MLflow) only read these objects.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("passed", "failed", "skipped", "error")
+VERDICTS = ("accepted", "rejected", "error")
+REPORT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with a program, pointing at the user's source."""
+
+    code: str  # stable, e.g. CV201
+    message: str
+    line: int | None = None
+    col: int | None = None
+    subtask: str | None = None
+    hint: str | None = None
+    # Free-form machine-readable facts (counts, seeds, paths of saved counterexamples).
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def location(self, path: str = "program.py") -> str:
+        if self.line is None:
+            return path
+        # `col` is stored 0-based as ast gives it; editors and compilers print 1-based.
+        return f"{path}:{self.line}:{self.col + 1 if self.col is not None else 1}"
+
+    def render(self, path: str = "program.py") -> str:
+        text = f"{self.location(path)} {self.code} {self.message}"
+        if self.hint:
+            text += f" — {self.hint}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class StageResult:
+    stage: str
+    status: str
+    findings: list[Finding] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "status": self.status,
+            "findings": [f.to_dict() for f in self.findings],
+            "metrics": dict(self.metrics),
+            "seconds": round(self.seconds, 6),
+        }
+
+
+@dataclass
+class AuditReport:
+    program_path: str
+    program_sha256: str
+    suite: str
+    stages: list[StageResult]
+    limits: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        statuses = {s.status for s in self.stages}
+        if "error" in statuses:
+            return "error"
+        if "failed" in statuses:
+            return "rejected"
+        return "accepted"
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for s in self.stages for f in s.findings]
+
+    def stage(self, name: str) -> StageResult | None:
+        return next((s for s in self.stages if s.stage == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        from carverify import __version__
+
+        return {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "tool": {"name": "carverify", "version": __version__},
+            "verdict": self.verdict,
+            "program": {"path": self.program_path, "sha256": self.program_sha256},
+            "suite": self.suite,
+            "limits": dict(self.limits),
+            "seconds": round(self.seconds, 6),
+            "stages": [s.to_dict() for s in self.stages],
+            "artifacts": dict(self.artifacts),
+        }

@@ -1,0 +1,201 @@
+"""Log an `AuditReport` to MLflow: an embedded SQLite store by default, or any tracking server."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlparse
+
+from carverify import __version__
+from carverify.errors import InternalError
+from carverify.report.json_report import render_json
+from carverify.result import AuditReport
+
+DEFAULT_EXPERIMENT = "carverify-audit"
+# A reachability probe must fail fast: mlflow's defaults (7 retries, 120 s timeout, backoff 2)
+# turn a typo in --tracking-uri into minutes of silence.
+_PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+# Once the server has answered, allow a little patience for uploads, still bounded.
+_LOG_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+_QUIET_LOGGERS = ("mlflow", "alembic")
+
+
+def default_tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI if set, else `sqlite:///<cwd>/mlruns.db` (artifacts in `<cwd>/mlruns`)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd().resolve() / 'mlruns.db'}"
+
+
+def log_audit(report: AuditReport, source: str, *, tracking_uri: str | None = None,
+              experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None,
+              parent_run_id: str | None = None) -> str:
+    """Record one audit as an MLflow run and return the run id."""
+    uri = tracking_uri or default_tracking_uri()
+    with _quiet_mlflow(), _env({"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}, force=True):
+        client = _client(uri)
+        try:
+            with _env(_PROBE_ENV):
+                experiment_id = _experiment_id(client, experiment, uri)
+        except Exception as exc:
+            raise InternalError(f"cannot reach MLflow tracking at {_redact(uri)}: "
+                                f"{_reason(exc)}") from exc
+        try:
+            with _env(_LOG_ENV):
+                return _log_run(client, experiment_id, report, source, run_name, parent_run_id)
+        except Exception as exc:
+            raise InternalError(f"logging the audit to MLflow at {_redact(uri)} failed: "
+                                f"{_reason(exc)}") from exc
+
+
+def _experiment_id(client, name: str, uri: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        if found.lifecycle_stage == "deleted":
+            client.restore_experiment(found.experiment_id)
+        return found.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=_artifact_location(uri))
+    except MlflowException:
+        # Another audit created it between our lookup and create.
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+def _artifact_location(uri: str) -> str | None:
+    # An embedded SQLite store keeps artifacts next to the database file, not wherever the
+    # process happened to start; a server decides for itself.
+    if not uri.startswith("sqlite:///"):
+        return None
+    database = Path(uri[len("sqlite:///"):].split("?", 1)[0])
+    return (database.resolve().parent / "mlruns").as_uri()
+
+
+def _log_run(client, experiment_id: str, report: AuditReport, source: str,
+             run_name: str | None, parent_run_id: str | None) -> str:
+    from mlflow.entities import Metric, Param, RunTag
+
+    tags = {"verdict": report.verdict, "carverify.version": __version__,
+            "carverify.program": report.program_path}
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+    run = client.create_run(experiment_id, run_name=run_name or Path(report.program_path).name,
+                            tags=tags)
+    run_id = run.info.run_id
+    try:
+        params = {"suite": report.suite, "program_sha256": report.program_sha256,
+                  **{f"limit.{k}": v for k, v in report.limits.items()}}
+        metrics = _metrics(report)
+        timestamp = run.info.start_time
+        client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()],
+                         metrics=[Metric(k, v, timestamp, 0) for k, v in metrics.items()])
+        with tempfile.TemporaryDirectory(prefix="carverify-mlflow-") as tmp:
+            (Path(tmp) / "program.py").write_text(source, encoding="utf-8")
+            (Path(tmp) / "report.json").write_text(render_json(report), encoding="utf-8")
+            client.log_artifact(run_id, str(Path(tmp) / "program.py"))
+            client.log_artifact(run_id, str(Path(tmp) / "report.json"))
+        for name, path in report.artifacts.items():
+            _log_path(client, run_id, name, path)
+    except BaseException:
+        with contextlib.suppress(Exception):  # keep the original error, not a second one
+            client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+    return run_id
+
+
+def _metrics(report: AuditReport) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for stage in report.stages:
+        metrics[f"stage.{stage.stage}.seconds"] = float(stage.seconds)
+        metrics[f"stage.{stage.stage}.passed"] = 1.0 if stage.status == "passed" else 0.0
+        for name, value in stage.metrics.items():
+            # MLflow metrics are finite floats; NaN/inf and non-numbers stay in report.json.
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                metrics[f"{stage.stage}.{name}"] = float(value)
+    metrics["seconds"] = float(report.seconds)
+    return metrics
+
+
+def _log_path(client, run_id: str, name: str, path: str) -> None:
+    target = Path(path)
+    if target.is_dir():
+        client.log_artifacts(run_id, str(target), artifact_path=name)
+    elif target.is_file():
+        client.log_artifact(run_id, str(target), artifact_path=name)
+    else:
+        logging.getLogger(__name__).warning("artifact %s not found at %s; not logged", name, path)
+
+
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """Hide mlflow's INFO chatter (table creation, alembic migrations); warnings still show.
+
+    mlflow configures its loggers when first imported, so import it before lowering them.
+    Deprecation warnings raised inside mlflow's own stack are for its maintainers, not ours.
+    """
+    with warnings.catch_warnings():
+        for module in _QUIET_LOGGERS + ("sqlalchemy",):
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+        import mlflow  # noqa: F401
+
+        loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+        levels = [lg.level for lg in loggers]
+        for lg in loggers:
+            lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
+@contextlib.contextmanager
+def _env(values: dict[str, str], *, force: bool = False) -> Iterator[None]:
+    """Set environment variables for one call; a user's own setting wins unless `force`."""
+    saved = {k: os.environ.get(k) for k in values}
+    for key, value in values.items():
+        if force or key not in os.environ:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _redact(uri: str) -> str:
+    parsed = urlparse(uri)
+    if parsed.password:
+        return uri.replace(f":{parsed.password}@", ":***@", 1)
+    return uri
+
+
+def _reason(exc: Exception) -> str:
+    """The useful end of an error chain: requests buries 'Connection refused' in a long repr."""
+    text = str(exc).strip()
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if errno:
+        return errno.group(1).strip()
+    if "timed out" in text.lower():
+        return "timed out"
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "..."

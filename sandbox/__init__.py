@@ -1,0 +1,14 @@
+"""Default-deny sandbox for reward programs: caps, AST allowlist, RestrictedPython, child process.
+
+Stdlib, numpy and RestrictedPython only; imports nothing from carverify.
+"""
+from sandbox.issue import Issue
+from sandbox.limits import Limits
+from sandbox.source import parse_source
+from sandbox.policy import ProgramInfo, check_policy
+from sandbox.runner import CallBatch, Sandbox, SandboxPool
+
+__all__ = [
+    "CallBatch", "Issue", "Limits", "ProgramInfo", "Sandbox", "SandboxPool",
+    "check_policy", "parse_source",
+]

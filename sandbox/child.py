@@ -1,0 +1,261 @@
+"""The sandbox child: loads one program under limits and answers call requests.
+
+Protocol (stdin/stdout of this process, nothing else):
+  parent -> child  one JSON line per request; a "call" request is followed by raw frame bytes
+  child  -> parent one b"+" per finished call (the parent's per-call watchdog), then one JSON line
+Results are JSON, never pickle.  The program's code runs only after the limits
+are in place and privileges are dropped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import time
+import zlib
+
+import numpy as np
+
+from RestrictedPython import compile_restricted_exec
+
+from sandbox.guards import Forbidden, InputWrite, make_globals
+from sandbox.issue import Issue
+from sandbox.limits import Limits
+from sandbox.normalize import normalize
+from sandbox.policy import check_policy
+from sandbox.source import parse_source
+
+PROGRAM_FILE = "program.py"
+_OUT = 1
+
+
+class CallTimeout(BaseException):
+    """Raised by SIGALRM in the middle of a program call; programs cannot catch it (no try)."""
+
+
+_armed = False
+
+
+def _on_alarm(signum, frame):
+    if _armed:
+        raise CallTimeout()
+
+
+def _send(obj) -> None:
+    data = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(_OUT, view):]
+
+
+def _read_exact(stream, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            raise EOFError("parent closed the pipe mid-request")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def apply_limits(limits: Limits, mode: str) -> None:
+    used = int(sum(resource.getrusage(resource.RUSAGE_SELF)[:2])) + 1
+    memory = limits.compile_memory_bytes if mode == "native" else limits.memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (used + limits.cpu_seconds, used + limits.cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    _drop_privileges()
+
+
+def _drop_privileges() -> None:
+    # RLIMIT_NPROC does not bind root, so a root parent's child becomes nobody.
+    if os.geteuid() != 0:
+        return
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def _program_line(tb) -> int | None:
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == PROGRAM_FILE:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _issue_for(exc: BaseException, what: str, subtask: str | None) -> Issue:
+    line = _program_line(exc.__traceback__)
+    if isinstance(exc, CallTimeout):
+        return Issue("CV302", f"{what} timed out", line, None, "bound every loop; the check runs at every step", subtask)
+    if isinstance(exc, InputWrite):
+        return Issue("CV305", f"{what}: {exc}", line, None, "work on a copy: m = obs.copy()", subtask)
+    if isinstance(exc, Forbidden):
+        return Issue("CV310", f"{what}: {exc}", line, None, None, subtask)
+    if isinstance(exc, MemoryError):
+        return Issue("CV303", f"{what} ran out of memory", line, None, "allocate arrays the size of the frame, not more", subtask)
+    if isinstance(exc, ValueError) and "read-only" in str(exc):
+        return Issue("CV305", f"{what} tried to modify its input ({exc})", line, None, "work on a copy: m = obs.copy()", subtask)
+    text = str(exc)[:300]
+    return Issue("CV301", f"{what} raised {type(exc).__name__}: {text}" if text else f"{what} raised {type(exc).__name__}",
+                 line, None, None, subtask)
+
+
+class Program:
+    def __init__(self, source: str, limits: Limits, mode: str):
+        self.limits = limits
+        self.mode = mode
+        self.globals: dict = {}
+        self.subtasks: tuple[str, ...] = ()
+        self.functions: dict = {}
+
+    def load(self, source: str) -> dict:
+        tree, issues = parse_source(source, self.limits)
+        info = None
+        if tree is not None:
+            info, issues = check_policy(tree)
+        if issues:  # the parent checks first; this is the child's own refusal
+            return {"ok": False, "issues": [i.to_json() for i in issues]}
+        tree = normalize(tree)
+        if self.mode == "native":
+            return _native_loader(self, tree, info)
+        result = compile_restricted_exec(tree, filename=PROGRAM_FILE)
+        if result.errors:
+            return {"ok": False, "issues": [Issue("CV211", f"RestrictedPython: {e}").to_json() for e in result.errors]}
+        self.globals = make_globals()
+        issue = self._run_module(result.code)
+        if issue is not None:
+            return {"ok": False, "issues": [issue.to_json()]}
+        return self._finish_load(info)
+
+    def _run_module(self, code) -> Issue | None:
+        global _armed
+        try:
+            try:
+                _armed = True
+                signal.setitimer(signal.ITIMER_REAL, self.limits.load_seconds)
+                exec(code, self.globals)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                _armed = False
+        except BaseException as exc:  # noqa: BLE001 - hostile code may raise anything
+            issue = _issue_for(exc, "module-level code", None)
+            return issue._replace(code="CV309") if issue.code == "CV301" else issue
+        return None
+
+    def _finish_load(self, info) -> dict:
+        # Constants become immutable so no call can leave state behind for the next.
+        for name, value in list(self.globals.items()):
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+            elif isinstance(value, list):
+                self.globals[name] = tuple(value)
+        self.subtasks = tuple(info.subtasks)
+        self.functions = {name: self.globals[name] for name in info.functions if callable(self.globals.get(name))}
+        missing = [s for s in self.subtasks if s not in self.functions]
+        if missing:
+            return {"ok": False, "issues": [Issue("CV206", f"sub-task function '{missing[0]}' is not defined").to_json()]}
+        return {"ok": True, "subtasks": list(self.subtasks), "functions": sorted(self.functions)}
+
+    def call(self, fns: list[str], frames: np.ndarray, stop_on_error: bool) -> dict:
+        global _armed
+        out = {"values": {}, "issues": {}, "errors": {}, "seconds": {}, "max_seconds": {}}
+        for fn_name in fns:
+            fn = self.functions[fn_name]
+            values, first, errors, total, worst = [], None, 0, 0.0, 0.0
+            for index in range(len(frames)):
+                frame = frames[index]
+                before = zlib.crc32(frame.data)
+                value = None
+                try:
+                    try:
+                        _armed = True
+                        signal.setitimer(signal.ITIMER_REAL, self.limits.call_seconds)
+                        start = time.perf_counter()
+                        result = fn(frame)
+                        spent = time.perf_counter() - start
+                    finally:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+                        _armed = False
+                    total += spent
+                    worst = max(worst, spent)
+                    if isinstance(result, (bool, np.bool_)):
+                        value = bool(result)
+                        issue = None
+                    else:
+                        issue = Issue("CV304", f"{fn_name}(obs) returned {type(result).__name__} "
+                                      f"{_short(result)}, not a truth value", None, None,
+                                      "return bool(...) or a comparison", fn_name)
+                except BaseException as exc:  # noqa: BLE001
+                    issue = _issue_for(exc, f"{fn_name}(obs)", fn_name)
+                if zlib.crc32(frame.data) != before and issue is None:
+                    issue = Issue("CV305", f"{fn_name}(obs) modified its input", None, None, None, fn_name)
+                os.write(_OUT, b"+")
+                values.append(value)
+                if issue is not None:
+                    errors += 1
+                    if first is None:
+                        first = issue._replace(message=issue.message + f" (frame {index})")
+                        first_index = index
+                    if stop_on_error or issue.code == "CV302":
+                        break
+            out["values"][fn_name] = values
+            out["issues"][fn_name] = None if first is None else {**first.to_json(), "frame": first_index}
+            out["errors"][fn_name] = errors
+            out["seconds"][fn_name] = total
+            out["max_seconds"][fn_name] = worst
+        return out
+
+
+_native_loader = None
+
+
+def _import_native() -> None:
+    global _native_loader
+    from sandbox.native import load_native
+    _native_loader = load_native
+
+
+def _short(value) -> str:
+    text = repr(value) if isinstance(value, (int, float, str, type(None))) else f"of shape {getattr(value, 'shape', '?')}"
+    return text[:60]
+
+
+def main() -> None:
+    # A stray print from our own code must never corrupt the protocol stream.
+    sys.stdout = sys.stderr
+    signal.signal(signal.SIGALRM, _on_alarm)
+    sys.setrecursionlimit(400)
+    stdin = sys.stdin.buffer
+    program = None
+    while True:
+        line = stdin.readline()
+        if not line:
+            return
+        request = json.loads(line)
+        op = request["op"]
+        if op == "load":
+            limits = Limits(**request["limits"])
+            mode = request.get("mode", "restricted")
+            if mode == "native":
+                _import_native()  # everything is imported before privileges drop
+            apply_limits(limits, mode)
+            program = Program(request["source"], limits, mode)
+            _send(program.load(request["source"]))
+        elif op == "call":
+            shape, dtype = tuple(request["shape"]), np.dtype(request["dtype"])
+            raw = _read_exact(stdin, int(np.prod(shape)) * dtype.itemsize)
+            frames = np.frombuffer(raw, dtype=dtype).reshape(shape)  # read-only: bytes back it
+            _send(program.call(request["fns"], frames, request.get("stop_on_error", True)))
+        elif op == "exit":
+            return
+
+
+if __name__ == "__main__":
+    main()

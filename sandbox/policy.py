@@ -1,0 +1,441 @@
+"""Second layer: a default-deny AST allowlist that collects every violation at once.
+
+Like RestrictedPython's transformer, `generic_visit` rejects any node without a
+visitor, so syntax a new Python adds is never trusted by accident.  Names are
+checked on the AST, which the parser has already NFKC-normalised, never on text.
+"""
+from __future__ import annotations
+
+import ast
+from typing import NamedTuple
+
+from sandbox import allowlist
+from sandbox.issue import Issue
+
+# Context and operator nodes carry no behaviour of their own.
+_MARKERS = (
+    "Load Store Add Sub Mult Div FloorDiv Mod Pow MatMult LShift RShift BitOr BitXor BitAnd "
+    "And Or Not Invert UAdd USub Eq NotEq Lt LtE Gt GtE Is IsNot In NotIn"
+).split()
+
+# Every node class is either allowed (it has a visitor below or is a marker) or listed
+# here with the reason users see.  tests/sandbox/test_policy_drift.py keeps this total.
+REJECTED = {
+    "ClassDef": "classes are not allowed (magic methods reach the interpreter)",
+    "AsyncFunctionDef": "async functions are not allowed",
+    "AsyncFor": "async loops are not allowed",
+    "AsyncWith": "async with is not allowed",
+    "Await": "await is not allowed",
+    "Lambda": "lambda is not allowed (its defaults can shadow guards); use def",
+    "Yield": "generators are not allowed (their frames reach the interpreter)",
+    "YieldFrom": "generators are not allowed (their frames reach the interpreter)",
+    "Global": "global state is not allowed",
+    "Nonlocal": "closures over mutable state are not allowed",
+    "Try": "try/except is not allowed (it can swallow timeouts and exits)",
+    "TryStar": "try/except* is not allowed",
+    "ExceptHandler": "try/except is not allowed",
+    "Raise": "raise is not allowed; return False instead",
+    "With": "with is not allowed (no resources to manage)",
+    "withitem": "with is not allowed",
+    "Delete": "del is not allowed",
+    "Del": "del is not allowed",
+    "JoinedStr": "f-strings are not allowed (format strings can walk attributes)",
+    "FormattedValue": "f-strings are not allowed",
+    "Starred": "star-unpacking is not allowed",
+    "Match": "match is not allowed", "match_case": "match is not allowed",
+    "MatchValue": "match is not allowed", "MatchSingleton": "match is not allowed",
+    "MatchSequence": "match is not allowed", "MatchMapping": "match is not allowed",
+    "MatchClass": "match is not allowed", "MatchStar": "match is not allowed",
+    "MatchAs": "match is not allowed", "MatchOr": "match is not allowed",
+    "Interactive": "only a module is accepted", "Expression": "only a module is accepted",
+    "FunctionType": "only a module is accepted", "TypeIgnore": "type: ignore is not allowed",
+    "ImportFrom": "from-imports are not allowed; use `import numpy as np`",
+    # Abstract bases and deprecated aliases never appear in a parsed tree.
+    "AST": "abstract", "mod": "abstract", "stmt": "abstract", "expr": "abstract",
+    "expr_context": "abstract", "boolop": "abstract", "operator": "abstract",
+    "unaryop": "abstract", "cmpop": "abstract", "excepthandler": "abstract",
+    "pattern": "abstract", "type_ignore": "abstract", "slice": "abstract",
+    "AugLoad": "unused", "AugStore": "unused", "Param": "unused", "Suite": "unused",
+    "Index": "deprecated", "ExtSlice": "deprecated", "Num": "deprecated", "Str": "deprecated",
+    "Bytes": "deprecated", "NameConstant": "deprecated", "Ellipsis": "deprecated",
+    # Python 3.12+ syntax, rejected until reviewed.
+    "TypeAlias": "type aliases are not allowed", "TypeVar": "type parameters are not allowed",
+    "ParamSpec": "type parameters are not allowed", "TypeVarTuple": "type parameters are not allowed",
+    "type_param": "type parameters are not allowed", "Interpolation": "t-strings are not allowed",
+    "TemplateStr": "t-strings are not allowed",
+}
+
+
+class ProgramInfo(NamedTuple):
+    subtasks: tuple[str, ...]
+    functions: dict[str, int]      # function name -> line
+    numpy_alias: str | None
+    constants: frozenset[str]
+
+
+def allowed_node_names() -> frozenset[str]:
+    visitors = {name[len("visit_"):] for name in dir(_FunctionPolicy) if name.startswith("visit_")}
+    return frozenset(visitors) | frozenset(_MARKERS) | {"Module", "Import", "alias", "arguments", "arg"}
+
+
+def check_policy(tree: ast.Module) -> tuple[ProgramInfo | None, list[Issue]]:
+    """Return the program's shape and every violation (empty when allowed)."""
+    issues: list[Issue] = []
+    alias, constants, functions, subtasks_node = _scan_module(tree, issues)
+    bound = set(constants) | set(functions) | ({alias} if alias else set())
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            _FunctionPolicy(issues, alias, bound, constants).check_function(node)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            _FunctionPolicy(issues, alias, bound, constants, module_level=True).visit(node.value)
+    subtasks = _check_subtasks(subtasks_node, functions, tree, issues)
+    if issues:
+        return None, _dedupe(issues)
+    return ProgramInfo(subtasks, {n: f.lineno for n, f in functions.items()}, alias, frozenset(constants)), []
+
+
+def _dedupe(issues: list[Issue]) -> list[Issue]:
+    seen, out = set(), []
+    for issue in sorted(issues, key=lambda i: (i.line or 0, i.col or 0, i.code)):
+        if issue not in seen:
+            seen.add(issue)
+            out.append(issue)
+    return out
+
+
+def _issue(node: ast.AST, code: str, message: str, hint: str | None = None) -> Issue:
+    return Issue(code, message, getattr(node, "lineno", None), getattr(node, "col_offset", None), hint)
+
+
+def _scan_module(tree, issues):
+    """Module level holds only the numpy import, constants and top-level functions."""
+    alias = None
+    constants: dict[str, ast.AST] = {}
+    functions: dict[str, ast.FunctionDef] = {}
+    subtasks_node = None
+    for index, node in enumerate(tree.body):
+        if isinstance(node, ast.Import):
+            for name in node.names:
+                if name.name != "numpy":
+                    issues.append(_issue(node, "CV204", f"import of '{name.name}' is not allowed",
+                                         "the only import allowed is `import numpy as np`"))
+                    continue
+                local = name.asname or "numpy"
+                if local.startswith("_"):
+                    issues.append(_issue(node, "CV209", f"name '{local}' starts with an underscore"))
+                alias = local
+        elif isinstance(node, ast.FunctionDef):
+            if node.name in functions or node.name in constants:
+                issues.append(_issue(node, "CV208", f"'{node.name}' is defined twice"))
+            functions[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if node.value is None or len(targets) != 1 or not isinstance(targets[0], ast.Name):
+                issues.append(_issue(node, "CV208", "module-level assignments must bind one name to a constant"))
+                continue
+            name = targets[0].id
+            if name in constants or name in functions:
+                issues.append(_issue(node, "CV208", f"module-level name '{name}' is assigned twice",
+                                     "module-level names are constants"))
+            constants[name] = node.value
+            if name == "SUBTASKS":
+                subtasks_node = node.value
+            elif not _is_constant_expr(node.value, alias):
+                issues.append(_issue(node.value, "CV208",
+                                     f"module-level '{name}' must be a constant (number, string, tuple, np.array of numbers)",
+                                     "use a tuple for fixed collections; compute per call inside a function"))
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            continue  # docstring or stray string: inert
+        elif isinstance(node, ast.ImportFrom):
+            issues.append(_issue(node, "CV204", "from-imports are not allowed",
+                                 "the only import allowed is `import numpy as np`"))
+        elif type(node).__name__ in REJECTED:
+            issues.append(_issue(node, "CV201", REJECTED[type(node).__name__]))
+        else:
+            issues.append(_issue(node, "CV208", f"module-level {type(node).__name__} statement is not allowed",
+                                 "module level holds the numpy import, constants and functions only"))
+    return alias, constants, functions, subtasks_node
+
+
+def _is_constant_expr(node: ast.AST, alias: str | None) -> bool:
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Tuple):
+        return all(_is_constant_expr(e, alias) for e in node.elts)
+    if isinstance(node, ast.UnaryOp):
+        return _is_constant_expr(node.operand, alias)
+    if isinstance(node, ast.BinOp):
+        return _is_constant_expr(node.left, alias) and _is_constant_expr(node.right, alias)
+    if isinstance(node, ast.Name):
+        return True  # another constant; the function visitor checks it is bound
+    if isinstance(node, ast.List):  # only as an argument of np.array(...)
+        return False
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+            isinstance(node.func.value, ast.Name) and node.func.value.id == alias and \
+            node.func.attr in {"array", "asarray", *allowlist.NUMPY_DTYPES}:
+        return all(_is_literal_data(a, alias) for a in node.args) and \
+            all(_is_literal_data(k.value, alias) for k in node.keywords)
+    return False
+
+
+def _is_literal_data(node: ast.AST, alias: str | None) -> bool:
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return all(_is_literal_data(e, alias) for e in node.elts)
+    if isinstance(node, ast.Attribute):  # dtype=np.uint8
+        return isinstance(node.value, ast.Name) and node.value.id == alias and node.attr in allowlist.NUMPY_DTYPES
+    return _is_constant_expr(node, alias)
+
+
+def _check_subtasks(node, functions, tree, issues) -> tuple[str, ...]:
+    if node is None:
+        issues.append(Issue("CV205", "SUBTASKS is missing", 1, 0,
+                            'add SUBTASKS = ("first_subtask", ..., "goal") naming one function per sub-task'))
+        return ()
+    if not isinstance(node, (ast.Tuple, ast.List)) or not node.elts or not all(
+            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+        issues.append(_issue(node, "CV205", "SUBTASKS must be a non-empty tuple of string literals",
+                             'e.g. SUBTASKS = ("has_key", "door_open", "at_goal")'))
+        return ()
+    names = tuple(e.value for e in node.elts)
+    for elt, name in zip(node.elts, names):
+        if names.count(name) > 1:
+            issues.append(_issue(elt, "CV205", f"SUBTASKS names '{name}' more than once"))
+        fn = functions.get(name)
+        if fn is None:
+            issues.append(_issue(elt, "CV206", f"SUBTASKS names '{name}' but no function '{name}' is defined",
+                                 f"define `def {name}(obs):` returning a bool"))
+            continue
+        args = fn.args
+        positional = args.posonlyargs + args.args
+        required = len(positional) - len(args.defaults)
+        if required != 1 or args.vararg or args.kwarg or any(d is None for d in args.kw_defaults) and args.kwonlyargs:
+            issues.append(Issue("CV207", f"sub-task '{name}' must take exactly one required parameter (the observation), "
+                                f"takes {required}", fn.lineno, fn.col_offset, subtask=name,
+                                hint=f"def {name}(obs): ..."))
+    return names
+
+
+class _FunctionPolicy(ast.NodeVisitor):
+    """Checks one function (or one module-level constant expression)."""
+
+    def __init__(self, issues, alias, module_names, constants, module_level=False):
+        self.issues = issues
+        self.alias = alias
+        self.module_names = module_names
+        self.constants = set(constants)
+        self.module_level = module_level
+        self.local_names: set[str] = set()
+        self.in_annotation = False
+
+    # -- helpers -------------------------------------------------------------
+    def error(self, node, code, message, hint=None):
+        self.issues.append(_issue(node, code, message, hint))
+
+    def generic_visit(self, node):
+        name = type(node).__name__
+        if name in _MARKERS:
+            return
+        reason = REJECTED.get(name, f"{name} is not allowed")
+        self.error(node, "CV201", reason)
+
+    def visit_all(self, nodes):
+        for node in nodes:
+            if node is not None:
+                self.visit(node)
+
+    def check_binding(self, node, name):
+        if name.startswith("_"):
+            self.error(node, "CV209", f"name '{name}' starts with an underscore",
+                       "underscore names are reserved for the sandbox's guards")
+        elif name == self.alias:
+            self.error(node, "CV202", f"cannot rebind '{name}', the numpy module")
+
+    # -- functions -------------------------------------------------------------
+    def check_function(self, fn: ast.FunctionDef):
+        if fn.name.startswith("_"):
+            self.error(fn, "CV209", f"function name '{fn.name}' starts with an underscore")
+        if fn.decorator_list:
+            self.error(fn.decorator_list[0], "CV201", "decorators are not allowed")
+        args = fn.args
+        if args.vararg or args.kwarg:
+            self.error(fn, "CV201", "*args and **kwargs are not allowed")
+        for arg in args.posonlyargs + args.args + args.kwonlyargs:
+            if arg.arg.startswith("_"):
+                self.error(arg, "CV209", f"parameter '{arg.arg}' starts with an underscore",
+                           "underscore names are reserved for the sandbox's guards")
+            self.local_names.add(arg.arg)
+            self.visit_annotation(arg.annotation)
+        for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
+            if not isinstance(default, ast.Constant):
+                self.error(default, "CV201", "parameter defaults must be literal constants")
+        self.visit_annotation(fn.returns)
+        self.local_names |= _stored_names(fn)
+        for name in self.local_names:
+            if name.startswith("_"):
+                self.error(fn, "CV209", f"name '{name}' starts with an underscore")
+        for stmt in fn.body:
+            self.visit(stmt)
+
+    def visit_annotation(self, node):
+        if node is not None:
+            self.in_annotation = True
+            self.visit(node)
+            self.in_annotation = False
+
+    def visit_FunctionDef(self, node):
+        self.error(node, "CV201", "nested functions are not allowed", "define helpers at module level")
+
+    def visit_Import(self, node):
+        self.error(node, "CV204", "imports are only allowed at module level (`import numpy as np`)")
+
+    def visit_ImportFrom(self, node):
+        self.error(node, "CV204", "from-imports are not allowed")
+
+    # -- statements ------------------------------------------------------------
+    def visit_Return(self, node):
+        self.visit_all([node.value])
+
+    def visit_Assign(self, node):
+        self.visit_all(node.targets)
+        self.visit(node.value)
+
+    def visit_AugAssign(self, node):
+        self.visit(node.target)
+        self.visit(node.value)
+
+    def visit_AnnAssign(self, node):
+        if node.value is None:
+            self.error(node, "CV201", "bare annotations are not allowed")
+        self.visit(node.target)
+        self.visit_annotation(node.annotation)
+        self.visit_all([node.value])
+
+    def visit_For(self, node):
+        self.visit_all([node.target, node.iter, *node.body, *node.orelse])
+
+    def visit_While(self, node):
+        self.visit_all([node.test, *node.body, *node.orelse])
+
+    def visit_If(self, node):
+        self.visit_all([node.test, *node.body, *node.orelse])
+
+    def visit_Expr(self, node):
+        self.visit(node.value)
+
+    def visit_Assert(self, node):
+        self.visit_all([node.test, node.msg])
+
+    def visit_Pass(self, node):
+        pass
+
+    visit_Break = visit_Continue = visit_Pass
+
+    # -- expressions -------------------------------------------------------------
+    def visit_Constant(self, node):
+        pass
+
+    def visit_Name(self, node):
+        name = node.id
+        if name.startswith("_"):
+            self.error(node, "CV209", f"name '{name}' starts with an underscore",
+                       "dunder and underscore names are never allowed")
+            return
+        if isinstance(node.ctx, ast.Store):
+            self.check_binding(node, name)
+            return
+        if name in self.local_names or name in self.module_names or name in allowlist.BUILTINS:
+            return
+        hint = allowlist.FORBIDDEN_NAME_HINTS.get(name, "allowed builtins: " + ", ".join(sorted(allowlist.BUILTINS)))
+        self.error(node, "CV202", f"name '{name}' is not allowed", hint)
+
+    def visit_Attribute(self, node):
+        attr = node.attr
+        if attr.startswith("_"):
+            self.error(node, "CV209", f"attribute '{attr}' starts with an underscore",
+                       "dunder and underscore attributes are never allowed")
+        elif isinstance(node.ctx, ast.Store):
+            self.error(node, "CV201", f"assigning to attribute '{attr}' is not allowed")
+        elif isinstance(node.value, ast.Name) and node.value.id == self.alias:
+            allowed = allowlist.NUMPY_ATTRS | ({"ndarray"} if self.in_annotation else set())
+            if attr not in allowed:
+                self.error(node, "CV203", f"'{self.alias}.{attr}' is not allowed",
+                           "allowed numpy: pure array functions numba supports (see carverify docs)")
+        elif attr not in allowlist.OBJECT_ATTRS:
+            self.error(node, "CV203", f"attribute '{attr}' is not allowed",
+                       "allowed on arrays: " + ", ".join(sorted(allowlist.ARRAY_ATTRS)))
+        self.visit(node.value)
+
+    def visit_Subscript(self, node):
+        if isinstance(node.ctx, ast.Store):
+            base = node.value
+            while isinstance(base, ast.Subscript):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id not in self.local_names:
+                self.error(node, "CV208", f"cannot modify module-level '{base.id}'",
+                           "copy it into a local first: m = CONST.copy()")
+            elif not isinstance(base, ast.Name):
+                self.error(node, "CV201", "item assignment is only allowed on a local variable")
+        self.visit(node.value)
+        self.visit(node.slice)
+
+    def visit_Call(self, node):
+        self.visit(node.func)
+        self.visit_all(node.args)
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                self.error(keyword, "CV201", "**kwargs in calls are not allowed")
+            elif keyword.arg not in allowlist.KWARGS:
+                self.error(keyword, "CV210", f"keyword argument '{keyword.arg}=' is not allowed",
+                           "out= writes into existing arrays; where= leaves memory unwritten")
+            self.visit(keyword.value)
+
+    def visit_keyword(self, node):
+        self.visit(node.value)
+
+    def visit_BoolOp(self, node):
+        self.visit_all(node.values)
+
+    def visit_BinOp(self, node):
+        self.visit_all([node.left, node.right])
+
+    def visit_UnaryOp(self, node):
+        self.visit(node.operand)
+
+    def visit_Compare(self, node):
+        self.visit_all([node.left, *node.comparators])
+
+    def visit_IfExp(self, node):
+        self.visit_all([node.test, node.body, node.orelse])
+
+    def visit_NamedExpr(self, node):
+        self.visit_all([node.target, node.value])
+
+    def visit_Slice(self, node):
+        self.visit_all([node.lower, node.upper, node.step])
+
+    def visit_Tuple(self, node):
+        self.visit_all(node.elts)
+
+    visit_List = visit_Set = visit_Tuple
+
+    def visit_Dict(self, node):
+        if any(k is None for k in node.keys):
+            self.error(node, "CV201", "** in dict displays is not allowed")
+        self.visit_all([*node.keys, *node.values])
+
+    def visit_ListComp(self, node):
+        self.visit_all([*node.generators, node.elt])
+
+    visit_SetComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node):
+        self.visit_all([*node.generators, node.key, node.value])
+
+    def visit_comprehension(self, node):
+        if node.is_async:
+            self.error(node.target, "CV201", "async comprehensions are not allowed")
+        self.visit_all([node.target, node.iter, *node.ifs])
+
+
+def _stored_names(fn: ast.FunctionDef) -> set[str]:
+    return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}

@@ -1,0 +1,55 @@
+"""The JSON report is `AuditReport.to_dict()`, and always strict JSON."""
+import json
+
+import numpy as np
+
+from carverify.report import render
+from carverify.report.json_report import render_json
+from carverify.result import AuditReport, Finding, StageResult
+
+
+def _strict_loads(text):
+    def reject(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+    return json.loads(text, parse_constant=reject)
+
+
+def test_accepted_round_trips_to_dict(accepted):
+    assert _strict_loads(render_json(accepted)) == accepted.to_dict()
+
+
+def test_rejected_keeps_every_finding(rejected):
+    data = _strict_loads(render(rejected, "json"))
+    assert data["verdict"] == "rejected"
+    assert data["schema_version"] == 1
+    assert data["tool"]["name"] == "carverify"
+    assert data["program"] == {"path": "program.py", "sha256": rejected.program_sha256}
+    policy = data["stages"][1]
+    assert policy["status"] == "failed"
+    assert policy["findings"][0] == {
+        "code": "CV203", "message": "attribute 'tofile' is not allowed on arrays", "line": 12,
+        "col": 4, "subtask": None, "hint": "allowed: shape, ndim, size, astype", "data": {}}
+    assert data["stages"][2]["findings"][0]["data"] == {"completed": 17, "episodes": 20}
+
+
+def test_nan_metric_becomes_null(rejected):
+    assert _strict_loads(render_json(rejected))["stages"][2]["metrics"] == {
+        "expert_episodes": 20, "precision": None}
+
+
+def test_numpy_values_become_plain_json():
+    report = AuditReport("p.py", "0" * 64, "s", [StageResult("compile", "failed", [
+        Finding("CV602", "differs", data={"frame": np.int64(3), "got": np.array([True, False]),
+                                          "seen": {"b", "a"}})],
+        metrics={"speedup": np.float32(2.5), "calls": np.int32(7)})])
+    data = _strict_loads(render_json(report))
+    assert data["stages"][0]["metrics"] == {"speedup": 2.5, "calls": 7}
+    assert data["stages"][0]["findings"][0]["data"] == {
+        "frame": 3, "got": [True, False], "seen": ["a", "b"]}
+
+
+def test_is_pretty_and_keeps_unicode(rejected):
+    text = render_json(rejected)
+    assert text.startswith('{\n  "schema_version": 1,')
+    assert "—" not in text or "\\u2014" not in text
+    assert not text.endswith("\n")
