@@ -13,7 +13,7 @@ from typing import Iterator
 from urllib.parse import urlparse
 
 from carverify import __version__
-from carverify.errors import InternalError
+from carverify.errors import InternalError, UsageError
 from carverify.report.json_report import render_json
 from carverify.result import AuditReport
 
@@ -38,19 +38,25 @@ def log_audit(report: AuditReport, source: str, *, tracking_uri: str | None = No
     """Record one audit as an MLflow run and return the run id."""
     uri = tracking_uri or default_tracking_uri()
     with _quiet_mlflow(), _env({"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}, force=True):
-        client = _client(uri)
+        from mlflow.exceptions import MlflowException
+
+        try:
+            client = _client(uri)
+        except MlflowException as exc:  # mlflow rejects the URI itself: the caller's mistake
+            raise _failure(UsageError, "cannot use MLflow tracking URI {uri}", uri, exc) from exc
+        except Exception as exc:
+            raise _failure(InternalError, "cannot open MLflow tracking at {uri}", uri, exc) from exc
         try:
             with _env(_PROBE_ENV):
                 experiment_id = _experiment_id(client, experiment, uri)
         except Exception as exc:
-            raise InternalError(f"cannot reach MLflow tracking at {_redact(uri)}: "
-                                f"{_reason(exc)}") from exc
+            raise _failure(InternalError, "cannot reach MLflow tracking at {uri}", uri, exc) from exc
         try:
             with _env(_LOG_ENV):
                 return _log_run(client, experiment_id, report, source, run_name, parent_run_id)
         except Exception as exc:
-            raise InternalError(f"logging the audit to MLflow at {_redact(uri)} failed: "
-                                f"{_reason(exc)}") from exc
+            raise _failure(InternalError, "logging the audit to MLflow at {uri} failed",
+                           uri, exc) from exc
 
 
 def _experiment_id(client, name: str, uri: str) -> str:
@@ -82,7 +88,7 @@ def _artifact_location(uri: str) -> str | None:
 
 def _log_run(client, experiment_id: str, report: AuditReport, source: str,
              run_name: str | None, parent_run_id: str | None) -> str:
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
 
     tags = {"verdict": report.verdict, "carverify.version": __version__,
             "carverify.program": report.program_path}
@@ -99,7 +105,8 @@ def _log_run(client, experiment_id: str, report: AuditReport, source: str,
         client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()],
                          metrics=[Metric(k, v, timestamp, 0) for k, v in metrics.items()])
         with tempfile.TemporaryDirectory(prefix="carverify-mlflow-") as tmp:
-            (Path(tmp) / "program.py").write_text(source, encoding="utf-8")
+            # The CLI decodes with surrogateescape, so undecodable bytes are logged as they were.
+            (Path(tmp) / "program.py").write_text(source, encoding="utf-8", errors="surrogateescape")
             (Path(tmp) / "report.json").write_text(render_json(report), encoding="utf-8")
             client.log_artifact(run_id, str(Path(tmp) / "program.py"))
             client.log_artifact(run_id, str(Path(tmp) / "report.json"))
@@ -182,20 +189,24 @@ def _env(values: dict[str, str], *, force: bool = False) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _redact(uri: str) -> str:
-    parsed = urlparse(uri)
-    if parsed.password:
-        return uri.replace(f":{parsed.password}@", ":***@", 1)
-    return uri
+def _failure(kind: type[Exception], what: str, uri: str, exc: Exception) -> Exception:
+    """One line for the user, with any password in the URI masked wherever it appears."""
+    text = f"{what.format(uri=uri)}: {_reason(exc)}"
+    password = urlparse(uri).password
+    return kind(text.replace(password, "***") if password else text)
 
 
 def _reason(exc: Exception) -> str:
     """The useful end of an error chain: requests buries 'Connection refused' in a long repr."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     text = str(exc).strip()
     errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
     if errno:
-        return errno.group(1).strip()
+        return errno.group(1).strip().rstrip(":")
     if "timed out" in text.lower():
         return "timed out"
     line = text.splitlines()[0] if text else type(exc).__name__
+    if len(line) > 200:  # mlflow appends paragraphs of advice; the first sentence is the error
+        line = line.split(". ", 1)[0]
     return line if len(line) <= 300 else line[:297] + "..."

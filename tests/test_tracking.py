@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from carverify import __version__
-from carverify.errors import InternalError
+from carverify.errors import InternalError, UsageError
 from carverify.result import AuditReport, Finding, StageResult
 from carverify.tracking import default_tracking_uri, log_audit
 
@@ -102,6 +102,9 @@ def test_embedded_sqlite_store(report, tmp_path, monkeypatch, capfd):
     assert client.get_experiment(run.info.experiment_id).name == "carverify-audit"
     assert (work / "mlruns" / run_id / "artifacts" / "program.py").read_text() == SOURCE
 
+    raw = log_audit(report, b"x = 1  # caf\xe9\n".decode("utf-8", "surrogateescape"))
+    assert Path(client.download_artifacts(raw, "program.py")).read_bytes() == b"x = 1  # caf\xe9\n"
+
     child = log_audit(report, SOURCE, parent_run_id=run_id)
     child_run = client.get_run(child)
     assert child_run.data.tags["mlflow.parentRunId"] == run_id
@@ -124,6 +127,18 @@ def test_unreachable_server_is_a_quick_internal_error(report):
     assert str(raised.value) == (
         f"cannot reach MLflow tracking at http://127.0.0.1:{port}: Connection refused")
     assert "\n" not in str(raised.value)
+
+
+def test_unsupported_uri_is_a_usage_error(report):
+    with pytest.raises(UsageError, match=r"^cannot use MLflow tracking URI ftp://host/x: "):
+        log_audit(report, SOURCE, tracking_uri="ftp://host/x")
+
+
+def test_password_never_appears_in_the_error(report):
+    port = _free_port()
+    with pytest.raises(InternalError) as raised:
+        log_audit(report, SOURCE, tracking_uri=f"http://ci:hunter2@127.0.0.1:{port}")
+    assert "hunter2" not in str(raised.value) and "ci:***@" in str(raised.value)
 
 
 @pytest.fixture

@@ -18,9 +18,12 @@ def plain(value: Any) -> Any:
     Stage metrics and `Finding.data` are free-form: numpy scalars would make
     `json.dumps` raise, and NaN/inf (e.g. precision with no positive frames)
     would produce output that strict JSON parsers reject, so they become null.
+    Strings may hold lone surrogates from undecodable source bytes; no file could store them.
     """
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return encodable(value)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
@@ -34,3 +37,12 @@ def plain(value: Any) -> Any:
     if hasattr(value, "tolist"):  # numpy scalars and arrays, without importing numpy
         return plain(value.tolist())
     return str(value)
+
+
+def encodable(text: str) -> str:
+    """`text` with lone surrogates (undecodable source bytes) spelled out, so UTF-8 can carry it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from carverify.report.json_report import encodable
 from carverify.result import AuditReport, Finding, StageResult
 
 _GREEN, _RED, _YELLOW, _DIM, _BOLD = "32", "31", "33", "2", "1"
@@ -19,7 +20,7 @@ def render_text(report: AuditReport, *, color: bool = False) -> str:
     if report.stages:
         blocks.append(_stage_table(report.stages, paint))
     blocks.append(verdict_line(report, paint))
-    return "\n\n".join(blocks)
+    return encodable("\n\n".join(blocks))
 
 
 def verdict_line(report: AuditReport, paint=None) -> str:

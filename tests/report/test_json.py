@@ -53,3 +53,12 @@ def test_is_pretty_and_keeps_unicode(rejected):
     assert text.startswith('{\n  "schema_version": 1,')
     assert "—" not in text or "\\u2014" not in text
     assert not text.endswith("\n")
+
+
+def test_undecodable_source_bytes_stay_writable():
+    # The CLI reads sources with surrogateescape; a finding may quote the bad byte.
+    report = AuditReport("p.py", "0" * 64, "s", [StageResult("parse", "failed", [
+        Finding("CV104", "byte 0xff at \udcff is not UTF-8", line=1, col=3)])])
+    text = render_json(report)
+    text.encode("utf-8")
+    assert _strict_loads(text)["stages"][0]["findings"][0]["message"] == "byte 0xff at \\udcff is not UTF-8"

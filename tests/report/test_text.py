@@ -82,3 +82,11 @@ def test_render_dispatches_every_format(rejected):
 def test_unknown_format_is_a_usage_error(rejected):
     with pytest.raises(UsageError, match=r"unknown report format 'html'; choose one of text, json, junit, sarif"):
         render(rejected, "html")
+
+
+def test_undecodable_source_bytes_stay_printable():
+    report = AuditReport("p.py", "0" * 64, "s", [StageResult("parse", "failed", [
+        Finding("CV104", "byte 0xff at \udcff is not UTF-8", line=1, col=3)])])
+    text = render_text(report)
+    text.encode("utf-8")
+    assert text.splitlines()[0] == "p.py:1:4 CV104 byte 0xff at \\udcff is not UTF-8"

@@ -1,0 +1,95 @@
+"""Static policy: messages are API, every violation is reported at once."""
+import textwrap
+
+import pytest
+
+from sandbox import check_policy, parse_source
+
+
+def violations(src):
+    tree, issues = parse_source(textwrap.dedent(src))
+    if tree is None:
+        return issues
+    return check_policy(tree)[1]
+
+
+HEADER = 'import numpy as np\nSUBTASKS = ("a",)\n'
+
+
+def test_clean_program_has_no_violations():
+    assert violations(HEADER + "def a(obs):\n    return bool(obs.sum() > 0)\n") == []
+
+
+def test_all_violations_collected_at_once():
+    src = HEADER + "import os\ndef a(obs):\n    x = obs.__class__\n    open('f')\n    return obs.tofile('x')\n"
+    codes = [i.code for i in violations(src)]
+    assert codes == ["CV204", "CV209", "CV202", "CV203"]
+
+
+def test_messages_are_pinned():
+    src = HEADER + "def a(obs):\n    return obs.tofile('x')\n"
+    (issue,) = violations(src)
+    assert (issue.code, issue.line, issue.col) == ("CV203", 4, 11)
+    assert issue.message == "attribute 'tofile' is not allowed"
+    assert issue.hint.startswith("allowed on arrays: T, all, any, argmax")
+
+
+def test_numpy_attribute_message():
+    (issue,) = violations(HEADER + "def a(obs):\n    np.save('x', obs)\n    return True\n")
+    assert issue.message == "'np.save' is not allowed"
+
+
+def test_nfkc_identifiers_are_checked_on_the_ast():
+    # U+FF45 (fullwidth e) normalises to 'eval' in the parser.
+    (issue,) = violations(HEADER + "def a(obs):\n    return \uff45val('1')\n")
+    assert issue.code == "CV202" and "'eval'" in issue.message
+
+
+def test_missing_subtask_function():
+    (issue,) = violations('import numpy as np\nSUBTASKS = ("a", "b")\ndef a(obs):\n    return True\n')
+    assert issue.code == "CV206" and issue.message == "SUBTASKS names 'b' but no function 'b' is defined"
+
+
+def test_signature_checked():
+    (issue,) = violations(HEADER + "def a(obs, other):\n    return True\n")
+    assert issue.code == "CV207" and issue.subtask == "a"
+
+
+@pytest.mark.parametrize("body,code", [
+    ("x = lambda: 1", "CV201"),
+    ("global G", "CV201"),
+    ("raise ValueError()", "CV201"),
+    ("y = f'{obs}'", "CV201"),
+    ("y = np.zeros(3, out=obs)", "CV210"),
+    ("y = obs.base", "CV203"),
+    ("y = np.lib", "CV203"),
+])
+def test_rejected_constructs(body, code):
+    codes = {i.code for i in violations(HEADER + f"def a(obs):\n    {body}\n    return True\n")}
+    assert code in codes
+
+
+def test_module_level_list_is_global_state():
+    (issue,) = violations(HEADER + "L = [1, 2]\ndef a(obs):\n    return True\n")
+    assert issue.code == "CV208" and "tuple" in issue.hint
+
+
+def test_module_level_array_constant_allowed():
+    src = HEADER + "C = np.array([255, 0, 0], dtype=np.uint8)\ndef a(obs):\n    return bool((obs == C).all())\n"
+    assert violations(src) == []
+
+
+def test_guard_name_parameter_rejected():
+    issues = violations(HEADER + "def a(obs, _getattr_=None):\n    return True\n")
+    assert any(i.code == "CV209" for i in issues)
+
+
+def test_depth_cap():
+    expr = "[" * 80 + "1" + "]" * 80
+    issues = violations(HEADER + f"def a(obs):\n    return {expr} == 1\n")
+    assert [i.code for i in issues] == ["CV103"]
+
+
+def test_size_cap():
+    (issue,) = violations(HEADER + "# " + "x" * 70000 + "\n")
+    assert issue.code == "CV102"
