@@ -58,7 +58,7 @@ class _Child:
 
     def kill(self) -> None:
         if self.proc.poll() is None:
-            self.killed_by_us = True
+            self.killed_by_us = True  # read by _death only when a request was cut short
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -163,13 +163,7 @@ class Sandbox:
         if child is None:
             return
         self._child = None
-        if child.proc.poll() is None:
-            try:
-                child.proc.stdin.write(b'{"op":"exit"}\n')
-                child.proc.stdin.flush()
-                child.proc.wait(timeout=1)
-            except (OSError, ValueError, subprocess.TimeoutExpired):
-                pass
+        # The child holds no state worth a graceful exit; interpreter shutdown costs ~70 ms.
         child.kill()
 
     # -- requests ----------------------------------------------------------------

@@ -9,14 +9,24 @@ from carverify.stages.common import finding, skipped
 from carverify.stages.static import check_policy
 
 
+_FRAMES: dict = {}
+
+
+def frames_for(suite, max_frames: int):
+    """Suite frames, loaded from the disk cache once per process."""
+    key = (suite.name, str(suite.path), max_frames)
+    if key not in _FRAMES:
+        from carverify.episodes import suite_frames
+        _FRAMES[key] = suite_frames(suite, max_frames=max_frames)
+    return _FRAMES[key]
+
+
 def check_restricted(candidate, suite, *, config: AuditConfig = AuditConfig()) -> StageResult:
     if candidate.info is None:
         if check_policy(candidate, suite, config=config).status != "passed":
             return skipped("restricted", "the program did not pass the policy")
-    from carverify.episodes import suite_frames
-
     start = time.perf_counter()
-    frames = suite_frames(suite, max_frames=config.max_suite_frames)
+    frames = frames_for(suite, config.max_suite_frames)
     box = candidate.sandbox(config.limits, config.pool)
     load = box.loaded
     if not load.ok:

@@ -8,7 +8,7 @@ import numpy as np
 
 SUBTASKS = ("has_key", "door_open", "at_goal")
 
-TILE: int = 8
+TILE = 8
 
 
 def colour_mask(obs: np.ndarray, r_min: int, g_min: int, b_max: int) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Test corpora: hostile reward programs (``attacks``) and correct ones (``correct/``)."""
