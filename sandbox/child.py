@@ -214,12 +214,14 @@ class Program:
 
 
 _native_loader = None
+_native_compile = None
 
 
 def _import_native() -> None:
-    global _native_loader
-    from sandbox.native import load_native
+    global _native_loader, _native_compile
+    from sandbox.native import compile_for, load_native
     _native_loader = load_native
+    _native_compile = compile_for
 
 
 def _short(value) -> str:
@@ -254,6 +256,12 @@ def main() -> None:
             shape, dtype = tuple(request["shape"]), np.dtype(request["dtype"])
             raw = _read_exact(stdin, int(np.prod(shape)) * dtype.itemsize)
             frames = np.frombuffer(raw, dtype=dtype).reshape(shape)  # read-only: bytes back it
+            if program.mode == "native":
+                # numba compiles for the frame's type here, outside the per-call alarm.
+                failed = _native_compile(program, request["fns"], frames)
+                if failed is not None:
+                    _send(failed)
+                    continue
             _send(program.call(request["fns"], frames, request.get("stop_on_error", True)))
         elif op == "exit":
             return

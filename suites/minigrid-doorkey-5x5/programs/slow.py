@@ -1,16 +1,26 @@
-"""Known bad: correct answers, but at_goal walks every pixel in pure Python many times."""
+"""Known bad: correct answers, but at_goal first walks every pixel in pure Python thousands of times."""
 import numpy as np
 
 SUBTASKS = ("has_key", "door_open", "at_goal")
 
 TILE = 8
-REPEAT = 400
+REPEAT = 4000
 
 
 def probe(obs, row, col):
     h = obs.shape[0] // TILE
     w = obs.shape[1] // TILE
     return obs[row:h * TILE:TILE, col:w * TILE:TILE, :].astype(np.int32)
+
+
+def busy(obs):
+    # Pointless work standing in for a careless per-pixel loop: millions of steps per call.
+    total = 0
+    for k in range(REPEAT):
+        for y in range(obs.shape[0]):
+            for x in range(obs.shape[1]):
+                total += int(obs[y, x, 1])
+    return total
 
 
 def has_key(obs):
@@ -27,12 +37,10 @@ def door_open(obs):
 
 
 def at_goal(obs):
-    # Counts goal-green pixels REPEAT times over: the same answer, hundreds of times slower.
-    green = 0
-    for k in range(REPEAT):
-        for y in range(obs.shape[0]):
-            for x in range(obs.shape[1]):
-                if obs[y, x, 1] == 255 and obs[y, x, 0] == obs[y, x, 2] and obs[y, x, 0] <= 76:
-                    green += 1
-    green = green // REPEAT
-    return green > 0 and green % (TILE * TILE) != 0
+    if busy(obs) < 0:
+        return False
+    corner = probe(obs, 7, 7)
+    centre = probe(obs, 4, 4)
+    green = (corner[:, :, 1] >= 200) & (corner[:, :, 0] <= 100) & (corner[:, :, 2] <= 100)
+    red = (centre[:, :, 0] >= 200) & (centre[:, :, 1] <= 100) & (centre[:, :, 2] <= 100)
+    return bool((green & red).any())

@@ -1,0 +1,165 @@
+"""The properties stage: hypothesis over the suite's observation space, run inside the sandbox.
+
+Each generated observation goes to the audit's sandbox child; the program never runs
+here.  Properties: total (no exception), truth-valued, deterministic (same answer
+twice), pure (input untouched), within the per-call budget.  The shrunk
+counterexample is saved as .npy with a one-line reproduction command.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from carverify.config import AuditConfig
+from carverify.result import Finding, StageResult
+from carverify.stages.common import skipped
+from carverify.stages.restricted import frames_for
+from carverify.stages.static import check_policy
+
+# Sandbox codes on a generated observation -> property codes.
+_PROPERTY_CODE = {"CV301": "CV401", "CV303": "CV401", "CV310": "CV401", "CV304": "CV402",
+                  "CV305": "CV404", "CV302": "CV405", "CV308": "CV405", "CV306": "CV401",
+                  "CV307": "CV401"}
+_WHAT = {"CV401": "is not total", "CV402": "is not truth-valued", "CV403": "is not deterministic",
+         "CV404": "is not pure", "CV405": "is too slow"}
+
+# MiniGrid's own palette plus the extremes: generated frames should look like frames.
+PALETTE = ((0, 0, 0), (255, 255, 255), (100, 100, 100), (255, 0, 0), (0, 255, 0), (0, 0, 255),
+           (112, 39, 195), (255, 255, 0), (76, 76, 76), (178, 178, 178), (127, 127, 0))
+
+
+class PropertyFailure(Exception):
+    def __init__(self, code: str, subtask: str, message: str, line: int | None):
+        super().__init__(f"{code} {subtask}: {message}")
+        self.code, self.subtask, self.message, self.line = code, subtask, message, line
+
+
+def observations(suite_frames: np.ndarray):
+    """A hypothesis strategy of (observation, description) shaped like the suite's frames."""
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    shape = suite_frames.shape[1:]
+    tiles_y, tiles_x = shape[0] // 8, shape[1] // 8
+    colour = st.sampled_from(PALETTE)
+
+    @st.composite
+    def uniform(draw):
+        c = draw(colour)
+        return np.broadcast_to(np.array(c, np.uint8), shape).copy(), f"a frame filled with colour {c}"
+
+    @st.composite
+    def noise(draw):
+        seed = draw(st.integers(0, 2**16))
+        rng = np.random.default_rng(seed)
+        return rng.integers(0, 256, shape, dtype=np.uint8), f"uniform random noise (numpy seed {seed})"
+
+    @st.composite
+    def sparse(draw):
+        fill = draw(st.integers(0, 255))
+        arr = draw(arrays(np.uint8, shape, elements=st.integers(0, 255), fill=st.just(fill)))
+        return arr, f"a frame of value {fill} with {int(np.count_nonzero(arr != fill))} differing channel values"
+
+    @st.composite
+    def repainted(draw):
+        index = draw(st.integers(0, len(suite_frames) - 1))
+        frame = suite_frames[index].copy()
+        edits = draw(st.lists(st.tuples(st.integers(0, tiles_y - 1), st.integers(0, tiles_x - 1), colour),
+                              max_size=6))
+        for ty, tx, c in edits:
+            frame[ty * 8:(ty + 1) * 8, tx * 8:(tx + 1) * 8] = c
+        where = ", ".join(f"tile ({ty},{tx}) -> {c}" for ty, tx, c in edits) or "no change"
+        return frame, f"suite frame {index} with tiles repainted: {where}"
+
+    return st.one_of(repainted(), uniform(), noise(), sparse())
+
+
+def _checker(box, subtasks, line_of, record):
+    def check(sample):
+        frame, description = sample
+        record["last"] = (frame, description)
+        record["calls"] = record.get("calls", 0) + 2 * len(subtasks)
+        batch = box.call(subtasks, np.stack([frame, frame]), stop_on_error=False)
+        if batch.dead is not None:
+            dead = batch.dead
+            raise PropertyFailure(_PROPERTY_CODE.get(dead.code, "CV401"), dead.subtask or subtasks[0],
+                                  dead.message, None)
+        for name in subtasks:
+            issue = batch.issues.get(name)
+            if issue is not None:
+                raise PropertyFailure(_PROPERTY_CODE.get(issue.code, "CV401"), name, issue.message,
+                                      issue.line or line_of.get(name))
+            first, second = batch.values[name]
+            if first != second:
+                raise PropertyFailure("CV403", name, f"returned {first} then {second} on the same observation",
+                                      line_of.get(name))
+    return check
+
+
+def check_properties(candidate, suite, *, config: AuditConfig = AuditConfig()) -> StageResult:
+    if candidate.info is None:
+        if check_policy(candidate, suite, config=config).status != "passed":
+            return skipped("properties", "the program did not pass the policy")
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    start = time.perf_counter()
+    box = candidate.sandbox(config.limits, config.pool)
+    if not box.loaded.ok:
+        return skipped("properties", "the program does not load")
+    subtasks = list(candidate.info.subtasks)
+    record: dict = {}
+    check = _checker(box, subtasks, candidate.info.functions, record)
+    runner = settings(max_examples=config.hypothesis_examples, deadline=None, database=None,
+                      derandomize=True, report_multiple_bugs=False, print_blob=False,
+                      suppress_health_check=list(HealthCheck),
+                      phases=(Phase.explicit, Phase.generate, Phase.shrink))(
+        given(observations(frames_for(suite, config.max_suite_frames)))(check))
+    findings: list[Finding] = []
+    try:
+        runner()
+    except PropertyFailure as failure:
+        findings.append(_finding(failure, record["last"], candidate, config))
+    except Exception as exc:  # noqa: BLE001 - hypothesis wraps flaky failures (e.g. a timeout that comes and goes)
+        failure = _property_failure_in(exc)
+        if failure is None:
+            raise
+        findings.append(_finding(failure, record["last"], candidate, config))
+    metrics = {"examples": float(config.hypothesis_examples), "calls": float(record.get("calls", 0))}
+    return StageResult("properties", "failed" if findings else "passed", findings, metrics,
+                       time.perf_counter() - start)
+
+
+def _property_failure_in(exc: BaseException) -> PropertyFailure | None:
+    seen = [exc]
+    while seen:
+        item = seen.pop()
+        if isinstance(item, PropertyFailure):
+            return item
+        seen.extend(getattr(item, "exceptions", ()))
+        for linked in (item.__cause__, item.__context__):
+            if linked is not None:
+                seen.append(linked)
+    return None
+
+
+def _finding(failure: PropertyFailure, last, candidate, config) -> Finding:
+    frame, description = last
+    path = _save_counterexample(frame, candidate, failure, config)
+    reproduce = f"carverify run {candidate.path} --obs {path} --fn {failure.subtask}"
+    message = (f"{failure.subtask} {_WHAT[failure.code]}: {failure.message} — smallest failing observation: "
+               f"{description}; saved to {path}")
+    return Finding(failure.code, message, failure.line, None, failure.subtask,
+                   hint=f"reproduce: {reproduce}",
+                   data={"counterexample": str(path), "reproduce": reproduce, "description": description})
+
+
+def _save_counterexample(frame, candidate, failure, config) -> Path:
+    root = Path(config.artifacts_dir) if config.artifacts_dir else Path(".carverify-cache") / "counterexamples"
+    root.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(frame.tobytes()).hexdigest()[:8]
+    path = root / f"{candidate.sha256[:12]}-{failure.subtask}-{failure.code}-{digest}.npy"
+    np.save(path, frame, allow_pickle=False)
+    return path

@@ -1,0 +1,43 @@
+"""Known bad: looks for a blue key, which DoorKey never has, so has_key holds from the start."""
+import numpy as np
+
+SUBTASKS = ("has_key", "door_open", "at_goal")
+
+TILE = 8
+
+
+def probe(obs, row, col):
+    # The pixel at (row, col) inside every tile, as an (H, W, 3) int array.
+    h = obs.shape[0] // TILE
+    w = obs.shape[1] // TILE
+    return obs[row:h * TILE:TILE, col:w * TILE:TILE, :].astype(np.int32)
+
+
+def yellow(p, low):
+    return (p[:, :, 0] >= low) & (p[:, :, 1] >= low) & (p[:, :, 2] <= 100)
+
+
+def has_key(obs):
+    # Wrong colour on purpose: the key is yellow, not blue.
+    p = probe(obs, 4, 4)
+    blue = (p[:, :, 2] >= 230) & (p[:, :, 0] <= 100) & (p[:, :, 1] <= 100)
+    return not bool(blue.any())
+
+
+def door_open(obs):
+    # An open door is a yellow bar on the tile's right edge over plain floor; a closed
+    # or locked door also colours the bottom row.
+    bar = yellow(probe(obs, 4, 7), 150)
+    floor = probe(obs, 7, 3)
+    plain = (floor[:, :, 0] == floor[:, :, 1]) & (floor[:, :, 1] == floor[:, :, 2])
+    return bool((bar & plain).any())
+
+
+def at_goal(obs):
+    # The agent's red triangle covers the centre of its tile; the green goal still
+    # shows in the corners around it.
+    corner = probe(obs, 7, 7)
+    centre = probe(obs, 4, 4)
+    green = (corner[:, :, 1] >= 200) & (corner[:, :, 0] <= 100) & (corner[:, :, 2] <= 100)
+    red = (centre[:, :, 0] >= 200) & (centre[:, :, 1] <= 100) & (centre[:, :, 2] <= 100)
+    return bool((green & red).any())
