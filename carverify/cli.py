@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     audit.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
 
+    run = sub.add_parser("run", help="run a program's checks on one saved observation, inside the sandbox",
+                         description="Reproduces a counterexample: prints each check's result or finding.")
+    run.add_argument("program")
+    run.add_argument("--obs", required=True, metavar="FILE.npy", help="observation saved by an audit")
+    run.add_argument("--fn", metavar="NAME", help="only this check (default: every sub-task)")
+
     demo = sub.add_parser("demo", help="audit the bundled example programs and print a table")
     demo.add_argument("--no-track", action="store_true", help="do not log the audits to MLflow")
     demo.add_argument("--tracking-uri", metavar="URI")
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_suites()
         if args.command == "audit":
             return cmd_audit(args)
+        if args.command == "run":
+            return cmd_run(args)
         if args.command == "demo":
             from carverify.demo import run_demo
             return run_demo(track=not args.no_track, tracking_uri=args.tracking_uri)
@@ -64,6 +72,44 @@ def main(argv: list[str] | None = None) -> int:
         print("carverify: interrupted", file=sys.stderr)
         return 130
     return EXIT_USAGE
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+
+    from carverify.errors import UsageError
+    from sandbox import Sandbox, check_policy, parse_source
+
+    try:
+        source = Path(args.program).read_bytes().decode("utf-8", "surrogateescape")
+        obs = np.load(args.obs, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read input: {exc}") from exc
+    tree, issues = parse_source(source)
+    info, issues = check_policy(tree) if tree is not None else (None, issues)
+    if issues:
+        for issue in issues:
+            print(f"{args.program}:{issue.line or 1}:{(issue.col or 0) + 1} {issue.code} {issue.message}")
+        return EXIT_REJECTED
+    names = [args.fn] if args.fn else list(info.subtasks)
+    unknown = [n for n in names if n not in info.functions]
+    if unknown:
+        raise UsageError(f"no function '{unknown[0]}' in {args.program} — functions: {', '.join(info.functions)}")
+    with Sandbox(source) as box:
+        load = box.load()
+        if not load.ok:
+            print(f"{args.program}: {load.issues[0].code} {load.issues[0].message}")
+            return EXIT_REJECTED
+        batch = box.call(names, obs[None], stop_on_error=False)
+    if batch.dead:
+        print(f"{args.program}: {batch.dead.code} {batch.dead.message}")
+        return EXIT_REJECTED
+    failed = False
+    for name in names:
+        issue = batch.issues[name]
+        failed |= issue is not None
+        print(f"{name}(obs) -> " + (f"{issue.code} {issue.message}" if issue else str(batch.values[name][0])))
+    return EXIT_REJECTED if failed else EXIT_ACCEPTED
 
 
 def cmd_suites() -> int:

@@ -227,13 +227,7 @@ add("generator-gi-frame", I, inject("""
     if len(builtins_of_frame) == 0:
         return False
 """, into="has_key"), "CV201", "CV203", "CV211", "CV301", "CV310")
-add("generator-function-frame-walk", I, helper('''
-    def frames(m):
-        """Yield the caller's frame (CVE-style gi_frame / f_back walk)."""
-        g = (x for x in (m,))
-        yield g.gi_frame.f_back
-''') .replace('    """The key was picked up', '    """The key was picked up', 1)
-    if False else inject("""
+add("generator-function-frame-walk", I, inject("""
     walker = frames(obs)
     caller = next(walker)
     if caller is None and obs.size < 0:
@@ -365,8 +359,12 @@ add("lambda-default-guard", I, inject("""
     if grab(obs) is None:
         return False
 """, into="has_key"), "CV201", "CV202", "CV209", "CV211")
-add("decorator-helper", I, replace("def channels(obs):", "@np.vectorize\ndef channels(obs):"),
-    "CV201", "CV203", "CV211")
+add("decorator-np-vectorize", I, helper('''
+    @np.vectorize
+    def clip(v):
+        """Element-wise clip, decorated (runs Python from C if it were ever called)."""
+        return min(v, 255)
+'''), "CV201", "CV203", "CV211")
 add("decorator-passthrough", I, helper('''
     def passthrough(fn):
         """Return the function unchanged (a decorator)."""
@@ -464,7 +462,7 @@ add("np-f2py-subprocess-sleeper", IO, inject(f"""
     np.f2py.subprocess.Popen(("sh", "-c", "sleep 60; echo {MARKER}"))
 """, into="door_open"), *BAD_ATTR)
 add("np-f2py-environ-leak", IO, inject("""
-    leak = int(str(np.f2py.os.environ))
+    leak = int(np.f2py.os.environ.get("CARVERIFY_TEST_SECRET", ""))
     if leak == 0:
         return False
 """, into="at_goal"), *BAD_ATTR)
@@ -478,7 +476,7 @@ add("open-write-tmp", IO, inject(f"""
 """, into="door_open"), *BAD_NAME)
 add("open-read-environ-leak", IO, inject("""
     text = open("/proc/self/environ").read()
-    if int(text) == 0:
+    if int(text[text.find("CARVERIFY_TEST_SECRET"):]) == 0:
         return False
 """, into="at_goal"), *BAD_NAME)
 add("eval", IO, inject("""
@@ -545,8 +543,8 @@ add("np-genfromtxt", IO, inject("""
         return False
 """, into="at_goal"), *BAD_ATTR, "CV210")
 add("np-loadtxt", IO, inject("""
-    rows = np.loadtxt("/proc/self/environ", dtype=str, delimiter="\\x00")
-    if int(rows[0]) == 0:
+    rows = np.loadtxt("/etc/hostname", dtype=str)
+    if rows is None:
         return False
 """, into="has_key"), *BAD_ATTR, "CV210")
 add("np-memmap", IO, inject(f"""
@@ -742,7 +740,7 @@ add("deep-recursion", R, helper('''
 add("print-flood", R, inject("""
     for i in range(10**7):
         print(obs)
-""", into="door_open"), *BAD_NAME, *TIMEOUT)
+""", into="door_open"), *BAD_NAME, *MEMORY)
 add("repr-flood", R, inject("""
     text = repr(obs)
     while True:
@@ -926,7 +924,7 @@ add("set-iteration-strings", N, inject("""
     order = ""
     for name in {"key", "door", "goal"}:
         order = order + name
-    if order[0] == "d" and obs.size < 0:
+    if order[0] == "d":
         return True
 """, into="has_key"), "CV201", "CV211", "CV403")
 add("set-iteration-functions", N, inject("""
@@ -935,7 +933,7 @@ add("set-iteration-functions", N, inject("""
         if check is door_open:
             break
         position += 1
-    if position == 7:
+    if position == 0:
         return True
 """, into="at_goal"), "CV201", "CV202", "CV211", "CV403")
 add("ctypes-address-parity", N, inject("""
@@ -996,7 +994,7 @@ add("raise-module-level", C, inject("raise SystemExit(0)", at="end"),
 add("kill-parent", C, inject("import os", at="imports").replace(
     '    """The key was picked up: no key-yellow pixels are left on the floor."""',
     '    """The key was picked up: no key-yellow pixels are left on the floor."""\n'
-    '    os.kill(os.getppid(), 9)'), *BAD_IMPORT)
+    '    os.kill(os.getppid(), 15)'), *BAD_IMPORT)
 add("np-f2py-kill-parent", C, inject("""
     np.f2py.os.kill(np.f2py.os.getppid(), 15)
 """, into="at_goal"), *BAD_ATTR, *EXITS)

@@ -1,0 +1,112 @@
+"""Properties stage: generated observations find what real frames hide."""
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from carverify.audit import audit_source
+from carverify.config import AuditConfig
+from carverify.stages.properties import PropertyFailure, _checker
+
+STAGES = ("parse", "policy", "restricted", "properties")
+SUITE = "minigrid-doorkey-5x5"
+# Real DoorKey frames always show the red agent; these programs misbehave only without it.
+TEMPLATE = '''
+import numpy as np
+
+SUBTASKS = ("has_key", "door_open", "at_goal")
+
+
+def agent(obs):
+    red = (obs[:, :, 0] >= 200) & (obs[:, :, 1] < 120) & (obs[:, :, 2] < 120)
+    return red
+
+
+def has_key(obs):
+{body}
+
+
+def door_open(obs):
+    return bool((obs[4::8, 7::8, 1] > 150).any())
+
+
+def at_goal(obs):
+    return bool((obs[7::8, 7::8, 1] > 200).any())
+'''
+
+
+def program(body):
+    return TEMPLATE.format(body=textwrap.indent(textwrap.dedent(body), "    "))
+
+
+def audit(body, tmp_path):
+    return audit_source(program(body), SUITE, stages=STAGES, config=AuditConfig(artifacts_dir=str(tmp_path)))
+
+
+def test_correct_program_passes(tmp_path):
+    report = audit("return not bool(agent(obs).all())", tmp_path)
+    assert report.verdict == "accepted", [f.render() for f in report.findings]
+    assert report.stage("properties").metrics["calls"] > 0
+
+
+def test_crash_off_distribution_is_not_total(tmp_path):
+    body = "ys, xs = np.nonzero(agent(obs))\nreturn bool(obs[ys[0], xs[0], 1] > 300)"
+    report = audit(body, tmp_path)
+    assert report.stage("restricted").status == "passed"  # fine on every real frame
+    (f,) = report.stage("properties").findings
+    assert f.code == "CV401" and f.subtask == "has_key"
+    assert f.message.startswith("has_key is not total: has_key(obs) raised IndexError")
+    saved = np.load(f.data["counterexample"])
+    assert saved.shape == (40, 40, 3) and not ((saved[:, :, 0] >= 200) & (saved[:, :, 1] < 120) & (saved[:, :, 2] < 120)).any()
+    assert f.hint == f"reproduce: {f.data['reproduce']}"
+
+
+def test_reproduction_command_reproduces(tmp_path):
+    body = "ys, xs = np.nonzero(agent(obs))\nreturn bool(obs[ys[0], xs[0], 1] > 300)"
+    source = program(body)
+    path = tmp_path / "program.py"
+    path.write_text(source)
+    report = audit_source(source, SUITE, path=str(path), stages=STAGES,
+                          config=AuditConfig(artifacts_dir=str(tmp_path)))
+    (f,) = report.findings
+    argv = f.data["reproduce"].split()
+    out = subprocess.run([sys.executable, "-m", "carverify.cli", *argv[1:]], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 1 and "CV301" in out.stdout and "IndexError" in out.stdout, out
+
+
+def test_non_bool_off_distribution(tmp_path):
+    report = audit("if not agent(obs).any():\n    return None\nreturn True", tmp_path)
+    (f,) = report.stage("properties").findings
+    assert f.code == "CV402"
+
+
+def test_impure_off_distribution(tmp_path):
+    report = audit("if not agent(obs).any():\n    obs[0, 0, 0] = 1\nreturn False", tmp_path)
+    (f,) = report.stage("properties").findings
+    assert f.code == "CV404"
+
+
+def test_slow_off_distribution(tmp_path):
+    report = audit("if not agent(obs).any():\n    while True:\n        pass\nreturn False", tmp_path)
+    (f,) = report.stage("properties").findings
+    assert f.code == "CV405"
+
+
+class _FlipBox:
+    """Stands in for the sandbox to exercise the determinism comparison itself."""
+
+    def call(self, fns, frames, stop_on_error=False):
+        from sandbox.runner import CallBatch
+        values = {fn: [True, False] for fn in fns}
+        none = {fn: None for fn in fns}
+        return CallBatch(values, none, none, {fn: 0 for fn in fns}, {}, {}, None, 0.0)
+
+
+def test_determinism_compares_two_runs():
+    check = _checker(_FlipBox(), ["has_key"], {"has_key": 3}, {})
+    with pytest.raises(PropertyFailure) as info:
+        check((np.zeros((40, 40, 3), np.uint8), "zeros"))
+    assert info.value.code == "CV403" and info.value.line == 3
