@@ -1,0 +1,85 @@
+"""The CLI contract: exit codes, one-line usage errors, report files, instant --help."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = ROOT / "examples" / "good_vectorized.py"
+BAD = ROOT / "examples" / "imports_os.py"
+FAST = ["--stages", "parse", "policy", "restricted", "--no-track"]
+
+
+def carverify(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "carverify.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd or ROOT, timeout=300)
+
+
+def test_help_is_instant_and_imports_nothing_heavy():
+    code = ("import sys, carverify.cli as c\n"
+            "try:\n    c.main(['audit', '--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('numpy', 'mlflow', 'numba', 'torch', 'hypothesis') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "HEAVY []" in out.stdout
+    assert time.monotonic() - start < 5
+
+
+def test_accepted_exit_0():
+    out = carverify("audit", GOOD, "--suite", "minigrid-doorkey-5x5", *FAST)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1].startswith("ACCEPTED")
+
+
+def test_rejected_exit_1_with_finding_line():
+    out = carverify("audit", BAD, "--suite", "minigrid-doorkey-5x5", *FAST)
+    assert out.returncode == 1
+    assert f"{BAD}:3:1 CV204 import of 'os' is not allowed" in out.stdout
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["audit", "missing.py", "--suite", "minigrid-doorkey-5x5"], "cannot read missing.py"),
+    (["audit", str(GOOD), "--suite", "nope"], "unknown suite 'nope' — known: "),
+    (["audit", str(GOOD), "--suite", "minigrid-doorkey-5x5", "--bogus"], "unrecognized arguments: --bogus"),
+    (["audit", str(GOOD)], "the following arguments are required: --suite"),
+    (["audit", str(GOOD), "--suite", "minigrid-doorkey-5x5", "--stages", "nonsense"], "unknown stage 'nonsense'"),
+])
+def test_usage_errors_are_one_line_exit_2(args, needle):
+    out = carverify(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_report_files(tmp_path):
+    out = carverify("audit", BAD, "--suite", "minigrid-doorkey-5x5", *FAST, "--json", tmp_path / "r.json",
+                    "--junit", tmp_path / "r.xml", "--sarif", tmp_path / "r.sarif")
+    assert out.returncode == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["verdict"] == "rejected" and len(report["program"]["sha256"]) == 64
+    assert [s["status"] for s in report["stages"]] == ["passed", "failed", "skipped"]
+    sarif = json.loads((tmp_path / "r.sarif").read_text())
+    assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"][0]["ruleId"] == "CV204"
+    assert (tmp_path / "r.xml").read_text().startswith("<?xml")
+
+
+def test_json_to_stdout_is_pure_json():
+    out = carverify("audit", GOOD, "--suite", "minigrid-doorkey-5x5", *FAST, "--json", "-")
+    assert json.loads(out.stdout)["verdict"] == "accepted"
+
+
+def test_suites_lists_doorkey():
+    out = carverify("suites")
+    assert out.returncode == 0 and "minigrid-doorkey-5x5" in out.stdout
+
+
+def test_audit_tracks_to_local_sqlite_by_default(tmp_path):
+    out = carverify("audit", GOOD, "--suite", "minigrid-doorkey-5x5", "--stages", "parse", "policy", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "mlruns.db").is_file()
+    assert out.stderr == ""
