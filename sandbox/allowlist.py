@@ -48,7 +48,7 @@ OBJECT_ATTRS = ARRAY_ATTRS | TUPLE_ATTRS | LIST_ATTRS | DICT_ATTRS
 # Builtins a check may call.  Absent on purpose: open eval exec compile getattr setattr
 # vars dir globals locals type id hash print input iter next object super __import__ ...
 BUILTINS = frozenset("""
-    abs all any bool divmod enumerate float int len list dict set tuple max min pow range
+    abs all any bool divmod enumerate float int len list dict tuple max min pow range
     reversed round sorted sum zip isinstance
 """.split())
 
@@ -74,4 +74,5 @@ FORBIDDEN_NAME_HINTS = {
     "globals": "no introspection", "locals": "no introspection",
     "hash": "nondeterministic across processes", "id": "nondeterministic across processes",
     "iter": "loop with for", "next": "loop with for",
+    "set": "set iteration order depends on hashing; use a tuple",
 }

@@ -42,6 +42,9 @@ REJECTED = {
     "JoinedStr": "f-strings are not allowed (format strings can walk attributes)",
     "FormattedValue": "f-strings are not allowed",
     "Starred": "star-unpacking is not allowed",
+    # Iteration order of a set depends on hashing, which differs between processes.
+    "Set": "sets are not allowed (their iteration order depends on hashing); use a tuple",
+    "SetComp": "set comprehensions are not allowed (iteration order depends on hashing)",
     "Match": "match is not allowed", "match_case": "match is not allowed",
     "MatchValue": "match is not allowed", "MatchSingleton": "match is not allowed",
     "MatchSequence": "match is not allowed", "MatchMapping": "match is not allowed",
@@ -69,7 +72,7 @@ REJECTED = {
 class ProgramInfo(NamedTuple):
     subtasks: tuple[str, ...]
     functions: dict[str, int]      # function name -> line
-    numpy_alias: str | None
+    numpy_aliases: frozenset[str]  # names bound to numpy (`import numpy as np` -> np)
     constants: frozenset[str]
 
 
@@ -81,17 +84,18 @@ def allowed_node_names() -> frozenset[str]:
 def check_policy(tree: ast.Module) -> tuple[ProgramInfo | None, list[Issue]]:
     """Return the program's shape and every violation (empty when allowed)."""
     issues: list[Issue] = []
-    alias, constants, functions, subtasks_node = _scan_module(tree, issues)
-    bound = set(constants) | set(functions) | ({alias} if alias else set())
+    aliases, constants, functions, subtasks_node = _scan_module(tree, issues)
+    bound = set(constants) | set(functions) | aliases
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
-            _FunctionPolicy(issues, alias, bound, constants).check_function(node)
+            _FunctionPolicy(issues, aliases, bound, constants).check_function(node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            _FunctionPolicy(issues, alias, bound, constants, module_level=True).visit(node.value)
+            _FunctionPolicy(issues, aliases, bound, constants, module_level=True).visit(node.value)
     subtasks = _check_subtasks(subtasks_node, functions, tree, issues)
     if issues:
         return None, _dedupe(issues)
-    return ProgramInfo(subtasks, {n: f.lineno for n, f in functions.items()}, alias, frozenset(constants)), []
+    return ProgramInfo(subtasks, {n: f.lineno for n, f in functions.items()}, frozenset(aliases),
+                       frozenset(constants)), []
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:
@@ -109,7 +113,7 @@ def _issue(node: ast.AST, code: str, message: str, hint: str | None = None) -> I
 
 def _scan_module(tree, issues):
     """Module level holds only the numpy import, constants and top-level functions."""
-    alias = None
+    aliases: set[str] = set()
     constants: dict[str, ast.AST] = {}
     functions: dict[str, ast.FunctionDef] = {}
     subtasks_node = None
@@ -123,7 +127,7 @@ def _scan_module(tree, issues):
                 local = name.asname or "numpy"
                 if local.startswith("_"):
                     issues.append(_issue(node, "CV209", f"name '{local}' starts with an underscore"))
-                alias = local
+                aliases.add(local)
         elif isinstance(node, ast.FunctionDef):
             if node.name in functions or node.name in constants:
                 issues.append(_issue(node, "CV208", f"'{node.name}' is defined twice"))
@@ -140,7 +144,7 @@ def _scan_module(tree, issues):
             constants[name] = node.value
             if name == "SUBTASKS":
                 subtasks_node = node.value
-            elif not _is_constant_expr(node.value, alias):
+            elif not _is_constant_expr(node.value, aliases):
                 issues.append(_issue(node.value, "CV208",
                                      f"module-level '{name}' must be a constant (number, string, tuple, np.array of numbers)",
                                      "use a tuple for fixed collections; compute per call inside a function"))
@@ -154,10 +158,10 @@ def _scan_module(tree, issues):
         else:
             issues.append(_issue(node, "CV208", f"module-level {type(node).__name__} statement is not allowed",
                                  "module level holds the numpy import, constants and functions only"))
-    return alias, constants, functions, subtasks_node
+    return aliases, constants, functions, subtasks_node
 
 
-def _is_constant_expr(node: ast.AST, alias: str | None) -> bool:
+def _is_constant_expr(node: ast.AST, alias: set[str]) -> bool:
     if isinstance(node, ast.Constant):
         return True
     if isinstance(node, ast.Tuple):
@@ -171,18 +175,18 @@ def _is_constant_expr(node: ast.AST, alias: str | None) -> bool:
     if isinstance(node, ast.List):  # only as an argument of np.array(...)
         return False
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-            isinstance(node.func.value, ast.Name) and node.func.value.id == alias and \
+            isinstance(node.func.value, ast.Name) and node.func.value.id in alias and \
             node.func.attr in {"array", "asarray", *allowlist.NUMPY_DTYPES}:
         return all(_is_literal_data(a, alias) for a in node.args) and \
             all(_is_literal_data(k.value, alias) for k in node.keywords)
     return False
 
 
-def _is_literal_data(node: ast.AST, alias: str | None) -> bool:
+def _is_literal_data(node: ast.AST, alias: set[str]) -> bool:
     if isinstance(node, (ast.List, ast.Tuple)):
         return all(_is_literal_data(e, alias) for e in node.elts)
     if isinstance(node, ast.Attribute):  # dtype=np.uint8
-        return isinstance(node.value, ast.Name) and node.value.id == alias and node.attr in allowlist.NUMPY_DTYPES
+        return isinstance(node.value, ast.Name) and node.value.id in alias and node.attr in allowlist.NUMPY_DTYPES
     return _is_constant_expr(node, alias)
 
 
@@ -218,9 +222,9 @@ def _check_subtasks(node, functions, tree, issues) -> tuple[str, ...]:
 class _FunctionPolicy(ast.NodeVisitor):
     """Checks one function (or one module-level constant expression)."""
 
-    def __init__(self, issues, alias, module_names, constants, module_level=False):
+    def __init__(self, issues, aliases, module_names, constants, module_level=False):
         self.issues = issues
-        self.alias = alias
+        self.aliases = aliases
         self.module_names = module_names
         self.constants = set(constants)
         self.module_level = module_level
@@ -247,7 +251,7 @@ class _FunctionPolicy(ast.NodeVisitor):
         if name.startswith("_"):
             self.error(node, "CV209", f"name '{name}' starts with an underscore",
                        "underscore names are reserved for the sandbox's guards")
-        elif name == self.alias:
+        elif name in self.aliases:
             self.error(node, "CV202", f"cannot rebind '{name}', the numpy module")
 
     # -- functions -------------------------------------------------------------
@@ -352,10 +356,10 @@ class _FunctionPolicy(ast.NodeVisitor):
                        "dunder and underscore attributes are never allowed")
         elif isinstance(node.ctx, ast.Store):
             self.error(node, "CV201", f"assigning to attribute '{attr}' is not allowed")
-        elif isinstance(node.value, ast.Name) and node.value.id == self.alias:
+        elif isinstance(node.value, ast.Name) and node.value.id in self.aliases:
             allowed = allowlist.NUMPY_ATTRS | ({"ndarray"} if self.in_annotation else set())
             if attr not in allowed:
-                self.error(node, "CV203", f"'{self.alias}.{attr}' is not allowed",
+                self.error(node, "CV203", f"'{node.value.id}.{attr}' is not allowed",
                            "allowed numpy: pure array functions numba supports (see carverify docs)")
         elif attr not in allowlist.OBJECT_ATTRS:
             self.error(node, "CV203", f"attribute '{attr}' is not allowed",
@@ -413,7 +417,7 @@ class _FunctionPolicy(ast.NodeVisitor):
     def visit_Tuple(self, node):
         self._visit_many(node.elts)
 
-    visit_List = visit_Set = visit_Tuple
+    visit_List = visit_Tuple
 
     def visit_Dict(self, node):
         if any(k is None for k in node.keys):
@@ -423,7 +427,7 @@ class _FunctionPolicy(ast.NodeVisitor):
     def visit_ListComp(self, node):
         self._visit_many([*node.generators, node.elt])
 
-    visit_SetComp = visit_GeneratorExp = visit_ListComp
+    visit_GeneratorExp = visit_ListComp
 
     def visit_DictComp(self, node):
         self._visit_many([*node.generators, node.key, node.value])

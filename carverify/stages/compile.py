@@ -1,0 +1,260 @@
+"""The compile stage: numba nopython, checked equal to the restricted run, within the step budget.
+
+Every sub-task is compiled inside a second sandbox child (mode "native", see
+sandbox/native.py) and run on the suite frames and on seeded random observations;
+the audit's restricted child answers for the same frames.  Any disagreement is
+CV602: the classic cause is uint8 scalar arithmetic, which NumPy wraps
+(`obs[y, x, 0] + obs[y, x, 1]` is a uint8) and numba widens to int64.
+
+Cache: numba's on-disk cache cannot work inside the sandbox (RLIMIT_FSIZE = 0 and
+NUMBA_CACHE_DIR=/nonexistent), so this module keeps the stage's *result* in
+process, keyed by the program's sha256 (plus the suite and the frame count, which
+also decide it).  Re-auditing an unchanged program skips the child and the
+compile; compiled code for training is cached separately by carverify/compiled.py.
+"""
+from __future__ import annotations
+
+import copy
+import statistics
+import threading
+import time
+
+import numpy as np
+
+from carverify.config import AuditConfig
+from carverify.result import Finding, StageResult
+from carverify.stages.common import finding, skipped
+from carverify.stages.static import check_policy
+
+RANDOM_SEED = 6021          # fixed: the same program always meets the same observations
+N_RANDOM = 64
+TIMING_REPEATS = 3          # per-call cost = the best of three passes over the suite frames
+ENV_STEPS = 200
+DRIFT_HINT = ("numba widens uint8 arithmetic that NumPy wraps (obs[y, x, 0] + obs[y, x, 1] is an int64 "
+              "compiled but a wrapping uint8 interpreted); cast with int(...) or .astype(np.int32) before arithmetic")
+
+_CACHE: dict[tuple, StageResult] = {}
+_ENV_STEP_SECONDS: dict[str, float] = {}
+_LOCK = threading.Lock()
+# Findings that depend only on the program, never on a flaky machine: safe to cache.
+_CACHEABLE = {"CV601", "CV602", "CV603"}
+
+
+def check_compile(candidate, suite, *, config: AuditConfig = AuditConfig()) -> StageResult:
+    if candidate.info is None:
+        if check_policy(candidate, suite, config=config).status != "passed":
+            return skipped("compile", "the program did not pass the policy")
+    start = time.perf_counter()
+    key = (candidate.sha256, suite.name, config.max_suite_frames)
+    with _LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None:
+        result = copy.deepcopy(cached)
+        result.metrics["cache_hit"] = 1.0
+        result.seconds = time.perf_counter() - start
+        return result
+    result = _run(candidate, suite, config)
+    result.seconds = time.perf_counter() - start
+    if all(f.code in _CACHEABLE for f in result.findings):
+        with _LOCK:
+            _CACHE[key] = copy.deepcopy(result)
+    return result
+
+
+def _run(candidate, suite, config: AuditConfig) -> StageResult:
+    from carverify.episodes import suite_frames
+    from sandbox import Sandbox
+
+    frames = suite_frames(suite, max_frames=config.max_suite_frames)
+    randoms = random_observations(frames, suite.tile_size, RANDOM_SEED, N_RANDOM)
+    subtasks = list(candidate.info.subtasks)
+    lines = candidate.info.functions
+    metrics = {"cache_hit": 0.0}
+    with Sandbox(candidate.source, config.limits, mode="native", pool=config.pool) as box:
+        load = box.load()
+        metrics["load_seconds"] = load.seconds
+        if not load.ok:
+            return StageResult("compile", "failed", [finding(i) for i in load.issues], metrics)
+        # The first call compiles every sub-task for the frame type (outside the per-call alarm).
+        first = box.call(subtasks, frames[:1], stop_on_error=False)
+        metrics["compile_seconds"] = first.wall_seconds
+        if first.dead is not None:
+            return StageResult("compile", "failed", [_compiled_death(first.dead)], metrics)
+        failed = [finding(i._replace(line=i.line or lines.get(n))) for n, i in first.issues.items()
+                  if i is not None and i.code == "CV601"]
+        if failed:
+            return StageResult("compile", "failed", failed, metrics)
+        native = {"suite": box.call(subtasks, frames, stop_on_error=False)}
+        native["random"] = box.call(subtasks, randoms, stop_on_error=False)
+        timings = [native["suite"]] + [box.call(subtasks, frames, stop_on_error=False)
+                                       for _ in range(TIMING_REPEATS - 1)]
+    dead = [b.dead for b in (*native.values(), *timings) if b.dead is not None]
+    if dead:
+        return StageResult("compile", "failed", [_compiled_death(dead[0])], metrics)
+
+    restricted = candidate.sandbox(config.limits, config.pool)
+    if not restricted.loaded.ok:
+        return StageResult("compile", "failed", [finding(i) for i in restricted.loaded.issues], metrics)
+    interpreted = {"random": restricted.call(subtasks, randoms, stop_on_error=False)}
+    suite_values = _reuse_suite_values(candidate, subtasks, len(frames))
+    if suite_values is None:
+        interpreted["suite"] = restricted.call(subtasks, frames, stop_on_error=False)
+        suite_values = interpreted["suite"].values
+    findings = [finding(b.dead) for b in interpreted.values() if b.dead is not None]
+
+    for name in subtasks:
+        for kind, count, theirs, batch in (("suite", len(frames), suite_values, interpreted.get("suite")),
+                                           ("random", len(randoms), interpreted["random"].values,
+                                            interpreted["random"])):
+            diff = _difference(name, kind, count, native[kind], theirs.get(name, []), batch, lines.get(name))
+            if diff is not None:
+                findings.append(diff)
+
+    per_call = {n: min(b.seconds[n] / max(len(b.values[n]), 1) for b in timings) for n in subtasks}
+    step = sum(per_call.values())
+    env_step = env_step_seconds(suite)
+    fraction = step / env_step if env_step > 0 else 0.0
+    budget = float(suite.budget["compiled_step_fraction"])
+    native_random = sum(native["random"].seconds.values()) / max(len(randoms) * len(subtasks), 1)
+    restricted_random = sum(interpreted["random"].seconds.values()) / max(len(randoms) * len(subtasks), 1)
+    metrics.update({
+        "compiled_step_us": 1e6 * step, "env_step_us": 1e6 * env_step, "step_fraction": fraction,
+        "frames_compared": float(len(frames) + len(randoms)),
+        "speedup": restricted_random / native_random if native_random > 0 else 0.0,
+        **{f"{n}.compiled_us": 1e6 * s for n, s in per_call.items()},
+    })
+    if fraction > budget:
+        worst = max(per_call, key=per_call.get)
+        findings.append(Finding(
+            "CV603", f"the compiled checks cost {1e6 * step:.1f} µs per step, {100 * fraction:.1f}% of the "
+            f"environment's own step and render ({1e6 * env_step:.0f} µs); the budget is {100 * budget:g}% "
+            f"(slowest: {worst}, {1e6 * per_call[worst]:.1f} µs)",
+            lines.get(worst), None, worst,
+            "read a few pixels per tile instead of scanning, sorting or copying the whole frame",
+            {"compiled_step_us": 1e6 * step, "env_step_us": 1e6 * env_step, "budget": budget,
+             "per_call_us": {n: 1e6 * s for n, s in per_call.items()}}))
+    return StageResult("compile", "failed" if findings else "passed", findings, metrics)
+
+
+def _reuse_suite_values(candidate, subtasks, n_frames) -> dict | None:
+    # The restricted stage already ran every sub-task on these frames; reuse when complete.
+    values = candidate.suite_values
+    if all(len(values.get(n, ())) == n_frames for n in subtasks):
+        return {n: values[n] for n in subtasks}
+    return None
+
+
+def _describe(value, batch, name, index) -> str:
+    if value is not None:
+        return str(value)
+    issue = batch.issues.get(name) if batch is not None else None
+    if issue is not None and batch.frames.get(name) == index:
+        return f"error ({issue.message})"
+    return "error"
+
+
+def _difference(name, kind, count, native_batch, theirs, their_batch, line) -> Finding | None:
+    ours = native_batch.values.get(name, [])
+    compared = min(len(ours), len(theirs))
+    differing = [i for i in range(compared) if ours[i] != theirs[i]]
+    if not differing:
+        return None
+    i = differing[0]
+    label = "suite frames" if kind == "suite" else "random observations"
+    compiled = _describe(ours[i], native_batch, name, i)
+    interpreted = _describe(theirs[i], their_batch, name, i)
+    message = (f"{name}: compiled result differs from the interpreted run on {len(differing)}/{compared} {label} "
+               f"(first: {kind} frame {i}: compiled {compiled}, interpreted {interpreted})")
+    data = {"frames": kind, "differing": len(differing), "compared": compared, "first_frame": i}
+    if kind == "random":
+        data["seed"] = RANDOM_SEED
+    return Finding("CV602", message, line, None, name, DRIFT_HINT, data)
+
+
+def _compiled_death(issue) -> Finding:
+    # The compiled child died (crash, timeout) where the restricted run had not: a drift too.
+    return Finding("CV602", f"compiled run: {issue.message}", issue.line, issue.col, issue.subtask,
+                   "compiled code has no interpreter to stop it: bound every loop; " + DRIFT_HINT,
+                   {"child_code": issue.code})
+
+
+def random_observations(frames: np.ndarray, tile: int, seed: int, n: int) -> np.ndarray:
+    """Seeded observations of the suite's shape: constants, noise, few-colour noise, tile mosaics."""
+    rng = np.random.default_rng(seed)
+    shape, dtype = frames.shape[1:], frames.dtype
+    if dtype != np.uint8:
+        scale = float(np.abs(frames).max()) or 1.0
+        out = [np.zeros(shape), np.full(shape, scale), np.full(shape, -scale)]
+        out += [rng.normal(0.0, scale, shape) for _ in range(n - len(out))]
+        return np.stack(out).astype(dtype)
+    palette = _palette(frames)
+    out = [np.zeros(shape, np.uint8), np.full(shape, 255, np.uint8)]
+    mosaics = n // 3 if _tiled(shape, tile) else 0
+    few = (n - len(out) - mosaics) // 3
+    out += [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(n - len(out) - mosaics - few)]
+    for _ in range(few):
+        k = int(rng.integers(2, 6))
+        colours = np.concatenate([palette[rng.integers(0, len(palette), k)],
+                                  rng.integers(0, 256, (k, palette.shape[1]), dtype=np.uint8)])
+        pick = rng.integers(0, len(colours), shape[:-1] if len(shape) == 3 else shape)
+        out.append(colours[pick].reshape(shape))
+    for _ in range(mosaics):
+        out.append(_mosaic(frames, tile, rng))
+    return np.stack(out)
+
+
+def _palette(frames: np.ndarray) -> np.ndarray:
+    channels = frames.shape[-1] if frames.ndim == 4 else 1   # (N, H, W, C) frames, else scalars
+    pixels = frames.reshape(-1, channels)
+    pixels = pixels[:: max(1, len(pixels) // 65536)]         # a sample is enough for a palette
+    return np.unique(pixels, axis=0)
+
+
+def _tiled(shape, tile: int) -> bool:
+    return len(shape) == 3 and tile > 0 and shape[0] % tile == 0 and shape[1] % tile == 0
+
+
+def _mosaic(frames: np.ndarray, tile: int, rng) -> np.ndarray:
+    # Real tiles in a random arrangement: realistic colours and shapes in states no episode reaches.
+    h, w = frames.shape[1] // tile, frames.shape[2] // tile
+    out = np.empty(frames.shape[1:], np.uint8)
+    for ty in range(h):
+        for tx in range(w):
+            f, sy, sx = int(rng.integers(len(frames))), int(rng.integers(h)), int(rng.integers(w))
+            out[ty * tile:(ty + 1) * tile, tx * tile:(tx + 1) * tile] = \
+                frames[f, sy * tile:(sy + 1) * tile, sx * tile:(sx + 1) * tile]
+    return out
+
+
+def env_step_seconds(suite) -> float:
+    """Median seconds of one random env.step plus the render a program sees; cached per suite."""
+    with _LOCK:
+        known = _ENV_STEP_SECONDS.get(suite.name)
+    if known is not None:
+        return known
+    env = suite.make_env()
+    try:
+        env.reset(seed=0)
+        env.action_space.seed(0)
+        spent = []
+        for i in range(ENV_STEPS):
+            action = env.action_space.sample()
+            begin = time.perf_counter()
+            _, _, terminated, truncated, _ = env.step(action)
+            suite.render(env)
+            spent.append(time.perf_counter() - begin)
+            if terminated or truncated:
+                env.reset(seed=i + 1)
+    finally:
+        env.close()
+    seconds = statistics.median(spent)
+    with _LOCK:
+        _ENV_STEP_SECONDS[suite.name] = seconds
+    return seconds
+
+
+def clear_cache() -> None:
+    """Forget cached results (tests; a changed numba or suite in a long-lived process)."""
+    with _LOCK:
+        _CACHE.clear()
+        _ENV_STEP_SECONDS.clear()
