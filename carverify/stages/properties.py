@@ -26,6 +26,11 @@ _PROPERTY_CODE = {"CV301": "CV401", "CV303": "CV401", "CV310": "CV401", "CV304":
 _WHAT = {"CV401": "is not total", "CV402": "is not truth-valued", "CV403": "is not deterministic",
          "CV404": "is not pure", "CV405": "is too slow"}
 
+# Seconds one interpreted call may take on a generated observation: loop-style checks
+# on 64x64 frames take a few ms, so this is ~50x headroom, yet flags checks that
+# would dominate an environment step.  Suites may override it in [budget].
+DEFAULT_CALL_BUDGET = 0.25
+
 # MiniGrid's own palette plus the extremes: generated frames should look like frames.
 PALETTE = ((0, 0, 0), (255, 255, 255), (100, 100, 100), (255, 0, 0), (0, 255, 0), (0, 0, 255),
            (112, 39, 195), (255, 255, 0), (76, 76, 76), (178, 178, 178), (127, 127, 0))
@@ -77,7 +82,7 @@ def observations(suite_frames: np.ndarray):
     return st.one_of(repainted(), uniform(), noise(), sparse())
 
 
-def _checker(box, subtasks, line_of, record):
+def _checker(box, subtasks, line_of, record, budget: float = float("inf")):
     def check(sample):
         frame, description = sample
         record["last"] = (frame, description)
@@ -93,6 +98,10 @@ def _checker(box, subtasks, line_of, record):
                 raise PropertyFailure(_PROPERTY_CODE.get(issue.code, "CV401"), name, issue.message,
                                       issue.line or line_of.get(name))
             first, second = batch.values[name]
+            worst = batch.max_seconds.get(name, 0.0)
+            if worst > budget:
+                raise PropertyFailure("CV405", name, f"took {worst * 1e3:.0f} ms on one observation "
+                                      f"(budget {budget * 1e3:.0f} ms per interpreted call)", line_of.get(name))
             if first != second:
                 raise PropertyFailure("CV403", name, f"returned {first} then {second} on the same observation",
                                       line_of.get(name))
@@ -111,7 +120,8 @@ def check_properties(candidate, suite, *, config: AuditConfig = AuditConfig()) -
         return skipped("properties", "the program does not load")
     subtasks = list(candidate.info.subtasks)
     record: dict = {}
-    check = _checker(box, subtasks, candidate.info.functions, record)
+    budget = float(suite.budget.get("interpreted_call_seconds", DEFAULT_CALL_BUDGET))
+    check = _checker(box, subtasks, candidate.info.functions, record, budget)
     runner = settings(max_examples=config.hypothesis_examples, deadline=None, database=None,
                       derandomize=True, report_multiple_bugs=False, print_blob=False,
                       suppress_health_check=list(HealthCheck),

@@ -110,3 +110,19 @@ def test_determinism_compares_two_runs():
     with pytest.raises(PropertyFailure) as info:
         check((np.zeros((40, 40, 3), np.uint8), "zeros"))
     assert info.value.code == "CV403" and info.value.line == 3
+
+
+class _SlowBox:
+    def call(self, fns, frames, stop_on_error=False):
+        from sandbox.runner import CallBatch
+        none = {fn: None for fn in fns}
+        return CallBatch({fn: [True, True] for fn in fns}, none, none, {fn: 0 for fn in fns}, {},
+                         {fn: 0.4 for fn in fns}, None, 0.8)
+
+
+def test_per_call_budget():
+    check = _checker(_SlowBox(), ["has_key"], {"has_key": 3}, {}, budget=0.25)
+    with pytest.raises(PropertyFailure) as info:
+        check((np.zeros((40, 40, 3), np.uint8), "zeros"))
+    assert info.value.code == "CV405"
+    assert info.value.message == "took 400 ms on one observation (budget 250 ms per interpreted call)"
