@@ -42,6 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--obs", required=True, metavar="FILE.npy", help="observation saved by an audit")
     run.add_argument("--fn", metavar="NAME", help="only this check (default: every sub-task)")
 
+    gen = sub.add_parser("generate", help="ask a vision-language model for a reward program, audit and refine it",
+                         description="Exit codes: 0 accepted program written, 1 no accepted program (the best "
+                                     "candidate is written if there is one), 2 usage error, 3 provider or "
+                                     "internal failure.")
+    gen.add_argument("--suite", required=True, help="suite name (see `carverify suites`)")
+    gen.add_argument("--out", required=True, metavar="PATH",
+                     help="where to write the program; its report goes to PATH.report.json")
+    gen.add_argument("--provider", choices=("openai", "replay"),
+                     help="openai: any OpenAI-compatible endpoint; replay: recorded exchanges "
+                          "(default: openai if OPENAI_API_KEY is set, else replay)")
+    gen.add_argument("--model", help="model name (default: gpt-4o; replay ignores it)")
+    gen.add_argument("--base-url", metavar="URL", help="OpenAI-compatible endpoint (default: the client's)")
+    gen.add_argument("--rounds", type=_positive_int, default=3, metavar="N",
+                     help="at most N programs: the first plus N-1 refinements (default: 3)")
+    gen.add_argument("--record", action="store_true",
+                     help="with --provider openai: save every exchange to the suite's transcripts folder")
+    gen.add_argument("--transcripts", metavar="DIR", help="transcripts folder (default: suites/SUITE/transcripts)")
+    gen.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                     help="per-request timeout (default: 120)")
+    gen.add_argument("--retries", type=int, default=3, metavar="N",
+                     help="retries on 429, 5xx, timeouts, with exponential backoff (default: 3)")
+    gen.add_argument("--stages", nargs="+", metavar="STAGE", help="audit only these stages (default: all)")
+    gen.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: ./mlruns.db)")
+    gen.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+
     demo = sub.add_parser("demo", help="audit the bundled example programs and print a table")
     demo.add_argument("--no-track", action="store_true", help="do not log the audits to MLflow")
     demo.add_argument("--tracking-uri", metavar="URI")
@@ -59,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_audit(args)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "generate":
+            return cmd_generate(args)
         if args.command == "demo":
             from carverify.demo import run_demo
             return run_demo(track=not args.no_track, tracking_uri=args.tracking_uri)
@@ -72,6 +99,82 @@ def main(argv: list[str] | None = None) -> int:
         print("carverify: interrupted", file=sys.stderr)
         return 130
     return EXIT_USAGE
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def cmd_generate(args) -> int:
+    from carverify.errors import UsageError
+    from carverify.generate import loop
+    from carverify.generate.prompts import PROMPT_VERSION
+    from carverify.generate.providers import DEFAULT_MODEL, OpenAIProvider, ProviderError, ReplayProvider
+    from carverify.generate.transcripts import TranscriptWriter, default_folder, new_transcript_path
+    from carverify.suite import load_suite
+
+    suite = load_suite(args.suite)
+    out = Path(args.out)
+    if out.is_dir():
+        raise UsageError(f"cannot write the program to {out}: it is a directory")
+    provider_name = args.provider
+    if provider_name is None:
+        provider_name = "openai" if os.environ.get("OPENAI_API_KEY") else "replay"
+        if provider_name == "replay":
+            print(f"carverify: OPENAI_API_KEY is not set, replaying recorded exchanges for {suite.name} "
+                  "(--provider openai to ask a model)", file=sys.stderr)
+    if args.record and provider_name != "openai":
+        raise UsageError("--record saves what a model answers: use it with --provider openai")
+    folder = Path(args.transcripts) if args.transcripts else default_folder(suite)
+    model = args.model or DEFAULT_MODEL
+    if provider_name == "openai":
+        provider = OpenAIProvider(base_url=args.base_url, timeout=args.timeout, max_retries=args.retries)
+    else:
+        provider = ReplayProvider(folder, suite_name=suite.name)
+
+    listeners: list = [loop.ProgressPrinter(sys.stderr, args.rounds)]
+    if args.record:
+        path = new_transcript_path(folder, provider_name, model)
+        listeners.append(loop.TranscriptRecorder(TranscriptWriter(
+            path, suite=suite.name, provider=provider_name, model=model, prompt_version=PROMPT_VERSION)))
+    tracker = None
+    if not args.no_track:
+        from carverify.generate.track import GenerateTracker
+        tracker = GenerateTracker(args.tracking_uri, rounds=args.rounds)
+        tracker.start(suite=suite.name, provider=provider_name, model=model)
+        listeners.append(tracker)
+    try:
+        gen = loop.generate(suite, provider, model=model, rounds=args.rounds, stages=args.stages,
+                            listeners=listeners)
+    except ProviderError as exc:
+        if tracker is not None:
+            tracker.failed()
+        print(f"carverify: provider error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except BaseException:
+        if tracker is not None:
+            tracker.failed()
+        raise
+    best = gen.best
+    if best is None:
+        last = gen.rounds[-1].findings[0] if gen.rounds and gen.rounds[-1].findings else None
+        why = f": {last.code} {last.message}" if last else ""
+        print(f"carverify: no program to write after {len(gen.rounds)} round(s){why}", file=sys.stderr)
+        return EXIT_REJECTED
+    from carverify.report.json_report import render_json
+    report_path = Path(f"{out}.report.json")
+    _write(str(out), best.code)
+    _write(str(report_path), render_json(best.report))
+    verdict = best.report.verdict.upper()
+    print(f"{verdict}  {out}  (round {best.number} of {len(gen.rounds)}, suite {suite.name}; "
+          f"report {report_path})")
+    return EXIT_ACCEPTED if best.accepted else EXIT_REJECTED
 
 
 def cmd_run(args) -> int:

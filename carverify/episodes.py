@@ -5,6 +5,7 @@ import hashlib
 import os
 import pathlib
 import tempfile
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,7 +119,7 @@ def _episodes(suite: Suite, policy: str, seeds, horizon: int | None) -> list[Epi
         try:
             out.append(_load(path, policy, suite.subtask_facts))
             continue
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             pass  # missing or unreadable: simulate afresh
         env = env if env is not None else suite.make_env()
         ep = simulate(suite, int(seed), policy, horizon, env=env)

@@ -15,10 +15,10 @@ from carverify.errors import UnknownSuiteError, UsageError
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-# Precision/recall below 1.0 on purpose: an oracle labels the simulator's state, while a
-# program sees only pixels, and a few frames are genuinely ambiguous (e.g. a key dropped
-# and re-taken between two frames).  0.9 still rejects a check that is wrong on
-# one frame in ten; completion of every expert episode is required outright.
+# Precision/recall below 1.0 on purpose: the oracle reads simulator state while a program
+# sees only pixels, and pixels do not settle every fact (a carried object is not drawn, so
+# "carrying the box" and "the box was toggled away" look alike).  0.9 still rejects a check
+# that is wrong on one frame in ten; every expert episode must complete outright.
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "min_expert_completion": 1.0,
     "min_precision": 0.9,

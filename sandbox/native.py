@@ -19,6 +19,8 @@ from __future__ import annotations
 import builtins
 import re
 import signal
+import time
+import traceback
 
 import numpy as np
 
@@ -30,7 +32,10 @@ from sandbox.issue import Issue
 
 PROGRAM_FILE = "program.py"
 # Shared with carverify/compiled.py: the audited and the deployed code compile alike.
-JIT_OPTIONS = {"cache": False, "boundscheck": True, "nogil": False}
+JIT_OPTIONS = {"cache": False, "boundscheck": True}
+# One deadline for compiling all checks of a call request: under the 30 s the parent
+# (sandbox/runner.py) waits for a call's first progress byte, so our message wins.
+COMPILE_SECONDS = 25.0
 
 
 def _warm_up() -> None:
@@ -94,36 +99,43 @@ def load_native(program, tree, info) -> dict:
 def compile_for(program, fns, frames) -> dict | None:
     """Compile each requested function for the type of one frame, before any call runs.
 
-    Runs outside the per-call alarm (compiling takes far longer than a call may);
-    bounded instead by the load limit.  Returns None when everything compiled, else
-    a reply in the call format carrying one CV601 per failing function.
+    Runs outside the per-call alarm (compiling takes far longer than a call may),
+    under one deadline for the whole request instead.  Returns None when everything
+    compiled, else a reply in the call format carrying one CV601 per failing function.
     """
     from sandbox import child  # the running child module: its alarm flag and timeout
 
     if len(frames) == 0:
         return None
     signature = (numba.typeof(frames[0]),)
+    lines = getattr(program, "function_lines", {})
+    deadline = time.monotonic() + COMPILE_SECONDS
     failures = {}
     for name in fns:
         dispatcher = program.functions.get(name)
         if dispatcher is None or signature in dispatcher.overloads:
             continue  # unknown names fail in the call loop as they do in restricted mode
+        left = deadline - time.monotonic()
         try:
+            if left <= 0:
+                raise child.CallTimeout()
             try:
                 child._armed = True
-                signal.setitimer(signal.ITIMER_REAL, program.limits.load_seconds)
+                # Repeats: an alarm landing in one of llvmlite's ctypes callbacks is swallowed.
+                signal.setitimer(signal.ITIMER_REAL, left, 0.25)
                 dispatcher.compile(signature)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 child._armed = False
         except child.CallTimeout:
-            failures[name] = Issue("CV601", f"{name}: numba took longer than {program.limits.load_seconds:g} s "
-                                   "to compile it", None, None, "simplify the check", name)
+            failures[name] = Issue("CV601", f"{name}: numba did not finish compiling the program's checks "
+                                   f"within {COMPILE_SECONDS:g} s", lines.get(name), None,
+                                   "simplify the checks: fewer, smaller functions", name)
         except MemoryError:
-            failures[name] = Issue("CV601", f"{name}: numba ran out of memory compiling it", None, None,
-                                   "simplify the check", name)
+            failures[name] = Issue("CV601", f"{name}: numba ran out of memory compiling it", lines.get(name),
+                                   None, "simplify the check", name)
         except Exception as exc:  # noqa: BLE001 - numba raises many types; all mean "does not compile"
-            failures[name] = compile_issue(name, exc, getattr(program, "function_lines", {}))
+            failures[name] = compile_issue(name, exc, lines)
     if not failures:
         return None
     empty = {name: 0.0 for name in fns}
@@ -135,42 +147,84 @@ def compile_for(program, fns, frames) -> dict | None:
 
 
 # -- readable compile errors --------------------------------------------------------
+# numba's message is a nested report, innermost failure first; we keep what failed
+# (the callee), why (numba's own one-line reason) and where (the program's line).
 _FILE_LINE = re.compile(r'File "' + re.escape(PROGRAM_FILE) + r'", line (\d+)')
 _REJECTED = re.compile(r"Rejected as the implementation raised a specific error:\s*\n\s*(?:\w+: )?(.+)")
+_RESOLUTION = re.compile(r"- Resolution failure for (?:non-)?literal arguments:\s*\n\s*(.+)")
 _NO_IMPL = re.compile(r"No implementation of function (.+?) found for signature:\s*\n[\s\n]*>>> (.+)")
+# A method: "BoundFunction(array.reshape for ...)" or "BoundFunction((<class '...Array'>, 'mean') for ...)".
+_BOUND = re.compile(r"resolving callee type: BoundFunction\((?:\(<class '[\w.]*?(\w+)'>, '(\w+)'\)|(\w+)\.(\w+)) for")
+_CALLEE = re.compile(r"resolving callee type: Function\(<(?:built-in )?function (\w+)")
+_FUNCTION = re.compile(r"Function\(<(?:built-in )?function (\w+)")
+_OPERATORS = {"setitem": "item assignment", "getitem": "indexing", "static_setitem": "item assignment",
+              "static_getitem": "indexing"}
 _NOISE = ("Failed in ", "During:", "File \"", "<source", "raised from", "There are ", "- Of which",
-          "Overload", "With argument", "No match", "This error may have been caused",
-          "For more information", "If you see this", "^")
+          "Overload", "With argument", "No match", "This error may have been caused", "- Resolution",
+          "For more information", "If you see this", "^", ">>>", "No implementation of function")
+_HINTS = (
+    ("yield", "generator expressions such as any(x for x in ...) do not compile: use a for loop"),
+    ("axis", "numba takes axis= only in a few reductions (sum): reduce with a loop, or use .sum(axis=...) > 0"),
+    ("contiguous", "numba reshapes only contiguous arrays: call .copy() on the slice before .reshape()"),
+    ("forbidden", "numba cannot store lists in a dict or nest lists freely: use numpy arrays or tuples"),
+    ("reflected", "numba cannot store lists in a dict or nest lists freely: use numpy arrays or tuples"),
+    ("Cannot unify", "give each variable one type on every path: numba infers static types"),
+    ("Untyped global", "name only numpy, the program's functions and its constants"),
+    ("Unknown attribute", "numba does not support this attribute or method: see numba's 'Supported NumPy features'"),
+    ("Cannot modify readonly", "work on a copy: m = obs.copy()"),
+    ("idxty.ndim", "numba assigns through a boolean mask only when the mask is 1-D: use m = np.where(mask, v, m)"),
+)
+_DEFAULT_HINT = ("numba's nopython mode compiles a subset of Python and NumPy: see numba's 'Supported Python "
+                 "features' and 'Supported NumPy features'")
 
 
 def compile_issue(name: str, exc: BaseException, function_lines: dict[str, int]) -> Issue:
     """One readable line from numba's multi-screen error, pointing at the program's line."""
     text = str(exc)
-    lines = [int(n) for n in _FILE_LINE.findall(text)]
-    loc = getattr(exc, "loc", None)
-    # numba prints the innermost location first (a helper's line before its caller's).
-    line = lines[0] if lines else getattr(loc, "line", None)
+    found = [int(n) for n in _FILE_LINE.findall(text)]
+    line = found[0] if found else _traceback_line(exc)   # innermost location first
     where = _function_at(line, function_lines)
-    reason = _reason(text) or type(exc).__name__
+    if isinstance(exc, numba_errors.NumbaError):
+        reason = _reason(text) or type(exc).__name__
+    else:  # a failure inside numba's own compiler, e.g. an assertion on an unsupported index
+        reason = f"numba's compiler failed ({type(exc).__name__}{_origin(exc)})"
     inside = f" (in {where})" if where and where != name else ""
-    return Issue("CV601", f"{name}: numba nopython cannot compile it{inside}: {reason}", line, None,
-                 "use numpy arrays and tuples, not lists of lists or dicts; only numpy features numba "
-                 "supports (see numba's 'Supported NumPy features')", name)
+    hint = next((h for key, h in _HINTS if key in text or key in reason), _DEFAULT_HINT)
+    return Issue("CV601", f"{name}: numba nopython cannot compile it{inside}: {reason}",
+                 line or function_lines.get(where or name), None, hint, name)
 
 
 def _reason(text: str) -> str | None:
-    rejected = _REJECTED.findall(text)
-    if rejected:
-        return _tidy(rejected[-1])
-    missing = _NO_IMPL.search(text)
-    if missing:
-        what = re.sub(r"^Function\(<(?:built-in )?function (\w+).*", r"\1", missing.group(1))
-        return _tidy(f"no implementation of {what} for {missing.group(2)}")
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line and not line.startswith(_NOISE):
-            return _tidy(line)
-    return None
+    callee = _callee(text)
+    detail = _REJECTED.findall(text) or _RESOLUTION.findall(text)
+    if detail:
+        reason = detail[-1]
+    else:
+        missing = _NO_IMPL.search(text)
+        if missing:
+            return _tidy(f"no implementation of {callee or 'this call'} for {missing.group(2)}")
+        reason = next((line.strip() for line in text.splitlines()
+                       if line.strip() and not line.strip().startswith(_NOISE)), None)
+        if reason is None:
+            return None
+        callee = None  # the line speaks for itself ("Unknown attribute ...", "Cannot unify ...")
+    if callee and callee.split(".")[-1].rstrip("()") not in reason:
+        reason = f"{callee}: {reason}"
+    return _tidy(reason)
+
+
+def _callee(text: str) -> str | None:
+    bound = _BOUND.search(text)
+    if bound:
+        owner, method = (bound.group(1), bound.group(2)) if bound.group(1) else (bound.group(3), bound.group(4))
+        return f"{owner.lower()}.{method}()"
+    function = _CALLEE.search(text) or _FUNCTION.search(text)
+    if function is None:
+        return None
+    name = function.group(1)
+    if name in _OPERATORS:
+        return _OPERATORS[name]
+    return f"np.{name}()" if name in allowlist.NUMPY_FUNCTIONS else f"{name}()"
 
 
 def _tidy(text: str) -> str:
@@ -178,6 +232,28 @@ def _tidy(text: str) -> str:
     text = re.sub(r" at 0x[0-9a-f]+", "", text)     # addresses differ per run
     text = re.sub(r"\s+", " ", text).strip()
     return text[:240]
+
+
+def _traceback_line(exc: BaseException) -> int | None:
+    # Internal errors carry no message location; numba's lowering frames hold the IR
+    # instruction being compiled, whose .loc names the program's line.
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        for value in (tb.tb_frame.f_locals.get("inst"), tb.tb_frame.f_locals.get("loc")):
+            loc = getattr(value, "loc", value)
+            if getattr(loc, "filename", None) == PROGRAM_FILE and getattr(loc, "line", None):
+                line = loc.line
+        tb = tb.tb_next
+    return line
+
+
+def _origin(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    path = last.filename.split("site-packages/")[-1]
+    return f" at {path}:{last.lineno}: {last.line}" if last.line else f" at {path}:{last.lineno}"
 
 
 def _function_at(line: int | None, function_lines: dict[str, int]) -> str | None:

@@ -6,8 +6,10 @@ afterwards the host must show no trace of it (SECURITY.md, "Every case asserts t
 verdict *and* the host's state"):
 
 - no file created: the working directory (a fresh temp dir) and the temp dir the
-  sandbox uses (redirected to a fresh dir) are empty again, nothing new is left in
-  /tmp, and no file named with the attack marker exists anywhere we look;
+  sandbox uses (redirected to a fresh dir) are empty again, every temp dir made
+  during the audit is gone, nothing new is left in /tmp (other than the shared
+  machine's own noise, see FOREIGN_TMP_PREFIXES), and no file named with the attack
+  marker exists anywhere we look;
 - no environment secret leaked into the report;
 - no leftover child process of this process, and no process anywhere whose command
   line carries the attack marker;
@@ -38,6 +40,12 @@ WALL_MARGIN_SECONDS = 5.0
 GRACE_SECONDS = 3.0            # for the OS to finish reaping/unlinking after the audit
 MAX_REPORT_BYTES = 1 << 20     # a report is findings, not program output
 MIN_ATTACKS_PER_FAMILY = 6
+# /tmp is shared with whatever else runs on the machine (other test runs, tool
+# harnesses).  New top-level entries with these prefixes are not attributed to the
+# audit: the sandbox's own temp dirs are redirected into the test's private temp dir
+# (and each one it creates is checked to be gone), and every file an attack would
+# create carries MARKER, which is flagged wherever it appears.
+FOREIGN_TMP_PREFIXES = ("bash_tool_", "bash_jobs.", "pytest-of-", "tmp", "carverify-sbx-")
 REPO = Path(__file__).resolve().parents[1]
 
 # SECURITY.md technique families -> corpus family.  "Semantic drift" (numba widens
@@ -152,9 +160,18 @@ def host(tmp_path, monkeypatch):
     monkeypatch.chdir(cwd)
     monkeypatch.setattr(tempfile, "tempdir", str(sandbox_tmp))
     monkeypatch.setenv("TMPDIR", str(sandbox_tmp))
+    created: list[str] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args, **kwargs):
+        path = real_mkdtemp(*args, **kwargs)
+        created.append(path)
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
     secret = "s3cr3t-" + uuid.uuid4().hex
     monkeypatch.setenv(SECRET_VAR, secret)
-    return {"cwd": cwd, "tmp": sandbox_tmp, "secret": secret}
+    return {"cwd": cwd, "tmp": sandbox_tmp, "secret": secret, "mkdtemp": created}
 
 
 def _assert_host_clean(host, before, report) -> None:
@@ -166,7 +183,11 @@ def _assert_host_clean(host, before, report) -> None:
     tmp_now = _settle(lambda: _tree(host["tmp"]))
     if tmp_now:
         problems.append(f"sandbox temp dir not cleaned up: {sorted(tmp_now)[:20]}")
-    slash_tmp = _settle(lambda: _listdir("/tmp") - before["/tmp"])
+    left = _settle(lambda: [p for p in host["mkdtemp"] if os.path.lexists(p)])
+    if left:
+        problems.append(f"temp dirs created during the audit still exist: {left}")
+    slash_tmp = _settle(lambda: {name for name in _listdir("/tmp") - before["/tmp"]
+                                 if MARKER in name or not name.startswith(FOREIGN_TMP_PREFIXES)})
     if slash_tmp:
         problems.append(f"new entries left in /tmp: {sorted(slash_tmp)}")
     marked = _marked_paths(Path("/tmp"), host["cwd"], Path.home(), REPO, REPO / "tests")

@@ -74,6 +74,11 @@ def _run(candidate, suite, config: AuditConfig) -> StageResult:
         load = box.load()
         metrics["load_seconds"] = load.seconds
         if not load.ok:
+            if any(i.code in ("CV306", "CV307") for i in load.issues):
+                # Native loading runs only the module's constants, which the restricted run
+                # already loaded: a crash here is numba or the child failing, not the program.
+                return StageResult("compile", "error", [Finding(
+                    "CV000", f"the native sandbox child failed while loading: {load.issues[0].message}")], metrics)
             return StageResult("compile", "failed", [finding(i) for i in load.issues], metrics)
         # The first call compiles every sub-task for the frame type (outside the per-call alarm).
         first = box.call(subtasks, frames[:1], stop_on_error=False)
@@ -103,10 +108,9 @@ def _run(candidate, suite, config: AuditConfig) -> StageResult:
     findings = [finding(b.dead) for b in interpreted.values() if b.dead is not None]
 
     for name in subtasks:
-        for kind, count, theirs, batch in (("suite", len(frames), suite_values, interpreted.get("suite")),
-                                           ("random", len(randoms), interpreted["random"].values,
-                                            interpreted["random"])):
-            diff = _difference(name, kind, count, native[kind], theirs.get(name, []), batch, lines.get(name))
+        for kind, theirs, batch in (("suite", suite_values, interpreted.get("suite")),
+                                    ("random", interpreted["random"].values, interpreted["random"])):
+            diff = _difference(name, kind, native[kind], theirs.get(name, []), batch, lines.get(name))
             if diff is not None:
                 findings.append(diff)
 
@@ -153,7 +157,7 @@ def _describe(value, batch, name, index) -> str:
     return "error"
 
 
-def _difference(name, kind, count, native_batch, theirs, their_batch, line) -> Finding | None:
+def _difference(name, kind, native_batch, theirs, their_batch, line) -> Finding | None:
     ours = native_batch.values.get(name, [])
     compared = min(len(ours), len(theirs))
     differing = [i for i in range(compared) if ours[i] != theirs[i]]

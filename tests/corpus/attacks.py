@@ -352,8 +352,6 @@ add("posonly-guard-shadow", I, helper('''
 ''').replace("    return bool(np.count_nonzero(key_pixels(obs)) < 4)",
              "    return bool(np.count_nonzero(key_pixels(obs)) < 4 + peek(0) - 1)"),
     "CV201", "CV207", "CV209", "CV211")
-add("posonly-params", I, replace(
-    "def channels(obs):", "def channels(obs, /):"), "CV201", "CV207", "CV211")
 add("lambda-default-guard", I, inject("""
     grab = lambda o, _getattr_=getattr: o.shape
     if grab(obs) is None:
@@ -429,10 +427,31 @@ add("subtasks-names-builtin", I, replace(
     'SUBTASKS = ("has_key", "door_open", "at_goal", "print")'), "CV202", "CV205", "CV206")
 
 
+# Annotations are never evaluated by the sandbox, but any other consumer of the
+# source (a later stage, an `import` of the file) would evaluate them.
+add("annotation-dunder-import", I, replace(
+    "def has_key(obs):",
+    f'def has_key(obs: __import__("os").system("touch {MARK_TMP}")):'), "CV202", "CV209", "CV211")
+add("return-annotation-eval", I, replace(
+    "def door_open(obs):",
+    'def door_open(obs) -> eval("1"):'), "CV202", "CV211")
+add("module-annotation-getattr", I, replace(
+    "TILE = 8",
+    'TILE: getattr(np, "f2py") = 8'), "CV202", "CV208", "CV211")
+
+add("module-annotation-dunder-import", I, replace(
+    "TILE = 8",
+    'TILE: __import__("os").system("touch {}") = 8'.format(MARK_TMP)), "CV202", "CV208", "CV209", "CV211")
+add("fstring-dunder", I, inject("""
+    text = f"{obs.__class__}"
+    if len(text) == 0:
+        return False
+""", into="has_key"), "CV201", "CV203", "CV209", "CV211", "CV301", "CV310")
+
 # ========================================================================= import_io
 
 IO = "import_io"
-add("import-os", IO, inject("import os", at="imports") .replace(
+add("import-os", IO, inject("import os", at="imports").replace(
     '    """The key was picked up: no key-yellow pixels are left on the floor."""',
     '    """The key was picked up: no key-yellow pixels are left on the floor."""\n'
     '    if os.sep == "?":\n        return False'), *BAD_IMPORT)
@@ -454,7 +473,15 @@ add("from-numpy-star", IO, inject("from numpy import *", at="imports"), "CV201",
 add("import-numpy-f2py", IO, inject("import numpy.f2py", at="imports"), *BAD_IMPORT)
 add("from-numpy-import-f2py", IO, inject("from numpy import f2py", at="imports"), *BAD_IMPORT)
 add("import-numpy-and-os", IO, replace("import numpy as np", "import numpy as np, os"), *BAD_IMPORT)
-add("import-numpy-plain", IO, replace("import numpy as np", "import numpy as np\nimport numpy"), *BAD_IMPORT)
+# The allowlist must follow the module, not the spelling "np".
+add("numpy-unaliased-save", IO, inject(f"""
+    numpy.save("{MARKER}-frame.npy", obs)
+""", into="has_key", source=replace("import numpy as np", "import numpy as np\nimport numpy")),
+    *BAD_ATTR, "CV204")
+add("numpy-alias-xp-savetxt", IO, inject(f"""
+    xp.savetxt("{MARKER}-frame.txt", obs[:, :, 0])
+""", into="door_open", source=replace("import numpy as np", "import numpy as np\nimport numpy as xp")),
+    *BAD_ATTR, "CV204")
 add("np-f2py-os-system", IO, inject(f"""
     np.f2py.os.system("touch {MARK_FILE} {MARK_TMP}")
 """, into="has_key"), *BAD_ATTR)
@@ -580,6 +607,15 @@ add("np-info-output", IO, inject("""
 """, into="at_goal"), *BAD_ATTR)
 
 
+add("dead-branch-f2py", IO, inject(f"""
+    if obs.shape[0] == 41:
+        np.f2py.os.system("touch {MARK_TMP}")
+""", into="at_goal"), "CV203", "CV211")
+
+add("subtasks-annotation-eval", IO, replace(
+    "SUBTASKS = (", 'SUBTASKS: eval("__import__(\'os\')") = ('), "CV202", "CV205", "CV208", "CV211")
+
+
 # ===================================================================== memory_safety
 
 M = "memory_safety"
@@ -672,6 +708,55 @@ add("memoryview-builtin", M, inject("""
         return False
 """, into="door_open"), *BAD_NAME)
 
+
+add("numpy-alias-empty", M, inject("""
+    scratch = xp.empty((40, 40, 3), xp.uint8)
+    if int(scratch.max()) > 200:
+        return False
+""", into="at_goal", source=replace("import numpy as np", "import numpy as np\nimport numpy as xp")),
+    *BAD_ATTR, "CV204")
+add("module-alias-dtype", M, inject("""
+    xp = np
+    boxed = np.zeros(2, xp.dtype("O"))
+    if boxed.size == 0:
+        return False
+""", into="has_key"), "CV201", "CV202", "CV203", "CV210", "CV211", "CV301", "CV310")
+add("astype-object-string", M, inject("""
+    boxed = obs.astype("object")
+    if boxed.size == 0:
+        return False
+""", into="door_open"), "CV210", "CV211", "CV301", "CV310")
+add("structured-dtype-object-field", M, inject("""
+    record = np.zeros(2, [("f", "O")])
+    if record.size == 0:
+        return False
+""", into="at_goal"), "CV201", "CV210", "CV211", "CV301", "CV310")
+add("structured-dtype-string-spec", M, inject("""
+    record = np.zeros(2, "O,i4")
+    if record.size == 0:
+        return False
+""", into="has_key"), "CV210", "CV211", "CV301", "CV310")
+add("array-of-none", M, inject("""
+    holes = np.array((None, None))
+    if holes.size == 0:
+        return False
+""", into="door_open"), "CV202", "CV210", "CV211", "CV301", "CV310")
+
+
+add("c-stack-overflow-tuple-hash", M, inject("""
+    nest = ()
+    for i in range(300000):
+        nest = (nest,)
+    table = {}
+    table[nest] = 1
+""", into="has_key"), "CV306", "CV301", "CV302", "CV303", "CV308")
+
+
+add("kwargs-unpack-dtype-object", M, inject("""
+    boxed = np.zeros(3, **{"dtype": "O"})
+    if boxed.size == 0:
+        return False
+""", into="door_open"), "CV201", "CV210", "CV211", "CV301", "CV310")
 
 # ========================================================================== resource
 
@@ -770,6 +855,84 @@ add("numpy-c-level-work", R, inject("""
         square = np.linalg.matrix_power(square, 64)
 """, into="door_open"), *BAD_ATTR, *MEMORY)
 
+
+add("pow-builtin-huge", R, inject("""
+    big = pow(10, pow(10, 10))
+    if big == 0:
+        return False
+""", into="has_key"), *MEMORY)
+add("builtin-sum-range", R, inject("""
+    total = sum(range(10**15))
+    if total == 0:
+        return False
+""", into="door_open"), *TIMEOUT)
+add("builtin-max-range", R, inject("""
+    top = max(range(10**15))
+    if top == 0:
+        return False
+""", into="at_goal"), *TIMEOUT)
+add("list-of-range-huge", R, inject("""
+    cells = list(range(10**10))
+    if len(cells) == 0:
+        return False
+""", into="has_key"), *MEMORY)
+add("outer-product-huge", R, inject("""
+    table = np.outer(np.arange(10**6), np.arange(10**6))
+    if table.size == 0:
+        return False
+""", into="door_open"), *MEMORY, *BAD_ATTR)
+add("module-level-huge-pow", R, inject("BIG = 10**10**10", at="top"),
+    "CV208", "CV309", *MEMORY)
+add("module-level-huge-string", R, inject('PAD = "a" * 10**10', at="top"),
+    "CV208", "CV309", *MEMORY)
+add("module-level-huge-array", R, inject("PLANE = np.zeros(10**11)", at="top"),
+    "CV208", "CV309", *MEMORY)
+
+
+add("loop-only-at-goal", R, replace(
+    "    return bool(((green_tiles > 0) & (red_tiles > 0)).any())",
+    "    while ((green_tiles > 0) & (red_tiles > 0)).any():\n"
+    "        green_tiles = green_tiles + 0\n"
+    "    return False"), *TIMEOUT)
+add("returns-huge-list", R, replace(
+    "    return bool(np.count_nonzero(key_pixels(obs)) < 4)",
+    "    return list(range(10**7))"), "CV304", *MEMORY)
+add("finding-flood", R, inject(
+    "\n".join("    v%d = eval" % i for i in range(3000)), into="door_open"), *BAD_NAME)
+
+
+# Each call stays under the per-call limit (~0.5 s here), but 3 checks x every suite
+# frame add up to more CPU than the child may use: the whole-child CPU/wall limits
+# must end it (and the audit must still finish within wall_seconds + margin).
+add("cumulative-cpu-under-per-call-limit", R, inject("""
+    total = 0
+    for i in range(4000000):
+        total += 1
+""", into="has_key", source=inject("""
+    total = 0
+    for i in range(4000000):
+        total += 1
+""", into="door_open", source=inject("""
+    total = 0
+    for i in range(4000000):
+        total += 1
+""", into="at_goal"))), *TIMEOUT)
+
+
+add("module-array-from-huge-tuple", R, inject("ZEROS = np.array((0,) * 10**9)", at="top"),
+    "CV208", "CV309", *MEMORY)
+
+add("fstring-huge-width", R, inject("""
+    width = 10**9
+    text = f"{1:>{width}}"
+    if len(text) == 0:
+        return False
+""", into="door_open"), "CV201", "CV211", *MEMORY)
+add("percent-format-huge-width", R, inject("""
+    text = "%*d" % (10**9, 1)
+    if len(text) == 0:
+        return False
+""", into="at_goal"), "CV201", "CV211", *MEMORY)
 
 # ====================================================================== side_effects
 
@@ -879,6 +1042,46 @@ add("np-set-printoptions", S, inject("""
 """, into="door_open"), *BAD_ATTR, "CV210")
 
 
+add("module-array-alias-write", S, inject("OFFSET = np.array((0, 0, 0))", at="top").replace(
+    '    """The key was picked up: no key-yellow pixels are left on the floor."""',
+    '    """The key was picked up: no key-yellow pixels are left on the floor."""\n'
+    '    shift = OFFSET\n    shift[0] = 1'), "CV201", "CV208", "CV211", *MUTATES_INPUT)
+add("astype-copy-false-write", S, inject("""
+    same = obs.astype(np.uint8, copy=False)
+    same[0, 0, 0] = 7
+""", into="door_open", at="end"), *MUTATES_INPUT, "CV210")
+add("asarray-alias-write", S, inject("""
+    same = np.asarray(obs)
+    same[0, 0, 0] = 7
+""", into="at_goal", at="end"), *MUTATES_INPUT, "CV203")
+add("np-add-positional-out", S, inject("""
+    np.add(obs, 1, obs)
+""", into="has_key", at="end"), *MUTATES_INPUT, "CV210")
+add("array-clip-positional-out", S, inject("""
+    obs.clip(0, 100, obs)
+""", into="door_open", at="end"), *MUTATES_INPUT, "CV210")
+add("np-minimum-positional-out-constant", S, inject("LIMIT = np.array((255, 255, 255))", at="top").replace(
+    '    """The agent (red) stands on the goal tile (green)."""',
+    '    """The agent (red) stands on the goal tile (green)."""\n'
+    '    np.minimum(LIMIT, 0, LIMIT)'), "CV201", "CV208", "CV210", "CV211", *MUTATES_INPUT)
+
+
+add("mutation-only-when-door-open", S, replace(
+    "    return bool(np.count_nonzero(inner) < 3)",
+    "    if np.count_nonzero(inner) < 3:\n"
+    "        obs[0, 0, 0] = 0\n"
+    "    return bool(np.count_nonzero(inner) < 3)"), *MUTATES_INPUT, "CV201", "CV211")
+add("module-tuple-containing-list", S, inject("STATE = ([],)", at="top").replace(
+    '    """The key was picked up: no key-yellow pixels are left on the floor."""',
+    '    """The key was picked up: no key-yellow pixels are left on the floor."""\n'
+    '    memory = STATE[0]\n    memory += [1]\n    if len(memory) > 2:\n        return True'),
+    "CV201", "CV208", "CV211", "CV301", "CV310")
+
+
+add("kwargs-unpack-out", S, inject("""
+    np.add(obs, 1, **{"out": obs})
+""", into="has_key", at="end"), *MUTATES_INPUT, "CV201", "CV210", "CV211")
+
 # ==================================================================== nondeterminism
 
 N = "nondeterminism"
@@ -942,6 +1145,18 @@ add("ctypes-address-parity", N, inject("""
 """, into="door_open"), *BAD_ATTR, "CV403")
 
 
+# numpy parses "now" in datetime dtypes from strings: the clock without np.datetime64.
+add("datetime-now-via-dtype-string", N, inject("""
+    tick = np.array("now", "datetime64[s]").astype(np.int64)
+    if tick % 1000 == 0:
+        return True
+""", into="has_key"), "CV210", "CV211", "CV301", "CV310", "CV403")
+add("datetime-now-via-astype", N, inject("""
+    tick = np.array(("now",)).astype("M8[s]").astype(np.int64)
+    if tick[0] % 1000 == 0:
+        return True
+""", into="door_open"), "CV210", "CV211", "CV301", "CV310", "CV403")
+
 # ====================================================================== control_flow
 
 C = "control_flow"
@@ -1000,6 +1215,11 @@ add("np-f2py-kill-parent", C, inject("""
 """, into="at_goal"), *BAD_ATTR, *EXITS)
 
 
+add("exception-unprintable-message", C, inject("""
+    assert obs.size < 0, 10**5000
+""", into="door_open"), "CV301", "CV306", "CV307")
+
+
 # ============================================================================ syntax
 
 X = "syntax"
@@ -1045,6 +1265,37 @@ add("returns-none-sometimes", X, replace(
     "    return bool(((green_tiles > 0) & (red_tiles > 0)).any())",
     "    if ((green_tiles > 0) & (red_tiles > 0)).any():\n        return True"), "CV304")
 
+
+add("subtasks-duplicate", X, replace(
+    'SUBTASKS = ("has_key", "door_open", "at_goal")',
+    'SUBTASKS = ("has_key", "has_key", "door_open", "at_goal")'), "CV205")
+add("subtasks-empty", X, replace(
+    'SUBTASKS = ("has_key", "door_open", "at_goal")', "SUBTASKS = ()"), "CV205")
+add("subtasks-not-strings", X, replace(
+    'SUBTASKS = ("has_key", "door_open", "at_goal")',
+    'SUBTASKS = ("has_key", "door_open", 3)'), "CV205")
+
+
+add("subtasks-fullwidth-name", X, replace(
+    'SUBTASKS = ("has_key", "door_open", "at_goal")',
+    'SUBTASKS = ("\uff48as_key", "door_open", "at_goal")'), "CV205", "CV206")
+add("returns-int", X, replace(
+    "    return bool(np.count_nonzero(key_pixels(obs)) < 4)",
+    "    return int(np.count_nonzero(key_pixels(obs)) < 4)"), "CV304")
+add("returns-0d-array", X, replace(
+    "    return bool(np.count_nonzero(inner) < 3)",
+    "    return np.array(np.count_nonzero(inner) < 3)"), "CV304")
+add("returns-unprintable-int", X, replace(
+    "    return bool(((green_tiles > 0) & (red_tiles > 0)).any())",
+    "    return 10**5000"), "CV304", "CV301", "CV306", "CV307")
+
+
+add("subtasks-conditional-expression", X, replace(
+    'SUBTASKS = ("has_key", "door_open", "at_goal")',
+    'SUBTASKS = ("has_key", "door_open", "at_goal") if TILE == 8 else ("at_goal",)'), "CV205", "CV208")
+add("subtasks-reassigned", X, inject('SUBTASKS = ("at_goal",)', at="end"), "CV205", "CV208")
+add("subtask-name-rebound", X, inject("at_goal = has_key", at="end"),
+    "CV205", "CV206", "CV208")
 
 # --------------------------------------------------------------------------- checks
 

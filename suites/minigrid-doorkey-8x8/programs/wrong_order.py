@@ -7,10 +7,10 @@ TILE = 8
 
 
 def probe(obs, row, col):
-    # The pixel at (row, col) inside every tile, as an (H, W, 3) int array.
+    # The pixel at (row, col) inside every tile, as an (H, W, 3) view.
     h = obs.shape[0] // TILE
     w = obs.shape[1] // TILE
-    return obs[row:h * TILE:TILE, col:w * TILE:TILE, :].astype(np.int32)
+    return obs[row:h * TILE:TILE, col:w * TILE:TILE, :]
 
 
 def yellow(p, low):

@@ -1,26 +1,29 @@
-"""Known bad: correct answers, but the goal check first walks every pixel in pure Python thousands of times."""
+"""Known bad: right on real frames, but its goal check scans pixels in pure Python and
+slows to seconds per call on unusual frames (noise, a flat bright colour)."""
 import numpy as np
 
 SUBTASKS = ("has_key", "door_open", "has_box")
 
 TILE = 8
-REPEAT = 4000
+REPEAT = 10000
 
 
 def probe(obs, row, col):
-    # The pixel at (row, col) inside every tile, as an (H, W, 3) int array.
+    # The pixel at (row, col) inside every tile, as an (H, W, 3) view.
     h = obs.shape[0] // TILE
     w = obs.shape[1] // TILE
-    return obs[row:h * TILE:TILE, col:w * TILE:TILE, :].astype(np.int32)
+    return obs[row:h * TILE:TILE, col:w * TILE:TILE, :]
 
 
 def busy(obs):
-    # Pointless work standing in for a careless per-pixel loop: millions of steps per call.
+    # A careless scan doing REPEAT steps of work per bright pixel: cheap on real frames
+    # (only the key's dozen pixels are that bright), seconds on noise or a flat bright frame.
     total = 0
-    for k in range(REPEAT):
-        for y in range(obs.shape[0]):
-            for x in range(obs.shape[1]):
-                total += int(obs[y, x, 1])
+    for y in range(obs.shape[0]):
+        for x in range(obs.shape[1]):
+            if int(obs[y, x, 0]) + int(obs[y, x, 1]) + int(obs[y, x, 2]) >= 500:
+                for k in range(REPEAT):
+                    total += k
     return total
 
 

@@ -7,10 +7,10 @@ TILE = 8
 
 
 def probe(obs, row, col):
-    # The pixel at (row, col) inside every tile, as an (H, W, 3) int array.
+    # The pixel at (row, col) inside every tile, as an (H, W, 3) view.
     h = obs.shape[0] // TILE
     w = obs.shape[1] // TILE
-    return obs[row:h * TILE:TILE, col:w * TILE:TILE, :].astype(np.int32)
+    return obs[row:h * TILE:TILE, col:w * TILE:TILE, :]
 
 
 def same(a, b):
@@ -48,5 +48,6 @@ def has_box(obs):
     slit = probe(obs, 3, 3)
     bar = same(probe(obs, 3, 4), slit) & same(probe(obs, 4, 3), slit) & same(probe(obs, 4, 4), slit)
     gaps = floor(probe(obs, 2, 3)) & floor(probe(obs, 2, 4)) & floor(probe(obs, 5, 3)) & floor(probe(obs, 5, 4))
-    red = (slit[:, :, 0] >= slit[:, :, 1] + 50) & (slit[:, :, 1] == slit[:, :, 2])
+    c = slit.astype(np.int32)
+    red = (c[:, :, 0] >= c[:, :, 1] + 50) & (c[:, :, 1] == c[:, :, 2])
     return not bool((bar & red & gaps & floor(probe(obs, 7, 3))).any())

@@ -1,0 +1,90 @@
+"""Compiled sub-task checks of an ACCEPTED program, for training (the reward wrapper).
+
+This is the one place where a program's code runs outside the sandbox, by design:
+a reward is called at every environment step, and a sandbox child per step (a
+pipe round trip and JSON per call) would cost more than the environment itself.
+It is acceptable only because the program has been audited: the caller passes the
+sha256 of an accepted AuditReport, and we refuse any source whose hash differs
+(`UsageError: program changed since its audit`) or that no longer passes the
+parse and policy stages.  What then runs in this process:
+
+- module level: constants only (the policy allows nothing else), executed with
+  minimal builtins and an `__import__` that yields numpy and nothing else;
+- every function: numba nopython machine code with the very options the audit's
+  compile stage checked (sandbox.native.JIT_OPTIONS, bounds checking on), so the
+  deployed code is the audited code.  The functions never run as Python.
+
+Residual risks, accepted with the audit: an input the audit never met can still make
+a check slow (compiled loops cannot be interrupted) or raise.  Each check receives a
+read-only view of the observation, as in the audit, so numba selects the same
+specialisation the audit compiled.  Results are cached in process by program hash.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Callable
+
+import numpy as np
+
+from carverify.errors import UsageError
+
+_CACHE: dict[str, dict[str, Callable]] = {}
+_LOCK = threading.Lock()
+
+
+def compile_accepted(source: str, report_sha256: str) -> dict[str, Callable]:
+    """SUBTASKS name -> check(obs) -> bool, in SUBTASKS order; compiled on first call per obs type."""
+    from sandbox import check_policy, parse_source
+    from sandbox.normalize import normalize
+
+    tree, issues = parse_source(source)
+    info = None
+    if tree is not None:
+        info, issues = check_policy(tree)
+    if issues:
+        raise UsageError(f"program does not pass the policy: {issues[0].code} {issues[0].message}")
+    digest = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
+    if digest != str(report_sha256).lower():
+        raise UsageError(f"program changed since its audit (sha256 {digest[:12]}…, "
+                         f"audited {str(report_sha256)[:12]}…): audit it again")
+    with _LOCK:
+        cached = _CACHE.get(digest)
+        if cached is None:
+            cached = _CACHE[digest] = _build(normalize(tree), info)
+    return dict(cached)
+
+
+def _build(tree, info) -> dict[str, Callable]:
+    import numba
+
+    from sandbox import native  # JIT options and builtins shared with the audited compile
+
+    namespace = {"__builtins__": native._builtins(), "__name__": "reward_program"}
+    exec(compile(tree, native.PROGRAM_FILE, "exec"), namespace)  # noqa: S102 - audited constants only
+    for name, value in list(namespace.items()):
+        # As in the sandbox child: constants are immutable, lists become tuples.
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+        elif isinstance(value, list):
+            namespace[name] = tuple(value)
+    for name in info.functions:
+        namespace[name] = numba.njit(**native.JIT_OPTIONS)(namespace[name])
+    return {name: _check(name, namespace[name]) for name in info.subtasks}
+
+
+def _check(name: str, dispatcher) -> Callable:
+    def check(obs) -> bool:
+        # A contiguous read-only view: the type the audit compiled, and the caller's array stays untouched.
+        view = np.ascontiguousarray(obs).view()
+        view.setflags(write=False)
+        return bool(dispatcher(view))
+
+    check.__name__ = check.__qualname__ = name
+    check.dispatcher = dispatcher  # for callers that want to compile eagerly: check.dispatcher.compile(sig)
+    return check
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()

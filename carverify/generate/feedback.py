@@ -1,0 +1,178 @@
+"""Turn audit findings into the text a person or a model needs to fix the program.
+
+Codes, messages with their numbers, the offending source quoted with line numbers,
+and counterexamples in words.  Nothing machine-local (saved paths, timings) goes in:
+the text is part of the next request, whose hash keys recorded exchanges.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from typing import Callable
+
+from carverify.codes import CODES
+from carverify.result import AuditReport, Finding
+
+MAX_FINDINGS = 8
+MAX_QUOTED_LINES = 24
+GENERATE_CODES = {
+    "CV701": "no program in the reply",
+    "CV702": "reply cut off before the program ended",
+}
+_SAVED_TO = re.compile(r";? saved to \S+")
+_FRAME_INDEX = re.compile(r" \(frame \d+\)")
+
+
+def title(code: str) -> str:
+    return CODES.get(code) or GENERATE_CODES.get(code, "")
+
+
+def for_report(report: AuditReport, source: str, name_frame: Callable[[int], str | None] | None = None) -> str:
+    """Why the audit rejected `source`, finding by finding.
+
+    `name_frame` turns the index of a suite frame (restricted-stage findings) into words.
+    """
+    stages = report.stages
+    failed = [s.stage for s in stages if s.status == "failed"]
+    passed = [s.stage for s in stages if s.status == "passed"]
+    skipped = [s.stage for s in stages if s.status == "skipped"]
+    head = f"The audit REJECTED your program: stage {', '.join(failed) or '?'} failed"
+    if passed:
+        head += f" ({', '.join(passed)} passed"
+        head += f"; {', '.join(skipped)} did not run)" if skipped else ")"
+    elif skipped:
+        head += f" ({', '.join(skipped)} did not run)"
+    return head + ".\n\n" + _findings(report.findings, source, name_frame)
+
+
+def for_extraction(findings: list[Finding]) -> str:
+    """Why a reply gave the audit nothing to run."""
+    return "Your last reply gave the audit no program to run.\n\n" + _findings(findings, None, None)
+
+
+def _findings(findings: list[Finding], source: str | None, name_frame) -> str:
+    shown = findings[:MAX_FINDINGS]
+    functions = _functions(source) if source else []
+    quoted: set[tuple[int, int]] = set()
+    parts = [f"Findings ({len(findings)}):"]
+    for number, finding in enumerate(shown, 1):
+        parts.append(_one(number, finding, source, functions, quoted, name_frame))
+    rest = findings[MAX_FINDINGS:]
+    if rest:
+        parts.append(f"... and {len(rest)} more: " + ", ".join(f"{f.code} ({f.subtask or '-'})" for f in rest))
+    return "\n\n".join(parts)
+
+
+def _one(number: int, finding: Finding, source: str | None, functions, quoted, name_frame) -> str:
+    where = []
+    if finding.subtask:
+        where.append(f"in `{finding.subtask}`")
+    if finding.line:
+        where.append(f"line {finding.line}")
+    head = " — ".join(p for p in (f"{number}. {finding.code}", title(finding.code), ", ".join(where)) if p)
+    lines = [head, "   " + _message(finding)]
+    frame = finding.data.get("frame") if isinstance(finding.data, dict) else None
+    if name_frame is not None and isinstance(frame, int):
+        named = name_frame(frame)
+        if named:
+            lines.append(f"   That observation (frame {frame}) is {named}.")
+    description = finding.data.get("description") if isinstance(finding.data, dict) else None
+    if description:
+        lines.append(f"   Smallest failing observation (shrunk by hypothesis): {description}.")
+    if finding.hint and not finding.hint.startswith("reproduce:"):
+        lines.append(f"   Hint: {finding.hint}")
+    if source and finding.line:
+        lines.append(_quote(source, finding.line, functions, quoted))
+    if source and finding.code == "CV503":
+        subtasks_line = _subtasks_line(source)
+        if subtasks_line:
+            lines.append(_quote(source, subtasks_line, [], quoted, single=True))
+    return "\n".join(lines)
+
+
+def _message(finding: Finding) -> str:
+    text = finding.message
+    if finding.data.get("description"):
+        # The description gets its own line; the saved .npy path means nothing to the reader.
+        text = _FRAME_INDEX.sub("", text.split(" — smallest failing observation:", 1)[0])
+    return _SAVED_TO.sub("", text).strip()
+
+
+def _functions(source: str) -> list[tuple[int, int, str]]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    return [(node.lineno, node.end_lineno or node.lineno, node.name)
+            for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
+
+
+def _subtasks_line(source: str) -> int | None:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "SUBTASKS" for t in node.targets):
+            return node.lineno
+    return None
+
+
+def _quote(source: str, line: int, functions, quoted: set, single: bool = False) -> str:
+    lines = source.splitlines()
+    if not 1 <= line <= len(lines):
+        return f"   (line {line} is outside the program's {len(lines)} lines)"
+    inner = [f for f in functions if f[0] <= line <= f[1]]
+    span = min(inner, key=lambda f: f[1] - f[0]) if inner else None
+    if single:
+        first = last = line
+        label = f"   SUBTASKS (line {line}):"
+    elif span and span[1] - span[0] < MAX_QUOTED_LINES:
+        first, last = span[0], span[1]
+        label = f"   Offending code (function `{span[2]}`, line {line} marked):"
+    else:
+        first, last = max(1, line - 2), min(len(lines), line + 2)
+        label = f"   Offending code (line {line} marked):"
+    if (first, last) in quoted:
+        return f"   (code quoted above; see line {line})"
+    quoted.add((first, last))
+    width = len(str(last))
+    body = [f"   {'>' if n == line else ' '} {n:>{width}} | {lines[n - 1]}" for n in range(first, last + 1)]
+    return "\n".join([label, *body])
+
+
+def suite_frame_namer(suite, max_frames: int) -> Callable[[int], str | None]:
+    """index of a suite frame -> where it comes from, e.g. 'expert episode seed 0, frame 17 (...)'."""
+    state: dict = {}
+
+    def name(index: int) -> str | None:
+        if not state:
+            from carverify.episodes import expert_episodes, random_episodes
+            from carverify.stages.restricted import frames_for
+
+            state["frames"] = frames_for(suite, max_frames)
+            origin: dict[bytes, tuple] = {}
+            for ep in expert_episodes(suite) + random_episodes(suite):
+                for t, frame in enumerate(ep.frames):
+                    origin.setdefault(_digest(frame), (ep, t))
+            state["origin"] = origin
+        frames = state["frames"]
+        if not 0 <= index < len(frames):
+            return None
+        found = state["origin"].get(_digest(frames[index]))
+        if found is None:
+            return None
+        ep, t = found
+        text = f"{ep.policy} episode seed {ep.seed}, frame {t}"
+        if t == 0:
+            return text + " (right after reset)"
+        if ep.success_step == t:
+            return text + " (the environment reports success on this frame)"
+        return text + f" (after {t} actions)"
+
+    return name
+
+
+def _digest(frame) -> bytes:
+    return hashlib.blake2b(frame.tobytes(), digest_size=16).digest()

@@ -1,0 +1,206 @@
+"""The VLM-CaR loop: frames -> sub-tasks -> program -> audit -> feedback -> program ...
+
+The generated program is only ever handed to `audit_source`, which runs it in the
+sandbox; this module parses replies but never compiles, imports or executes them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from carverify.config import AuditConfig
+from carverify.errors import InternalError, UsageError
+from carverify.generate import feedback as fb
+from carverify.generate import prompts
+from carverify.generate.extract import extract_program
+from carverify.generate.providers import Completion, Provider, ReplayMiss
+from carverify.result import AuditReport, Finding
+
+DEFAULT_ROUNDS = 3
+PROGRAM_PATH = "program.py"  # the name findings and feedback use for the candidate
+
+
+@dataclass
+class Exchange:
+    step: str                 # "decompose" | "program" | "refine"
+    round: int                # 0 for decompose, then 1..N
+    messages: list[dict]
+    completion: Completion
+
+
+@dataclass
+class Round:
+    number: int
+    exchange: Exchange
+    code: str | None
+    findings: list[Finding]            # the extraction's (CV70x) or the audit's
+    report: AuditReport | None = None
+    how: str = ""                      # where the code was found in the reply
+    feedback: str | None = None        # what the next request told the model about this round
+
+    @property
+    def verdict(self) -> str:
+        return self.report.verdict if self.report is not None else "no program"
+
+    @property
+    def accepted(self) -> bool:
+        return self.report is not None and self.report.verdict == "accepted"
+
+    def rank(self) -> tuple:
+        """Higher is better: accepted, then furthest stage passed, then fewest findings, then later."""
+        if self.report is None:
+            return (0, -1, 0, self.number)
+        passed = sum(1 for s in self.report.stages if s.status == "passed")
+        return (int(self.accepted), passed, -len(self.report.findings), self.number)
+
+
+@dataclass
+class Generation:
+    suite: str
+    model: str
+    provider: str
+    frames: prompts.Frames
+    decompose: Exchange | None = None
+    decomposition: dict | None = None
+    rounds: list[Round] = field(default_factory=list)
+
+    @property
+    def best(self) -> Round | None:
+        with_code = [r for r in self.rounds if r.report is not None]
+        return max(with_code, key=Round.rank) if with_code else None
+
+    @property
+    def accepted(self) -> bool:
+        return any(r.accepted for r in self.rounds)
+
+    def usage(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        exchanges = ([self.decompose] if self.decompose else []) + [r.exchange for r in self.rounds]
+        for ex in exchanges:
+            for key, value in ex.completion.usage.items():
+                total[key] = total.get(key, 0) + int(value)
+        return total
+
+
+class Listener:
+    """Hooks the loop calls as it goes (progress lines, recording, tracking); all optional."""
+
+    def decomposed(self, generation: Generation) -> None: ...
+
+    def round_done(self, generation: Generation, round_: Round) -> None: ...
+
+    def finished(self, generation: Generation) -> None: ...
+
+
+def generate(suite, provider: Provider, *, model: str, rounds: int = DEFAULT_ROUNDS, stages=None,
+             config=None, listeners: list[Listener] = (), frames: prompts.Frames | None = None,
+             audit: Callable[..., AuditReport] | None = None) -> Generation:
+    """Ask for a program, audit it, feed the findings back; stop at the first accepted one."""
+    from carverify.audit import audit_source
+    from carverify.suite import load_suite
+
+    if rounds < 1:
+        raise UsageError(f"rounds must be at least 1, got {rounds}")
+    suite = load_suite(suite) if isinstance(suite, str) else suite
+    if stages:
+        from carverify.audit import stage_function
+        for name in stages:
+            stage_function(name)  # an unknown stage fails before the model is asked anything
+    audit = audit or audit_source
+    frames = frames or prompts.Frames.of_suite(suite)
+    name_frame = fb.suite_frame_namer(suite, (config.max_suite_frames if config else AuditConfig().max_suite_frames))
+    gen = Generation(suite=suite.name, model=model, provider=getattr(provider, "name", type(provider).__name__),
+                     frames=frames)
+
+    messages = prompts.decompose_messages(suite, frames)
+    gen.decompose = Exchange("decompose", 0, messages, _ask(provider, messages, model, "decompose", 0))
+    gen.decomposition = prompts.parse_decomposition(gen.decompose.completion.text)
+    _emit(listeners, "decomposed", gen)
+
+    # Every request repeats the same opening (images, sub-tasks, contract) and then only the
+    # latest candidate and its findings: the feedback is about that candidate alone, and the
+    # request stays the same size however many rounds run.
+    base = messages + [{"role": "assistant", "content": gen.decompose.completion.text},
+                       prompts.program_message(suite, frames, gen.decomposition)]
+    request = base
+    for number in range(1, rounds + 1):
+        step = "program" if number == 1 else "refine"
+        completion = _ask(provider, request, model, step, number)
+        round_ = _judge(Exchange(step, number, request, completion), suite, audit, stages, config)
+        gen.rounds.append(round_)
+        if round_.report is not None and round_.report.verdict == "error":
+            _emit(listeners, "round_done", gen, round_)
+            raise InternalError(f"round {number}: the audit itself failed: "
+                                + "; ".join(f"{f.code} {f.message}" for f in round_.report.findings[:1]))
+        if not round_.accepted and number < rounds:
+            round_.feedback = (fb.for_report(round_.report, round_.code, name_frame) if round_.report is not None
+                               else fb.for_extraction(round_.findings))
+            request = base + [{"role": "assistant", "content": completion.text},
+                              prompts.refine_message(round_.feedback)]
+        _emit(listeners, "round_done", gen, round_)
+        if round_.accepted:
+            break
+    _emit(listeners, "finished", gen)
+    return gen
+
+
+def _ask(provider: Provider, messages: list[dict], model: str, step: str, number: int) -> Completion:
+    try:
+        return provider.complete(messages, model=model)
+    except ReplayMiss as exc:
+        label = "step decompose" if step == "decompose" else f"step {step}, round {number}"
+        raise UsageError(f"replay: no recorded reply for {label}: {exc}") from exc
+
+
+def _judge(exchange: Exchange, suite, audit, stages, config) -> Round:
+    completion = exchange.completion
+    extraction = extract_program(completion.text, completion.finish_reason)
+    if extraction.findings:
+        return Round(exchange.round, exchange, extraction.code, extraction.findings, None, extraction.how)
+    report = audit(extraction.code, suite, path=PROGRAM_PATH, stages=stages, config=config)
+    return Round(exchange.round, exchange, extraction.code, report.findings, report, extraction.how)
+
+
+def _emit(listeners, hook: str, *args) -> None:
+    for listener in listeners:
+        getattr(listener, hook, lambda *a: None)(*args)
+
+
+class ProgressPrinter(Listener):
+    """One line per step on a stream (stderr for the CLI): round, verdict, first finding."""
+
+    def __init__(self, stream, rounds: int, width: int = 200):
+        self.stream, self.rounds, self.width = stream, rounds, width
+
+    def _print(self, text: str) -> None:
+        print(text if len(text) <= self.width else text[:self.width - 1] + "…", file=self.stream, flush=True)
+
+    def decomposed(self, gen: Generation) -> None:
+        if gen.decomposition is None:
+            self._print("decompose: the reply is not the JSON asked for; continuing with it as text")
+        else:
+            names = [s["name"] for s in gen.decomposition["subtasks"]]
+            self._print(f"decompose: {len(names)} sub-tasks: {', '.join(names)}")
+
+    def round_done(self, gen: Generation, round_: Round) -> None:
+        f = round_.findings[0] if round_.findings else None
+        first = f"{f.location(PROGRAM_PATH)} {f.code} {f.message}" if f else ""
+        more = f" (+{len(round_.findings) - 1} more)" if len(round_.findings) > 1 else ""
+        text = f"round {round_.number}/{self.rounds}: {round_.verdict.upper()}"
+        self._print(text + (f" — {first}{more}" if first else ""))
+
+
+class TranscriptRecorder(Listener):
+    """Writes every exchange, as the loop sent it, to a transcript file."""
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    def decomposed(self, gen: Generation) -> None:
+        self._add(gen.decompose)
+
+    def round_done(self, gen: Generation, round_: Round) -> None:
+        self._add(round_.exchange)
+
+    def _add(self, ex: Exchange) -> None:
+        self.writer.add(step=ex.step, round=ex.round, messages=ex.messages, completion=ex.completion)

@@ -1,0 +1,153 @@
+"""Build the messages the loop sends, from the versioned templates in carverify/prompts/.
+
+Templates use `{{name}}` placeholders; a missing or unknown one is an error, so a
+template edit cannot silently send a half-filled prompt.  Editing a template changes
+every request hash: bump the version (a new file) and re-record the transcripts.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from carverify.errors import UsageError
+from carverify.generate.images import data_url, png_bytes
+
+PROMPT_VERSION = "v1"
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "prompts"
+# Image encoders of vision models resample to a few hundred pixels with smooth filters,
+# which would blur 8-pixel tiles together; a nearest-neighbour enlargement keeps them sharp.
+IMAGE_SCALE = 4
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def template(name: str, version: str = PROMPT_VERSION) -> str:
+    path = TEMPLATE_DIR / f"{name}.{version}.md"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"prompt template {path} is missing: {exc.strerror or exc}") from exc
+
+
+def fill(text: str, **values) -> str:
+    wanted = set(_PLACEHOLDER.findall(text))
+    missing, unused = wanted - values.keys(), values.keys() - wanted
+    if missing or unused:
+        raise ValueError(f"template placeholders {sorted(wanted)} do not match values {sorted(values)}")
+    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text).strip() + "\n"
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The two images of step 1: the first frame of expert seed 0 and its success frame."""
+
+    initial: np.ndarray
+    goal: np.ndarray
+
+    @classmethod
+    def of_suite(cls, suite) -> "Frames":
+        from carverify.episodes import expert_episodes_for
+
+        episode = expert_episodes_for(suite, [0])[0]
+        if episode.success_step is None:
+            raise UsageError(f"suite {suite.name}: the expert does not solve seed 0, so there is no goal frame")
+        return cls(initial=episode.frames[0], goal=episode.frames[episode.success_step])
+
+    def pngs(self) -> dict[str, bytes]:
+        return {"initial.png": png_bytes(self.initial, IMAGE_SCALE), "goal.png": png_bytes(self.goal, IMAGE_SCALE)}
+
+
+def _geometry(suite, frame: np.ndarray) -> dict:
+    tile = suite.tile_size
+    return {"tile": tile, "height": frame.shape[0], "width": frame.shape[1],
+            "rows": frame.shape[0] // tile, "cols": frame.shape[1] // tile}
+
+
+def system_message() -> dict:
+    return {"role": "system", "content": fill(template("system"))}
+
+
+def decompose_messages(suite, frames: Frames) -> list[dict]:
+    if suite.obs_kind != "rgb":
+        raise UsageError(f"suite {suite.name} observes '{suite.obs_kind}', not images: "
+                         "generate needs an image suite")
+    text = fill(template("decompose"), env_id=suite.env_id, description=suite.description,
+                scale=IMAGE_SCALE, **_geometry(suite, frames.initial))
+    pngs = frames.pngs()
+    content = [
+        {"type": "text", "text": text},
+        {"type": "text", "text": "Image 1: the first observation."},
+        {"type": "image_url", "image_url": {"url": data_url(pngs["initial.png"])}},
+        {"type": "text", "text": "Image 2: the observation when the task is solved."},
+        {"type": "image_url", "image_url": {"url": data_url(pngs["goal.png"])}},
+    ]
+    return [system_message(), {"role": "user", "content": content}]
+
+
+def parse_decomposition(reply: str) -> dict | None:
+    """{"task": str, "subtasks": [{"name", "description"}]} from the reply, or None."""
+    candidates = re.findall(r"```(?:json)?[ \t]*\n(.*?)```", reply, re.S)
+    start, end = reply.find("{"), reply.rfind("}")
+    if start >= 0 and end > start:
+        candidates.append(reply[start:end + 1])
+    for text in candidates:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(data, dict) or not isinstance(data.get("subtasks"), list):
+            continue
+        subtasks = []
+        for item in data["subtasks"]:
+            if isinstance(item, str):
+                item = {"name": item, "description": ""}
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                break
+            subtasks.append({"name": item["name"].strip(), "description": str(item.get("description", "")).strip()})
+        else:
+            if subtasks:
+                return {"task": str(data.get("task", "")).strip(), "subtasks": subtasks}
+    return None
+
+
+def _subtask_list(decomposition: dict | None) -> str:
+    if decomposition is None:
+        return "the sub-tasks you listed above, in that order."
+    lines = []
+    for i, item in enumerate(decomposition["subtasks"], 1):
+        name = item["name"]
+        note = "" if _IDENTIFIER.match(name) else " (not a valid name: pick a snake_case identifier)"
+        lines.append(f"{i}. `{name}`{note}" + (f": {item['description']}" if item["description"] else ""))
+    return "these sub-tasks, in this order:\n\n" + "\n".join(lines)
+
+
+def program_message(suite, frames: Frames, decomposition: dict | None) -> dict:
+    text = fill(template("program"), subtasks=_subtask_list(decomposition), **_geometry(suite, frames.initial))
+    return {"role": "user", "content": text}
+
+
+def refine_message(feedback: str) -> dict:
+    return {"role": "user", "content": fill(template("refine"), feedback=feedback.strip())}
+
+
+def as_text(messages: list[dict]) -> str:
+    """A request as plain text for people (MLflow artifacts): images as placeholders."""
+    from carverify.generate.images import image_digest
+
+    out = []
+    for message in messages:
+        out.append(f"===== {message['role']} =====")
+        content = message["content"]
+        if isinstance(content, str):
+            out.append(content.rstrip())
+            continue
+        for part in content:
+            if part.get("type") == "image_url":
+                out.append(f"[image sha256 {image_digest(part['image_url']['url'])[:16]}]")
+            else:
+                out.append(part.get("text", "").rstrip())
+    return "\n".join(out) + "\n"

@@ -1,0 +1,244 @@
+"""Compile stage: numba nopython, checked equal to the restricted run, within the step budget."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from carverify.audit import audit_source
+from carverify.candidate import Candidate
+from carverify.config import AuditConfig
+from carverify.stages import compile as compile_stage
+from carverify.suite import load_suite
+
+SUITE = "minigrid-doorkey-5x5"
+STAGES = ("parse", "policy", "restricted", "compile")
+PROGRAMS = Path(__file__).resolve().parents[2] / "suites" / SUITE / "programs"
+
+# Yellow (255, 255, 0) marks the key.  `r + g` of two uint8 scalars wraps to 254 in
+# NumPy but is 510 in numba, so the two runs disagree wherever a key is drawn.
+DRIFT = '''
+import numpy as np
+
+SUBTASKS = ("has_key", "door_open", "at_goal")
+
+TILE = 8
+
+
+def yellow_at(obs, y, x):
+    r = obs[y, x, 0]
+    g = obs[y, x, 1]
+    return (r + g) // 2 > 200 and obs[y, x, 2] < 100
+
+
+def has_key(obs):
+    for y in range(4, obs.shape[0], TILE):
+        for x in range(4, obs.shape[1], TILE):
+            if yellow_at(obs, y, x):
+                return False
+    return True
+
+
+def door_open(obs):
+    return bool((obs[4::8, 7::8, 1] > 150).any())
+
+
+def at_goal(obs):
+    g = obs[:, :, 1].astype(np.int32)
+    return bool(((g == 255) & (obs[:, :, 0] == 0)).sum() == 0)
+'''
+
+# Three everyday Python idioms numba's nopython mode cannot compile.
+UNCOMPILABLE = '''
+import numpy as np
+
+SUBTASKS = ("has_key", "door_open", "at_goal")
+
+
+def tiles_by_colour(obs):
+    groups = {}
+    for y in range(4, obs.shape[0], 8):
+        for x in range(4, obs.shape[1], 8):
+            colour = (int(obs[y, x, 0]), int(obs[y, x, 1]), int(obs[y, x, 2]))
+            if colour not in groups:
+                groups[colour] = []
+            groups[colour].append((y, x))
+    return groups
+
+
+def has_key(obs):
+    return (255, 255, 0) not in tiles_by_colour(obs)
+
+
+def door_open(obs):
+    return any(obs[y, 7, 1] > 150 for y in range(obs.shape[0]))
+
+
+def at_goal(obs):
+    return bool(obs[:, :, 1].max(axis=0)[0] > 200)
+'''
+
+# Correct, but sorts every channel value eight times per check: far over 5% of a step.
+SLOW = '''
+import numpy as np
+
+SUBTASKS = ("has_key", "door_open", "at_goal")
+
+
+def median_sum(obs):
+    v = obs.astype(np.int32).ravel()
+    total = 0
+    for k in range(8):
+        s = np.sort(v + k)
+        total += s[s.size // 2]
+    return total
+
+
+def has_key(obs):
+    return median_sum(obs) > 10000
+
+
+def door_open(obs):
+    return median_sum(obs) > 20000
+
+
+def at_goal(obs):
+    return median_sum(obs) > 30000
+'''
+
+
+def _children() -> list[int]:
+    me = str(os.getpid())
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if stat.rsplit(")", 1)[1].split()[1] == me:
+                kids.append(int(entry))
+    return kids
+
+
+def audit(source, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = set(_children())
+    report = audit_source(source, SUITE, stages=STAGES, config=AuditConfig(artifacts_dir=str(tmp_path)))
+    assert set(_children()) <= before, "a sandbox child outlived its audit"
+    assert os.listdir(tmp_path) == [], "the audit wrote into the working directory"
+    return report
+
+
+def _codes(stage):
+    return [f.code for f in stage.findings]
+
+
+def test_numba_widens_uint8_scalars_that_numpy_wraps():
+    # The fact the drift test rests on: if numba ever wraps too, DRIFT stops drifting.
+    import numba
+
+    pixel = np.array([255, 255], np.uint8)
+    with np.errstate(over="ignore"):
+        assert pixel[0] + pixel[1] == 254
+    assert numba.njit(lambda p: p[0] + p[1])(pixel) == 510
+
+
+def test_correct_vectorized_program_passes(tmp_path, monkeypatch):
+    report = audit((PROGRAMS / "tile_probes.py").read_text(), tmp_path, monkeypatch)
+    stage = report.stage("compile")
+    assert report.verdict == "accepted", [f.render() for f in report.findings]
+    assert stage.status == "passed" and stage.findings == []
+    m = stage.metrics
+    assert m["frames_compared"] == report.stage("restricted").metrics["frames"] + compile_stage.N_RANDOM
+    assert m["compile_seconds"] > 0 and m["compiled_step_us"] > 0 and m["env_step_us"] > 0
+    assert m["step_fraction"] == pytest.approx(m["compiled_step_us"] / m["env_step_us"])
+    assert m["step_fraction"] <= load_suite(SUITE).budget["compiled_step_fraction"]
+    assert m["speedup"] > 1
+
+
+def test_uint8_drift_is_cv602(tmp_path, monkeypatch):
+    report = audit(DRIFT, tmp_path, monkeypatch)
+    assert report.stage("restricted").status == "passed"   # the interpreted run alone looks fine
+    stage = report.stage("compile")
+    assert stage.status == "failed"
+    assert {f.code for f in stage.findings} == {"CV602"}
+    assert {f.subtask for f in stage.findings} == {"has_key"}
+    f = stage.findings[0]
+    assert f.message.startswith("has_key: compiled result differs from the interpreted run on ")
+    assert "(first: " in f.message and "compiled False, interpreted True" in f.message
+    assert "uint8" in f.hint and "astype(np.int32)" in f.hint
+    assert f.line == DRIFT.splitlines().index("def has_key(obs):") + 1
+    assert f.data["differing"] > 0 and f.data["compared"] > 0
+
+
+def test_uncompilable_idioms_are_cv601_with_readable_messages(tmp_path, monkeypatch):
+    report = audit(UNCOMPILABLE, tmp_path, monkeypatch)
+    assert report.stage("restricted").status == "passed"   # all three are fine Python
+    stage = report.stage("compile")
+    assert stage.status == "failed" and set(_codes(stage)) == {"CV601"}
+    by = {f.subtask: f for f in stage.findings}
+    assert set(by) == {"has_key", "door_open", "at_goal"}
+    lines = UNCOMPILABLE.splitlines()
+    for f in by.values():
+        assert "\n" not in f.message and len(f.message) < 300 and "During:" not in f.message
+        assert f.hint
+    # The dict of lists fails inside the helper, at the line that stores a list.
+    assert "(in tiles_by_colour)" in by["has_key"].message
+    assert "as value is forbidden" in by["has_key"].message
+    assert by["has_key"].line == lines.index("                groups[colour] = []") + 1
+    assert "numpy arrays or tuples" in by["has_key"].hint
+    assert "yield" in by["door_open"].message and "for loop" in by["door_open"].hint
+    assert "array.max(): got an unexpected keyword argument 'axis'" in by["at_goal"].message
+
+
+def test_over_budget_program_is_cv603(tmp_path, monkeypatch):
+    report = audit(SLOW, tmp_path, monkeypatch)
+    stage = report.stage("compile")
+    assert stage.status == "failed" and _codes(stage) == ["CV603"]
+    budget = load_suite(SUITE).budget["compiled_step_fraction"]
+    assert stage.metrics["step_fraction"] > budget
+    f = stage.findings[0]
+    assert "µs per step" in f.message and "the budget is 5%" in f.message
+    assert f.data["compiled_step_us"] == pytest.approx(stage.metrics["compiled_step_us"])
+
+
+def test_stage_runs_alone_and_caches_by_program_hash():
+    # Without earlier stages: it runs the policy itself and asks the restricted child for suite values.
+    compile_stage.clear_cache()
+    suite = load_suite(SUITE)
+    first = Candidate(DRIFT)
+    try:
+        result = compile_stage.check_compile(first, suite, config=AuditConfig())
+    finally:
+        first.close()
+    assert result.status == "failed" and result.metrics["cache_hit"] == 0.0
+    second = Candidate(DRIFT, path="elsewhere.py")
+    try:
+        again = compile_stage.check_compile(second, suite, config=AuditConfig())
+    finally:
+        second.close()
+    assert again.metrics["cache_hit"] == 1.0 and again.seconds < 0.5
+    assert [f.to_dict() for f in again.findings] == [f.to_dict() for f in result.findings]
+    assert second._box is None   # no sandbox child was started for the cached result
+    again.findings.clear()       # callers cannot corrupt the cache
+    third = Candidate(DRIFT)
+    assert compile_stage.check_compile(third, suite, config=AuditConfig()).findings
+    third.close()
+
+
+def test_policy_failure_skips_the_stage():
+    candidate = Candidate("import os\nSUBTASKS = ('a',)\ndef a(obs):\n    return True\n")
+    result = compile_stage.check_compile(candidate, load_suite(SUITE), config=AuditConfig())
+    assert result.status == "skipped" and candidate._box is None
+
+
+def test_random_observations_are_seeded_and_varied():
+    frames = np.random.default_rng(1).integers(0, 256, (5, 40, 40, 3), dtype=np.uint8)
+    a = compile_stage.random_observations(frames, 8, 7, 64)
+    b = compile_stage.random_observations(frames, 8, 7, 64)
+    assert a.shape == (64, 40, 40, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b)
+    assert not a[0].any() and (a[1] == 255).all()
+    distinct = [len(np.unique(f.reshape(-1, 3), axis=0)) for f in a]
+    assert min(distinct) == 1 and max(distinct) > 1000 and any(2 <= d <= 10 for d in distinct)

@@ -1,0 +1,195 @@
+"""Suites: suite.toml loading, rendering, scripted experts and oracles."""
+from __future__ import annotations
+
+import pathlib
+import re
+import shutil
+import tomllib
+
+import numpy as np
+import pytest
+
+from carverify.episodes import expert_episodes, expert_episodes_for, simulate
+from carverify.errors import UnknownSuiteError, UsageError
+from carverify.suite import REPO_ROOT, Suite, list_suites, load_suite, suites_root
+
+SUITES = {
+    "minigrid-doorkey-5x5": ("MiniGrid-DoorKey-5x5-v0", ("has_key", "door_open", "at_goal")),
+    "minigrid-doorkey-6x6": ("MiniGrid-DoorKey-6x6-v0", ("has_key", "door_open", "at_goal")),
+    "minigrid-doorkey-8x8": ("MiniGrid-DoorKey-8x8-v0", ("has_key", "door_open", "at_goal")),
+    "minigrid-unlock": ("MiniGrid-Unlock-v0", ("has_key", "door_open")),
+    "minigrid-unlockpickup": ("MiniGrid-UnlockPickup-v0", ("has_key", "door_open", "has_box")),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def episode_cache(tmp_path_factory):
+    # One cache per test session, shared by the suite/episode/program test modules.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CARVERIFY_CACHE", str(tmp_path_factory.getbasetemp() / "carverify-cache"))
+        mp.delenv("CARVERIFY_SUITES", raising=False)
+        yield
+
+
+def test_list_suites_sorted_and_complete():
+    names = [s.name for s in list_suites()]
+    assert names == sorted(names)
+    assert set(SUITES) <= set(names)
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_suite_fields(name):
+    suite = load_suite(name)
+    env_id, facts = SUITES[name]
+    assert isinstance(suite, Suite)
+    assert suite.env_id == env_id
+    assert suite.obs_kind == "rgb"
+    assert suite.tile_size == 8
+    assert suite.subtask_facts == facts
+    assert suite.path == suites_root() / name
+    assert len(suite.description) > 200 and "\n" not in suite.description
+    assert suite.thresholds["min_expert_completion"] == 1.0
+    assert 0.5 < suite.thresholds["min_precision"] <= 1.0
+    assert 0.5 < suite.thresholds["min_recall"] <= 1.0
+    assert suite.budget["compiled_step_fraction"] == 0.05
+    assert suite.bonus == 1.0
+    cfg = suite.config
+    assert cfg["name"] == name
+    assert set(cfg["episodes"]) >= {"expert_seeds", "random_seeds", "random_horizon"}
+    hash(suite)  # usable as a cache key despite the dict field
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_description_names_what_the_frame_shows(name):
+    text = load_suite(name).description.lower()
+    for word in ("red triangle", "key", "door", "grey", "black", "lighter"):
+        assert word in text, word
+    if "doorkey" in name:
+        assert "green" in text and "yellow" in text
+
+
+def test_unknown_suite_lists_known_ones():
+    with pytest.raises(UnknownSuiteError) as info:
+        load_suite("nope")
+    message = str(info.value)
+    assert message.startswith("unknown suite 'nope' — known: ")
+    assert ", ".join(sorted(SUITES)) in message
+    assert isinstance(info.value, UsageError)
+
+
+def test_suites_root_override(tmp_path, monkeypatch):
+    shutil.copytree(REPO_ROOT / "suites" / "minigrid-doorkey-5x5", tmp_path / "minigrid-doorkey-5x5")
+    (tmp_path / "not-a-suite").mkdir()
+    monkeypatch.setenv("CARVERIFY_SUITES", str(tmp_path))
+    assert suites_root() == tmp_path
+    assert [s.name for s in list_suites()] == ["minigrid-doorkey-5x5"]
+    assert load_suite("minigrid-doorkey-5x5").path == tmp_path / "minigrid-doorkey-5x5"
+    with pytest.raises(UnknownSuiteError, match="known: minigrid-doorkey-5x5$"):
+        load_suite("minigrid-unlock")
+
+
+def test_bad_suite_toml_is_a_usage_error(tmp_path, monkeypatch):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "suite.toml").write_text('name = "broken"\nenv_id = "X"\n')
+    monkeypatch.setenv("CARVERIFY_SUITES", str(tmp_path))
+    with pytest.raises(UsageError, match="missing required field"):
+        load_suite("broken")
+
+
+def test_carverify_never_imports_suites_as_a_package():
+    pattern = re.compile(r"^\s*(from|import)\s+suites\b", re.M)
+    for path in (REPO_ROOT / "carverify").rglob("*.py"):
+        assert not pattern.search(path.read_text(encoding="utf-8")), path
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_render_matches_rgb_wrapper(name):
+    from minigrid.wrappers import RGBImgObsWrapper
+
+    suite = load_suite(name)
+    wrapped = RGBImgObsWrapper(suite.make_env(), tile_size=8)
+    obs, _ = wrapped.reset(seed=3)
+    height, width = wrapped.unwrapped.height, wrapped.unwrapped.width
+    frame = suite.render(wrapped)
+    assert frame.shape == (8 * height, 8 * width, 3) and frame.dtype == np.uint8
+    np.testing.assert_array_equal(frame, obs["image"])
+    for action in (1, 2, 0, 2, 3, 5):
+        obs, *_ = wrapped.step(action)
+        np.testing.assert_array_equal(suite.render(wrapped), obs["image"])
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_expert_solves_every_seed(name):
+    suite = load_suite(name)
+    episodes = expert_episodes(suite)
+    seeds = suite.config["episodes"]["expert_seeds"]
+    assert [ep.seed for ep in episodes] == seeds and len(seeds) >= 20
+    max_steps = suite.make_env().unwrapped.max_steps
+    failed = [ep.seed for ep in episodes if not ep.success]
+    assert not failed, f"expert failed on seeds {failed}"
+    assert all(len(ep) < max_steps for ep in episodes)
+
+
+def test_doorkey_8x8_expert_solves_held_out_seeds():
+    episodes = expert_episodes_for(load_suite("minigrid-doorkey-8x8"), range(100, 150))
+    assert [ep.seed for ep in episodes if not ep.success] == []
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_oracle_facts_follow_the_task(name):
+    # Each fact is false at reset, switches on in task order, and the last one (the
+    # task goal) holds exactly on the frame where the env reports success.
+    suite = load_suite(name)
+    for ep in expert_episodes(suite):
+        firsts = []
+        for fact in suite.subtask_facts:
+            labels = ep.facts[fact]
+            assert labels.dtype == np.bool_ and labels.shape == (len(ep.frames),)
+            assert not labels[0], (fact, ep.seed)
+            assert labels.any(), (fact, ep.seed)
+            firsts.append(int(labels.argmax()))
+        assert firsts == sorted(firsts), (ep.seed, firsts)
+        goal = ep.facts[suite.subtask_facts[-1]]
+        assert goal.nonzero()[0].tolist() == [ep.success_step], ep.seed
+
+
+def test_oracle_reads_the_simulator():
+    suite = load_suite("minigrid-unlockpickup")
+    env = suite.make_env()
+    env.reset(seed=0)
+    oracle = suite.oracle()
+    assert oracle(env) == {"has_key": False, "door_open": False, "has_box": False}
+    env.unwrapped.carrying = env.unwrapped.obj
+    assert oracle(env)["has_box"] is True
+
+
+def test_unlockpickup_expert_drops_the_key():
+    suite = load_suite("minigrid-unlockpickup")
+    for ep in expert_episodes(suite, 5):
+        assert 4 in ep.actions.tolist(), ep.seed  # DROP: one object at a time
+        assert ep.facts["has_key"][ep.success_step - 1] == False  # noqa: E712
+
+
+def test_expert_is_deterministic():
+    suite = load_suite("minigrid-doorkey-6x6")
+    a, b = simulate(suite, 7, "expert"), simulate(suite, 7, "expert")
+    np.testing.assert_array_equal(a.actions, b.actions)
+    np.testing.assert_array_equal(a.frames, b.frames)
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_suite_toml_documents_its_choices(name):
+    text = (REPO_ROOT / "suites" / name / "suite.toml").read_text(encoding="utf-8")
+    config = tomllib.loads(text)
+    assert config["bonus"] == 1.0 and config["obs_kind"] == "rgb" and config["tile_size"] == 8
+    assert "uniform over all 7 MiniGrid actions" in text
+    # Random play lasts at least as long as the longest expert episode.
+    assert config["episodes"]["random_horizon"] >= max(len(ep) for ep in expert_episodes(load_suite(name)))
+    assert not set(config["episodes"]["expert_seeds"]) & set(config["episodes"]["random_seeds"])
+
+
+def test_suite_files_exist():
+    for name in SUITES:
+        folder = pathlib.Path(REPO_ROOT / "suites" / name)
+        for f in ("suite.toml", "expert.py", "oracle.py", "programs/manifest.toml"):
+            assert (folder / f).is_file(), folder / f
