@@ -81,6 +81,14 @@ def _drop_privileges() -> None:
     os.setuid(65534)
 
 
+def _safe_str(value) -> str:
+    # Formatting hostile values can itself fail (a 5000-digit int exceeds int_max_str_digits).
+    try:
+        return str(value)
+    except BaseException:  # noqa: BLE001
+        return f"<{type(value).__name__} that cannot be displayed>"
+
+
 def _program_line(tb) -> int | None:
     line = None
     while tb is not None:
@@ -95,14 +103,15 @@ def _issue_for(exc: BaseException, what: str, subtask: str | None) -> Issue:
     if isinstance(exc, CallTimeout):
         return Issue("CV302", f"{what} timed out", line, None, "bound every loop; the check runs at every step", subtask)
     if isinstance(exc, InputWrite):
-        return Issue("CV305", f"{what}: {exc}", line, None, "work on a copy: m = obs.copy()", subtask)
+        return Issue("CV305", f"{what}: {_safe_str(exc)}", line, None, "work on a copy: m = obs.copy()", subtask)
     if isinstance(exc, Forbidden):
-        return Issue("CV310", f"{what}: {exc}", line, None, None, subtask)
+        return Issue("CV310", f"{what}: {_safe_str(exc)}", line, None, None, subtask)
     if isinstance(exc, MemoryError):
         return Issue("CV303", f"{what} ran out of memory", line, None, "allocate arrays the size of the frame, not more", subtask)
-    if isinstance(exc, ValueError) and "read-only" in str(exc):
-        return Issue("CV305", f"{what} tried to modify its input ({exc})", line, None, "work on a copy: m = obs.copy()", subtask)
-    text = str(exc)[:300]
+    text = _safe_str(exc)[:300]
+    if isinstance(exc, ValueError) and "read-only" in text:
+        return Issue("CV305", f"{what} tried to modify a read-only array: its input or a module constant ({text})",
+                     line, None, "work on a copy: m = obs.copy()", subtask)
     return Issue("CV301", f"{what} raised {type(exc).__name__}: {text}" if text else f"{what} raised {type(exc).__name__}",
                  line, None, None, subtask)
 
@@ -225,10 +234,14 @@ def _import_native() -> None:
 
 
 def _short(value) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    text = repr(value) if isinstance(value, (int, float, str, type(None))) else f"of shape {getattr(value, 'shape', '?')}"
-    return text[:60]
+    try:
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, (int, float, str, type(None))):
+            return repr(value)[:60]
+        return f"of shape {getattr(value, 'shape', '?')}"[:60]
+    except BaseException:  # noqa: BLE001 - e.g. an int too long to print
+        return "(too large to display)"
 
 
 def main() -> None:

@@ -105,9 +105,8 @@ def compile_for(program, fns, frames) -> dict | None:
     """
     from sandbox import child  # the running child module: its alarm flag and timeout
 
-    if len(frames) == 0:
-        return None
-    signature = (numba.typeof(frames[0]),)
+    signal.signal(signal.SIGALRM, child._on_alarm)
+    signature = (_frame_type(frames),)
     lines = getattr(program, "function_lines", {})
     deadline = time.monotonic() + COMPILE_SECONDS
     failures = {}
@@ -137,6 +136,10 @@ def compile_for(program, fns, frames) -> dict | None:
         except Exception as exc:  # noqa: BLE001 - numba raises many types; all mean "does not compile"
             failures[name] = compile_issue(name, exc, lines)
     if not failures:
+        # Compiled code never returns to the interpreter mid-call, so the Python alarm
+        # handler could not stop a runaway check: during the calls that follow, the
+        # per-call alarm terminates the child instead (the parent reports SIGALRM).
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
         return None
     empty = {name: 0.0 for name in fns}
     return {"values": {name: [] for name in fns},
@@ -144,6 +147,13 @@ def compile_for(program, fns, frames) -> dict | None:
                        for name in fns},
             "errors": {name: int(name in failures) for name in fns},
             "seconds": empty, "max_seconds": dict(empty)}
+
+
+def _frame_type(frames):
+    # The type of frames[i] (C-contiguous, read-only), known even for an empty batch,
+    # so a call with no frames compiles without running anything.
+    batch = numba.typeof(frames)
+    return batch.copy(ndim=batch.ndim - 1, layout="C")
 
 
 # -- readable compile errors --------------------------------------------------------
@@ -190,6 +200,9 @@ def compile_issue(name: str, exc: BaseException, function_lines: dict[str, int])
         reason = f"numba's compiler failed ({type(exc).__name__}{_origin(exc)})"
     inside = f" (in {where})" if where and where != name else ""
     hint = next((h for key, h in _HINTS if key in text or key in reason), _DEFAULT_HINT)
+    untyped = re.search(r"Untyped global name '(\w+)'", text)
+    if untyped and untyped.group(1) in allowlist.BUILTINS:  # e.g. all, any, reversed
+        hint = f"numba does not support the builtin {untyped.group(1)}(): write the loop out"
     return Issue("CV601", f"{name}: numba nopython cannot compile it{inside}: {reason}",
                  line or function_lines.get(where or name), None, hint, name)
 

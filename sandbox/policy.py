@@ -90,7 +90,10 @@ def check_policy(tree: ast.Module) -> tuple[ProgramInfo | None, list[Issue]]:
         if isinstance(node, ast.FunctionDef):
             _FunctionPolicy(issues, aliases, bound, constants).check_function(node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            _FunctionPolicy(issues, aliases, bound, constants, module_level=True).visit(node.value)
+            checker = _FunctionPolicy(issues, aliases, bound, constants, module_level=True)
+            checker.visit(node.value)
+            if isinstance(node, ast.AnnAssign):
+                checker._visit_annotation(node.annotation)
     subtasks = _check_subtasks(subtasks_node, functions, tree, issues)
     if issues:
         return None, _dedupe(issues)

@@ -56,11 +56,18 @@ def episodes(name: str):
     return suite, expert_episodes(suite), random_episodes(suite)
 
 
+def zero(obs) -> int:
+    return 0
+
+
 @functools.cache
 def labels(name: str, file: str, func: str, policy: str, fast: bool = False) -> tuple[np.ndarray, ...]:
-    """The program's answer on every frame of every expert or random episode."""
+    """The program's answer on every frame of every expert or random episode.
+
+    fast: swap the slow program's busy loop (its one flaw) for a no-op.
+    """
     suite, experts, randoms = episodes(name)
-    ns = load_program(name, file, **({"REPEAT": 0} if fast else {}))
+    ns = load_program(name, file, **({"busy": zero} if fast else {}))
     eps = experts if policy == "expert" else randoms
     return tuple(np.array([ns[func](f) for f in ep.frames], dtype=bool) for ep in eps)
 
@@ -122,8 +129,8 @@ def test_manifest_covers_every_program(name):
 
 
 def test_all_five_suites_have_programs():
-    assert NAMES == ["minigrid-doorkey-5x5", "minigrid-doorkey-6x6", "minigrid-doorkey-8x8",
-                     "minigrid-unlock", "minigrid-unlockpickup"]
+    assert {"minigrid-doorkey-5x5", "minigrid-doorkey-6x6", "minigrid-doorkey-8x8",
+            "minigrid-unlock", "minigrid-unlockpickup"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -250,7 +257,7 @@ def test_bad_program_fails_as_claimed(name, file):
         start = time.perf_counter()
         ns[goal](crop)
         estimate = (time.perf_counter() - start) / crop[:, :, 0].size * frames[0][:, :, 0].size
-        assert estimate > 2 * PROPERTY_CALL_SECONDS, f"{file}: one {goal} call takes ~{estimate:.2f}s"
+        assert estimate > PROPERTY_CALL_SECONDS, f"{file}: one {goal} call takes ~{estimate:.2f}s"
         # Without the busy loop it is right: slowness is its only flaw.
         assert trajectory_codes(name, file, fast=True) == set()
 

@@ -1252,9 +1252,6 @@ add("subtask-async", X, replace("def at_goal(obs):", "async def at_goal(obs):"),
 add("subtasks-runtime-list", X, replace(
     'SUBTASKS = ("has_key", "door_open", "at_goal")',
     'SUBTASKS = list(("has_key", "door_open", "at_goal"))'), "CV201", "CV202", "CV205", "CV208")
-add("subtasks-list-literal", X, replace(
-    'SUBTASKS = ("has_key", "door_open", "at_goal")',
-    'SUBTASKS = ["has_key", "door_open", "at_goal"]'), "CV205", "CV208")
 add("subtasks-comprehension", X, replace(
     'SUBTASKS = ("has_key", "door_open", "at_goal")',
     'SUBTASKS = tuple(n for n in ("has_key", "door_open", "at_goal"))'), "CV201", "CV202", "CV205", "CV208")

@@ -93,3 +93,13 @@ def test_depth_cap():
 def test_size_cap():
     (issue,) = violations(HEADER + "# " + "x" * 70000 + "\n")
     assert issue.code == "CV102"
+
+
+def test_subtasks_list_literal_is_accepted():
+    # Benign and common in model output; the child freezes it into a tuple after loading.
+    assert violations('import numpy as np\nSUBTASKS = ["a"]\ndef a(obs):\n    return True\n') == []
+
+
+def test_module_level_annotation_is_checked():
+    issues = violations(HEADER + 'TILE: __import__("os").system("x") = 8\ndef a(obs):\n    return True\n')
+    assert {i.code for i in issues} >= {"CV209"}

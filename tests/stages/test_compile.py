@@ -107,6 +107,32 @@ def at_goal(obs):
 '''
 
 
+# Counts up until the uint8 wraps to zero: at most 255 rounds in NumPy, but numba's
+# int64 counter never wraps, so the compiled check runs until the sandbox kills it.
+RUNAWAY = '''
+import numpy as np
+
+SUBTASKS = ("has_key", "door_open", "at_goal")
+
+
+def has_key(obs):
+    v = obs[0, 0, 0] + 1
+    n = 0
+    while v != 0:
+        v = v + 1
+        n = (n * 31 + int(obs[0, n % 8, 1])) % 1000003
+    return n >= 0
+
+
+def door_open(obs):
+    return bool((obs[4::8, 7::8, 1] > 150).any())
+
+
+def at_goal(obs):
+    return bool((obs[7::8, 7::8, 1] > 200).any())
+'''
+
+
 def _children() -> list[int]:
     me = str(os.getpid())
     kids = []
@@ -201,6 +227,18 @@ def test_over_budget_program_is_cv603(tmp_path, monkeypatch):
     f = stage.findings[0]
     assert "µs per step" in f.message and "the budget is 5%" in f.message
     assert f.data["compiled_step_us"] == pytest.approx(stage.metrics["compiled_step_us"])
+
+
+def test_compiled_run_that_never_ends_is_cv602(tmp_path, monkeypatch):
+    report = audit(RUNAWAY, tmp_path, monkeypatch)
+    assert report.stage("restricted").status == "passed"
+    stage = report.stage("compile")
+    assert stage.status == "failed" and _codes(stage) == ["CV602"]
+    f = stage.findings[0]
+    assert f.subtask == "has_key" and f.message.startswith("compiled run: timed out while running has_key(obs)")
+    assert f.data["child_code"] == "CV302"
+    key = (Candidate(RUNAWAY).sha256, SUITE, AuditConfig().max_suite_frames)
+    assert key not in compile_stage._CACHE   # a timeout is measured afresh next time
 
 
 def test_stage_runs_alone_and_caches_by_program_hash():
