@@ -33,8 +33,9 @@ from sandbox.issue import Issue
 PROGRAM_FILE = "program.py"
 # Shared with carverify/compiled.py: the audited and the deployed code compile alike.
 JIT_OPTIONS = {"cache": False, "boundscheck": True}
-# One deadline for compiling all checks of a call request: under the 30 s the parent
-# (sandbox/runner.py) waits for a call's first progress byte, so our message wins.
+# One deadline for compiling the checks of one call request (the compile stage sends
+# one per sub-task): under the 30 s the parent (sandbox/runner.py) waits for a call's
+# first progress byte, so our message wins.
 COMPILE_SECONDS = 25.0
 
 
@@ -127,9 +128,8 @@ def compile_for(program, fns, frames) -> dict | None:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 child._armed = False
         except child.CallTimeout:
-            failures[name] = Issue("CV601", f"{name}: numba did not finish compiling the program's checks "
-                                   f"within {COMPILE_SECONDS:g} s", lines.get(name), None,
-                                   "simplify the checks: fewer, smaller functions", name)
+            failures[name] = Issue("CV601", f"{name}: numba did not finish compiling it within {COMPILE_SECONDS:g} s",
+                                   lines.get(name), None, "simplify the check: fewer, smaller functions", name)
         except MemoryError:
             failures[name] = Issue("CV601", f"{name}: numba ran out of memory compiling it", lines.get(name),
                                    None, "simplify the check", name)

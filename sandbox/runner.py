@@ -28,6 +28,7 @@ _BOOT = f"import sys; sys.path.insert(0, {_ROOT!r}); from sandbox.child import m
 # Grace the parent grants past a per-call limit before it kills: the child's own
 # timer normally fires first; the kill covers C code that ignores signals.
 _GRACE = 1.0
+_NATIVE_COMPILE_SECONDS = 30.0
 
 
 def _child_env() -> dict[str, str]:
@@ -214,7 +215,10 @@ class Sandbox:
         except (BrokenPipeError, OSError, ValueError):
             return None, self._death(per_call, 0, "the sandbox child closed its input")
         step = self.limits.call_seconds + _GRACE
-        deadline = time.monotonic() + (first_deadline if first_deadline else step + 30)
+        if first_deadline is None:
+            # A native child compiles before its first frame returns; LLVM needs its own time.
+            first_deadline = step + (_NATIVE_COMPILE_SECONDS if self.mode == "native" else 0.0)
+        deadline = time.monotonic() + first_deadline
         progress, buf = 0, bytearray()
         sel = selectors.DefaultSelector()
         sel.register(child.proc.stdout, selectors.EVENT_READ, "out")
