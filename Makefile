@@ -24,6 +24,7 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/sandbox_overhead.py
+	$(BIN)/python bench/check_cost.py
 
 clean:
 	rm -rf $(VENV) .carverify-cache mlruns mlruns.db .pytest_cache
