@@ -288,7 +288,10 @@ class Sandbox:
             issue = Issue("CV306", f"sandbox child flooded its output{where}", subtask=subtask)
         elif code is not None and code < 0:
             sig = -code
-            if sig == signal.SIGXCPU:
+            if sig == signal.SIGALRM:  # a compiled call overran: the per-call alarm's default action
+                issue = Issue("CV302", f"timed out{where} (limit {self.limits.call_seconds:g} s per call)",
+                              hint="bound every loop; the check runs at every environment step", subtask=subtask)
+            elif sig == signal.SIGXCPU:
                 issue = Issue("CV308", f"exceeded the CPU time limit of {self.limits.cpu_seconds} s{where}", subtask=subtask)
             elif sig == signal.SIGKILL and "MemoryError" in detail:
                 issue = Issue("CV303", f"ran out of memory{where}", subtask=subtask)

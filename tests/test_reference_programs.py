@@ -1,0 +1,33 @@
+"""Every suite's reference programs get the verdict and codes their manifest states, through a full audit."""
+import tomllib
+
+import pytest
+
+from carverify.audit import audit_file
+from carverify.suite import list_suites
+
+CASES = []
+for suite in list_suites():
+    manifest = tomllib.loads((suite.path / "programs" / "manifest.toml").read_text())
+    for entry in manifest["program"]:
+        CASES.append(pytest.param(suite, entry, id=f"{suite.name}/{entry['file']}"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suite,entry", CASES)
+def test_reference_program(suite, entry):
+    report = audit_file(suite.path / "programs" / entry["file"], suite)
+    found = [f.code for f in report.findings]
+    detail = "\n".join(f.render(entry["file"]) for f in report.findings)
+    assert report.verdict == entry["verdict"], detail
+    assert set(entry["codes"]) <= set(found), f"expected {entry['codes']}, got {found}\n{detail}"
+    if entry["verdict"] == "accepted":
+        assert [s.status for s in report.stages] == ["passed"] * len(report.stages)
+
+
+def test_every_suite_has_accepted_and_rejected_programs():
+    by_suite = {}
+    for param in CASES:
+        suite, entry = param.values
+        by_suite.setdefault(suite.name, set()).add(entry["verdict"])
+    assert len(by_suite) == 5 and all(v == {"accepted", "rejected"} for v in by_suite.values())
