@@ -67,7 +67,28 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: ./mlruns.db)")
     gen.add_argument("--no-track", action="store_true", help="do not log to MLflow")
 
-    demo = sub.add_parser("demo", help="audit the bundled example programs and print a table")
+    train = sub.add_parser("train", help="train PPO with the code reward (CaR) or the sparse env reward",
+                           description="One run per seed and reward; learning curves, the program, its audit "
+                                       "report and a success-rate plot are logged to MLflow.")
+    train.add_argument("--suite", required=True, help="suite name (see `carverify suites`)")
+    train.add_argument("--reward", nargs="+", choices=("car", "sparse"), default=["car"],
+                       help="car: env reward + sub-task bonuses; sparse: env reward alone; both: --reward car sparse")
+    train.add_argument("--steps", type=_positive_int, metavar="N", help="env steps per run (default: suite.toml [train])")
+    train.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="SEED")
+    train.add_argument("--program", metavar="PATH", help="reward program (default: the suite's reference program)")
+    train.add_argument("--report", metavar="PATH",
+                       help="its audit report (JSON); without one the program is audited first (cached)")
+    train.add_argument("--eval-every", type=_positive_int, metavar="K", help="evaluate every K env steps")
+    train.add_argument("--eval-episodes", type=_positive_int, metavar="N", help="evaluation episodes (fixed seeds)")
+    train.add_argument("--stop-at", type=float, metavar="RATE", help="stop a run once eval success reaches RATE")
+    train.add_argument("--unordered", action="store_true", help="pay each sub-task the first time it holds")
+    train.add_argument("--vec-env", choices=("dummy", "subproc"), default="dummy")
+    train.add_argument("--out", default="runs", metavar="DIR", help="curves, models and plot go to DIR/SUITE")
+    train.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: ./mlruns.db)")
+    train.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    demo = sub.add_parser("demo", help="generate, audit, then train with CaR and sparse reward; print tables")
     demo.add_argument("--no-track", action="store_true", help="do not log the audits to MLflow")
     demo.add_argument("--tracking-uri", metavar="URI")
     return parser
@@ -86,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "generate":
             return cmd_generate(args)
+        if args.command == "train":
+            return cmd_train(args)
         if args.command == "demo":
             from carverify.demo import run_demo
             return run_demo(track=not args.no_track, tracking_uri=args.tracking_uri)
@@ -175,6 +198,23 @@ def cmd_generate(args) -> int:
     print(f"{verdict}  {out}  (round {best.number} of {len(gen.rounds)}, suite {suite.name}; "
           f"report {report_path})")
     return EXIT_ACCEPTED if best.accepted else EXIT_REJECTED
+
+
+def cmd_train(args) -> int:
+    from carverify import train
+
+    results = train.main(train.Args(
+        suite=args.suite, rewards=tuple(dict.fromkeys(args.reward)), steps=args.steps, seeds=tuple(args.seeds),
+        program=args.program, report=args.report, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+        stop_at=args.stop_at, ordered=not args.unordered, vec_env=args.vec_env, out=args.out,
+        tracking_uri=args.tracking_uri, track=not args.no_track, progress=not args.no_progress))
+    print(f"{'reward':<7} {'seed':>4} {'success':>7} {'steps':>8} {'to 80%':>8} {'wall s':>7} {'steps/s':>7}")
+    for r in results:
+        print(f"{r.reward:<7} {r.seed:>4} {r.final_success:>7.2f} {r.steps:>8} "
+              f"{r.steps_to_target if r.steps_to_target is not None else '-':>8} "
+              f"{r.wall_seconds:>7.1f} {r.steps_per_second:>7.0f}")
+    print(f"curves and plot: {Path(args.out) / args.suite}")
+    return EXIT_ACCEPTED
 
 
 def cmd_run(args) -> int:

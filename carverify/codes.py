@@ -46,6 +46,8 @@ CODES: dict[str, str] = {
     "CV504": "goal check fires without the environment's success",
     "CV505": "goal check misses the environment's success",
     "CV506": "disagrees with the oracle (precision/recall below threshold)",
+    "CV507": "progress out of [0, 1] or not finite",
+    "CV508": "progress disagrees with the oracle's distance",
     # compile
     "CV601": "numba nopython compile failed",
     "CV602": "compiled output differs from the restricted run",

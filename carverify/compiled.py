@@ -59,8 +59,9 @@ def _build(tree, info) -> dict[str, Callable]:
     import numba
 
     from sandbox import native  # JIT options and builtins shared with the audited compile
+    from sandbox.guards import make_builtins
 
-    namespace = {"__builtins__": native._builtins(), "__name__": "reward_program"}
+    namespace = {"__builtins__": make_builtins(native._import_numpy), "__name__": "reward_program"}
     exec(compile(tree, native.PROGRAM_FILE, "exec"), namespace)  # noqa: S102 - audited constants only
     for name, value in list(namespace.items()):
         # As in the sandbox child: constants are immutable, lists become tuples.

@@ -6,7 +6,7 @@ import os
 import pathlib
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,11 +23,13 @@ _CODE_FILES = (pathlib.Path(__file__), pathlib.Path(__file__).with_name("minigri
 class Episode:
     seed: int
     policy: str                      # "expert" | "random"
-    frames: np.ndarray               # (T+1, 8H, 8W, 3) uint8: after reset, then after each step
-    actions: np.ndarray              # (T,) int64
-    success: bool                    # the env terminated with reward > 0
+    frames: np.ndarray               # (T+1, *obs) what a program sees after reset, then after each step:
+                                     # MiniGrid (T+1, 8H, 8W, 3) uint8; Panda state (T+1, D) float64
+    actions: np.ndarray              # (T,) int64; continuous control (T, A) float64
+    success: bool                    # the env terminated with reward > 0 (Panda: info["is_success"])
     success_step: int | None         # index into frames of the first success frame
     facts: dict[str, np.ndarray]     # oracle fact -> (T+1,) bool
+    measures: dict[str, np.ndarray] = field(default_factory=dict)  # oracle number -> (T+1,) float64
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -40,20 +42,28 @@ def cache_root() -> pathlib.Path:
 
 
 def cache_key(suite: Suite) -> str:
-    import gymnasium
-    import minigrid
-
     h = hashlib.sha256()
-    for label in (suite.env_id, str(suite.tile_size), gymnasium.__version__, minigrid.__version__,
-                  np.__version__):
+    if suite.kind == "panda":
+        from carverify import panda
+        labels = (suite.env_id, *panda.cache_labels(), np.__version__)
+        code = (pathlib.Path(__file__), pathlib.Path(panda.__file__))
+    else:
+        import gymnasium
+        import minigrid
+        labels = (suite.env_id, str(suite.tile_size), gymnasium.__version__, minigrid.__version__, np.__version__)
+        code = _CODE_FILES
+    for label in labels:
         h.update(label.encode() + b"\0")
-    for path in (*suite.source_files, *_CODE_FILES):
+    for path in (*suite.source_files, *code):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
 def simulate(suite: Suite, seed: int, policy: str, horizon: int | None = None, env=None) -> Episode:
     """Run one episode from `seed`; the random policy draws from a Generator seeded by it."""
+    if suite.kind == "panda":
+        from carverify import panda
+        return panda.simulate(suite, seed, policy, horizon, env=env)
     if policy not in ("expert", "random"):
         raise ValueError(f"policy must be 'expert' or 'random', got {policy!r}")
     env = env if env is not None else suite.make_env()
@@ -88,6 +98,7 @@ def simulate(suite: Suite, seed: int, policy: str, horizon: int | None = None, e
 def _save(path: pathlib.Path, ep: Episode) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"fact_{k}": v for k, v in ep.facts.items()}
+    arrays.update({f"measure_{k}": v for k, v in ep.measures.items()})
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -105,9 +116,12 @@ def _save(path: pathlib.Path, ep: Episode) -> None:
 def _load(path: pathlib.Path, policy: str, facts: tuple[str, ...]) -> Episode:
     with np.load(path) as data:
         seed, success, step = (int(v) for v in data["meta"])
+        # Every stored fact: the suite's sub-task facts, plus any extra a Panda oracle reports.
+        stored = [k[len("fact_"):] for k in data.files if k.startswith("fact_")]
         return Episode(seed=seed, policy=policy, frames=data["frames"], actions=data["actions"],
                        success=bool(success), success_step=None if step < 0 else step,
-                       facts={k: data[f"fact_{k}"] for k in facts})
+                       facts={k: data[f"fact_{k}"] for k in (*facts, *(k for k in stored if k not in facts))},
+                       measures={k[len("measure_"):]: data[k] for k in data.files if k.startswith("measure_")})
 
 
 def _episodes(suite: Suite, policy: str, seeds, horizon: int | None) -> list[Episode]:

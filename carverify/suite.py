@@ -25,6 +25,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "min_recall": 0.9,
 }
 DEFAULT_BUDGET: dict[str, float] = {"compiled_step_fraction": 0.05}
+KINDS = ("minigrid", "panda")
 
 
 @dataclass(frozen=True)
@@ -39,15 +40,22 @@ class Suite:
     tile_size: int
     config: dict = field(compare=False, hash=False, repr=False)
     subtask_facts: tuple[str, ...] = ()
+    kind: str = "minigrid"   # which simulator: "minigrid", or "panda" (carverify/panda.py)
 
     def make_env(self, render_mode: str | None = None):
+        if self.kind == "panda":
+            from carverify import panda
+            return panda.make_env(self)
         import gymnasium
         import minigrid  # noqa: F401  (registers the MiniGrid-* ids)
 
         return gymnasium.make(self.env_id, render_mode=render_mode)
 
     def render(self, env) -> np.ndarray:
-        """The frame a program sees, identical to RGBImgObsWrapper(env, tile_size)."""
+        """The observation a program sees: for MiniGrid, identical to RGBImgObsWrapper(env, tile_size)."""
+        if self.kind == "panda":
+            from carverify import panda
+            return panda.render(self, env)
         return env.unwrapped.get_frame(highlight=True, tile_size=self.tile_size)
 
     def expert(self) -> Callable:
@@ -100,6 +108,8 @@ def _from_folder(folder: pathlib.Path) -> Suite:
     missing = [k for k in ("env_id", "obs_kind", "description", "subtask_facts") if k not in config]
     if missing:
         raise UsageError(f"{toml_path}: missing required field(s) {', '.join(missing)}")
+    if config.get("kind", "minigrid") not in KINDS:
+        raise UsageError(f"{toml_path}: kind {config['kind']!r} is not one of {', '.join(KINDS)}")
     name = config.get("name", folder.name)
     if name != folder.name:
         raise UsageError(f"{toml_path}: name {name!r} differs from its folder {folder.name!r}")
@@ -112,6 +122,7 @@ def _from_folder(folder: pathlib.Path) -> Suite:
         tile_size=int(config.get("tile_size", 8)),
         config=config,
         subtask_facts=tuple(config["subtask_facts"]),
+        kind=str(config.get("kind", "minigrid")),
     )
 
 

@@ -172,11 +172,15 @@ class Program:
             return {"ok": False, "issues": [Issue("CV206", f"sub-task function '{missing[0]}' is not defined").to_json()]}
         return {"ok": True, "subtasks": list(self.subtasks), "functions": sorted(self.functions)}
 
-    def call(self, fns: list[str], frames: np.ndarray, stop_on_error: bool) -> dict:
+    def call(self, fns: list[str], frames: np.ndarray, stop_on_error: bool, returns: dict | None = None) -> dict:
+        """Run each function on each frame.  `returns` names the functions that return a
+        number ("float", e.g. progress); every other function must return a truth value."""
         global _armed
         out = {"values": {}, "issues": {}, "errors": {}, "seconds": {}, "max_seconds": {}}
+        returns = returns or {}
         for fn_name in fns:
             fn = self.functions[fn_name]
+            wants_float = returns.get(fn_name) == "float"
             values, first, errors, total, worst = [], None, 0, 0.0, 0.0
             for index in range(len(frames)):
                 frame = frames[index]
@@ -194,7 +198,15 @@ class Program:
                         _armed = False
                     total += spent
                     worst = max(worst, spent)
-                    if isinstance(result, (bool, np.bool_)):
+                    if wants_float and isinstance(result, (int, float, np.integer, np.floating)) \
+                            and not isinstance(result, (bool, np.bool_)):
+                        value = float(result)  # NaN and inf travel as JSON NaN/Infinity; the caller judges range
+                        issue = None
+                    elif wants_float:
+                        issue = Issue("CV304", f"{fn_name}(obs) returned {type(result).__name__} "
+                                      f"{_short(result)}, not a number", None, None,
+                                      "return float(...)", fn_name)
+                    elif isinstance(result, (bool, np.bool_)):
                         value = bool(result)
                         issue = None
                     else:
@@ -275,7 +287,7 @@ def main() -> None:
                 if failed is not None:
                     _send(failed)
                     continue
-            _send(program.call(request["fns"], frames, request.get("stop_on_error", True)))
+            _send(program.call(request["fns"], frames, request.get("stop_on_error", True), request.get("returns")))
         elif op == "exit":
             return
 

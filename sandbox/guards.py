@@ -137,9 +137,9 @@ def restricted_import(name, globals=None, locals=None, fromlist=(), level=0):
     raise Forbidden(f"import of {name!r} is not allowed")
 
 
-def make_builtins() -> dict:
+def make_builtins(importer=restricted_import) -> dict:
     table = {name: getattr(builtins, name) for name in allowlist.BUILTINS}
-    table.update({"True": True, "False": False, "None": None, "__import__": restricted_import})
+    table.update({"True": True, "False": False, "None": None, "__import__": importer})
     return table
 
 

@@ -16,7 +16,6 @@ deployed code.  numba's on-disk cache is off: the child has RLIMIT_FSIZE = 0.
 """
 from __future__ import annotations
 
-import builtins
 import re
 import signal
 import time
@@ -28,6 +27,7 @@ import numba
 from numba.core import errors as numba_errors
 
 from sandbox import allowlist
+from sandbox.guards import make_builtins
 from sandbox.issue import Issue
 
 PROGRAM_FILE = "program.py"
@@ -71,10 +71,6 @@ def _import_numpy(name, globals=None, locals=None, fromlist=(), level=0):
     raise ImportError(f"import of {name!r} is not allowed")
 
 
-def _builtins() -> dict:
-    table = {name: getattr(builtins, name) for name in allowlist.BUILTINS}
-    table.update({"True": True, "False": False, "None": None, "__import__": _import_numpy})
-    return table
 
 
 def load_native(program, tree, info) -> dict:
@@ -85,7 +81,7 @@ def load_native(program, tree, info) -> dict:
     calls a helper resolves the jitted helper when it is compiled.
     """
     code = compile(tree, PROGRAM_FILE, "exec")
-    program.globals = {"__builtins__": _builtins(), "__name__": "reward_program"}
+    program.globals = {"__builtins__": make_builtins(_import_numpy), "__name__": "reward_program"}
     issue = program._run_module(code)
     if issue is not None:
         return {"ok": False, "issues": [issue.to_json()]}

@@ -126,7 +126,7 @@ class LoadResult(NamedTuple):
 
 
 class CallBatch(NamedTuple):
-    values: dict[str, list[bool | None]]   # per function, one entry per frame called
+    values: dict[str, list[bool | float | None]]  # per function, one entry per frame called (float: see returns)
     issues: dict[str, Issue | None]        # first problem per function
     frames: dict[str, int | None]          # frame index of that first problem
     errors: dict[str, int]
@@ -181,7 +181,10 @@ class Sandbox:
             self.loaded = LoadResult(True, [], tuple(reply["subtasks"]), tuple(reply["functions"]), seconds)
         return self.loaded
 
-    def call(self, fns: list[str], frames: np.ndarray, *, stop_on_error: bool = True) -> CallBatch:
+    def call(self, fns: list[str], frames: np.ndarray, *, stop_on_error: bool = True,
+             returns: dict[str, str] | None = None) -> CallBatch:
+        """Run `fns` on every frame.  `returns` maps a function to "float" when it must return a
+        number (e.g. {"progress": "float"}); any other function must return a truth value."""
         frames = np.ascontiguousarray(frames)
         start = time.perf_counter()
         empty = {fn: None for fn in fns}
@@ -190,6 +193,8 @@ class Sandbox:
             return CallBatch({fn: [] for fn in fns}, empty, empty, {fn: 0 for fn in fns}, {}, {}, issue, 0.0)
         request = {"op": "call", "fns": list(fns), "shape": list(frames.shape), "dtype": frames.dtype.str,
                    "stop_on_error": stop_on_error}
+        if returns:
+            request["returns"] = {fn: kind for fn, kind in returns.items() if fn in fns}
         reply, dead = self._request(request, frames.tobytes(), per_call=(fns, len(frames)))
         wall = time.perf_counter() - start
         if dead is not None:

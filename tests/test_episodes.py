@@ -14,15 +14,6 @@ from carverify.suite import REPO_ROOT, list_suites, load_suite
 NAMES = [s.name for s in list_suites() if s.env_id.startswith("MiniGrid-")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def episode_cache(tmp_path_factory):
-    # One cache per test session, shared by the suite/episode/program test modules.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CARVERIFY_CACHE", str(tmp_path_factory.getbasetemp() / "carverify-cache"))
-        mp.delenv("CARVERIFY_SUITES", raising=False)
-        yield
-
-
 @pytest.fixture
 def private_suite(tmp_path, monkeypatch):
     """A copy of the 5x5 suite with its own cache, free to edit."""

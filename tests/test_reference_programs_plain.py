@@ -18,15 +18,6 @@ NAMES = sorted(p.parent.parent.name for p in SUITES_DIR.glob("minigrid-*/program
 PROPERTY_CALL_SECONDS = 0.25
 
 
-@pytest.fixture(scope="module", autouse=True)
-def episode_cache(tmp_path_factory):
-    # One cache per test session, shared by the suite/episode/program test modules.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CARVERIFY_CACHE", str(tmp_path_factory.getbasetemp() / "carverify-cache"))
-        mp.delenv("CARVERIFY_SUITES", raising=False)
-        yield
-
-
 def manifest(name: str) -> list[dict]:
     path = SUITES_DIR / name / "programs" / "manifest.toml"
     return tomllib.loads(path.read_text(encoding="utf-8"))["program"]

@@ -22,15 +22,6 @@ SUITES = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def episode_cache(tmp_path_factory):
-    # One cache per test session, shared by the suite/episode/program test modules.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CARVERIFY_CACHE", str(tmp_path_factory.getbasetemp() / "carverify-cache"))
-        mp.delenv("CARVERIFY_SUITES", raising=False)
-        yield
-
-
 def test_list_suites_sorted_and_complete():
     names = [s.name for s in list_suites()]
     assert names == sorted(names)

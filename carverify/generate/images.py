@@ -12,7 +12,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DATA_URL_PREFIX = "data:image/png;base64,"
 
 
-def png_bytes(rgb: np.ndarray, scale: int = 1) -> bytes:
+def png_bytes(rgb: np.ndarray, scale: int = 1, level: int = 9) -> bytes:
     """An 8-bit RGB PNG of `rgb` (H, W, 3) uint8, each pixel repeated `scale` times per axis."""
     image = np.asarray(rgb)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -23,7 +23,7 @@ def png_bytes(rgb: np.ndarray, scale: int = 1) -> bytes:
     # Filter type 0 on every row keeps decoding trivial (see pixels_of).
     raw = b"".join(b"\x00" + image[y].tobytes() for y in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9))
+    return (PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, level))
             + _chunk(b"IEND", b""))
 
 

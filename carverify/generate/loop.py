@@ -117,12 +117,10 @@ def generate(suite, provider: Provider, *, model: str, rounds: int = DEFAULT_ROU
     gen.decomposition = prompts.parse_decomposition(gen.decompose.completion.text)
     _emit(listeners, "decomposed", gen)
 
-    # Every request repeats the same opening (images, sub-tasks, contract) and then only the
-    # latest candidate and its findings: the feedback is about that candidate alone, and the
-    # request stays the same size however many rounds run.
-    base = messages + [{"role": "assistant", "content": gen.decompose.completion.text},
-                       prompts.program_message(suite, frames, gen.decomposition)]
-    request = base
+    # The conversation grows by one reply and its findings per round: seeing its earlier
+    # attempts keeps a model from bringing back a flaw it already fixed, and N is small.
+    request = messages + [{"role": "assistant", "content": gen.decompose.completion.text},
+                          prompts.program_message(suite, frames, gen.decomposition)]
     for number in range(1, rounds + 1):
         step = "program" if number == 1 else "refine"
         completion = _ask(provider, request, model, step, number)
@@ -135,8 +133,8 @@ def generate(suite, provider: Provider, *, model: str, rounds: int = DEFAULT_ROU
         if not round_.accepted and number < rounds:
             round_.feedback = (fb.for_report(round_.report, round_.code, name_frame) if round_.report is not None
                                else fb.for_extraction(round_.findings))
-            request = base + [{"role": "assistant", "content": completion.text},
-                              prompts.refine_message(round_.feedback)]
+            request = request + [{"role": "assistant", "content": completion.text},
+                                 prompts.refine_message(round_.feedback)]
         _emit(listeners, "round_done", gen, round_)
         if round_.accepted:
             break

@@ -83,6 +83,7 @@ class TranscriptWriter:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(self.data, fh, indent=1, ensure_ascii=False)
                 fh.write("\n")
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; a transcript is meant to be shared
             os.replace(tmp, self.path)
         except OSError as exc:
             raise UsageError(f"cannot write transcript {self.path}: {exc.strerror or exc}") from exc

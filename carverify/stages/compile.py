@@ -23,7 +23,7 @@ import numpy as np
 
 from carverify.config import AuditConfig
 from carverify.result import Finding, StageResult
-from carverify.stages.common import finding, skipped
+from carverify.stages.common import RETURNS, dense_terms, finding, skipped
 from carverify.stages.static import check_policy
 
 RANDOM_SEED = 6021          # fixed: the same program always meets the same observations
@@ -69,7 +69,8 @@ def _run(candidate, suite, config: AuditConfig) -> StageResult:
 
     frames = suite_frames(suite, max_frames=config.max_suite_frames)
     randoms = random_observations(frames, suite.tile_size, RANDOM_SEED, N_RANDOM)
-    subtasks = list(candidate.info.subtasks)
+    # Sub-task checks, then the optional progress term (compared as numbers, not truth values).
+    subtasks = list(candidate.info.subtasks) + dense_terms(candidate)
     lines = candidate.info.functions
     metrics = {"cache_hit": 0.0}
     with Sandbox(candidate.source, config.limits, mode="native", pool=config.pool) as box:
@@ -86,9 +87,9 @@ def _run(candidate, suite, config: AuditConfig) -> StageResult:
         metrics["compile_seconds"] = compile_seconds
         if failed:
             return StageResult("compile", "failed", failed, metrics)
-        native = {"suite": box.call(subtasks, frames, stop_on_error=False)}
-        native["random"] = box.call(subtasks, randoms, stop_on_error=False)
-        timings = [native["suite"]] + [box.call(subtasks, frames, stop_on_error=False)
+        native = {"suite": box.call(subtasks, frames, stop_on_error=False, returns=RETURNS)}
+        native["random"] = box.call(subtasks, randoms, stop_on_error=False, returns=RETURNS)
+        timings = [native["suite"]] + [box.call(subtasks, frames, stop_on_error=False, returns=RETURNS)
                                        for _ in range(TIMING_REPEATS - 1)]
     dead = [b.dead for b in (*native.values(), *timings) if b.dead is not None]
     if dead:
@@ -97,10 +98,10 @@ def _run(candidate, suite, config: AuditConfig) -> StageResult:
     restricted = candidate.sandbox(config.limits, config.pool)
     if not restricted.loaded.ok:
         return StageResult("compile", "failed", [finding(i) for i in restricted.loaded.issues], metrics)
-    interpreted = {"random": restricted.call(subtasks, randoms, stop_on_error=False)}
+    interpreted = {"random": restricted.call(subtasks, randoms, stop_on_error=False, returns=RETURNS)}
     suite_values = _reuse_suite_values(candidate, subtasks, len(frames))
     if suite_values is None:
-        interpreted["suite"] = restricted.call(subtasks, frames, stop_on_error=False)
+        interpreted["suite"] = restricted.call(subtasks, frames, stop_on_error=False, returns=RETURNS)
         suite_values = interpreted["suite"].values
     findings = [finding(b.dead) for b in interpreted.values() if b.dead is not None]
 
@@ -144,7 +145,7 @@ def _compile_all(box, subtasks, frames, lines) -> tuple[list[Finding], float]:
     # child's whole compile deadline, and helpers shared by several compile once.
     findings, seconds = [], 0.0
     for name in subtasks:
-        batch = box.call([name], frames[:0], stop_on_error=False)
+        batch = box.call([name], frames[:0], stop_on_error=False, returns=RETURNS)
         seconds += batch.wall_seconds
         if batch.dead is not None:
             findings.append(Finding("CV601", f"{name}: numba did not finish compiling it: {batch.dead.message}",
@@ -165,6 +166,14 @@ def _reuse_suite_values(candidate, subtasks, n_frames) -> dict | None:
     return None
 
 
+def _same(a, b) -> bool:
+    # Numbers (progress) may differ in the last bits (numba and NumPy sum in different
+    # orders); truth values and errors (None) must match exactly.
+    if isinstance(a, float) and isinstance(b, float):
+        return (np.isnan(a) and np.isnan(b)) or bool(np.isclose(a, b, rtol=1e-9, atol=1e-12))
+    return a == b
+
+
 def _describe(value, batch, name, index) -> str:
     if value is not None:
         return str(value)
@@ -177,7 +186,7 @@ def _describe(value, batch, name, index) -> str:
 def _difference(name, kind, native_batch, theirs, their_batch, line) -> Finding | None:
     ours = native_batch.values.get(name, [])
     compared = min(len(ours), len(theirs))
-    differing = [i for i in range(compared) if ours[i] != theirs[i]]
+    differing = [i for i in range(compared) if not _same(ours[i], theirs[i])]
     if not differing:
         return None
     i = differing[0]

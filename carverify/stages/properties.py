@@ -15,16 +15,15 @@ import numpy as np
 
 from carverify.config import AuditConfig
 from carverify.result import Finding, StageResult
-from carverify.stages.common import skipped
+from carverify.stages.common import RETURNS, dense_terms, loaded_sandbox
 from carverify.stages.restricted import frames_for
-from carverify.stages.static import check_policy
 
 # Sandbox codes on a generated observation -> property codes.
 _PROPERTY_CODE = {"CV301": "CV401", "CV303": "CV401", "CV310": "CV401", "CV304": "CV402",
                   "CV305": "CV404", "CV302": "CV405", "CV308": "CV405", "CV306": "CV401",
                   "CV307": "CV401"}
 _WHAT = {"CV401": "is not total", "CV402": "is not truth-valued", "CV403": "is not deterministic",
-         "CV404": "is not pure", "CV405": "is too slow"}
+         "CV404": "is not pure", "CV405": "is too slow", "CV507": "is out of range"}
 
 # Seconds one interpreted call may take on a generated observation: loop-style checks
 # on 64x64 frames take a few ms, so this is ~50x headroom, yet flags checks that
@@ -42,14 +41,20 @@ class PropertyFailure(Exception):
         self.code, self.subtask, self.message, self.line = code, subtask, message, line
 
 
-def observations(suite_frames: np.ndarray):
-    """A hypothesis strategy of (observation, description) shaped like the suite's frames."""
+def observations(suite_frames: np.ndarray, suite_colours: bool = False):
+    """A hypothesis strategy of (observation, description) shaped like the suite's frames.
+
+    suite_colours: also paint with the suite frames' most common colours (for frames whose
+    palette is not MiniGrid's)."""
+    if suite_frames.ndim == 2:
+        return state_vectors(suite_frames)
     from hypothesis import strategies as st
     from hypothesis.extra.numpy import arrays
 
     shape = suite_frames.shape[1:]
-    tiles_y, tiles_x = shape[0] // 8, shape[1] // 8
-    colour = st.sampled_from(PALETTE)
+    # Repainted tiles are 8 px (MiniGrid's tile); other frame sizes get a partial last tile.
+    tiles_y, tiles_x = max(1, -(-shape[0] // 8)), max(1, -(-shape[1] // 8))
+    colour = st.sampled_from(PALETTE + (_frequent_colours(suite_frames) if suite_colours else ()))
 
     @st.composite
     def uniform(draw):
@@ -82,17 +87,75 @@ def observations(suite_frames: np.ndarray):
     return st.one_of(repainted(), uniform(), noise(), sparse())
 
 
-def _checker(box, subtasks, line_of, record, budget: float = float("inf")):
+def _frequent_colours(frames: np.ndarray, n: int = 12) -> tuple:
+    # The suite's own most common colours (a sample of pixels), so generated frames look like its frames.
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        return ()
+    pixels = frames.reshape(-1, 3)[:: max(1, frames[..., 0].size // 65536)]
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    return tuple(tuple(int(v) for v in colours[i]) for i in np.argsort(-counts, kind="stable")[:n])
+
+
+# Magnitudes a state vector may take in extreme (yet finite) generated observations.
+EXTREMES = (0.0, 1e-9, -1e-9, 1.0, -1.0, 10.0, -10.0, 1e3, -1e3, 1e6, -1e6)
+
+
+def state_vectors(suite_frames: np.ndarray):
+    """(observation, description) for 1-D float64 state suites: real states with some entries
+    replaced, values in the range the suite's states span (with a margin), and extremes."""
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    size = suite_frames.shape[1]
+    low, high = suite_frames.min(axis=0), suite_frames.max(axis=0)
+    margin = np.maximum(0.5 * (high - low), 0.1)
+    low, high = low - margin, high + margin
+    plausible = st.floats(float(low.min()), float(high.max()), allow_nan=False, allow_infinity=False)
+    extreme = st.sampled_from(EXTREMES)
+    index = st.integers(0, size - 1)
+
+    @st.composite
+    def edited(draw):
+        row = draw(st.integers(0, len(suite_frames) - 1))
+        obs = suite_frames[row].astype(np.float64).copy()
+        edits = draw(st.lists(st.tuples(index, st.one_of(plausible, extreme)), max_size=6))
+        for i, value in edits:
+            obs[i] = value
+        where = ", ".join(f"obs[{i}] = {v!r}" for i, v in edits) or "no change"
+        return obs, f"suite state {row} with {where}"
+
+    @st.composite
+    def in_range(draw):
+        seed = draw(st.integers(0, 2**16))
+        obs = np.random.default_rng(seed).uniform(low, high)
+        return obs, f"uniform in the suite's per-entry range with a margin (numpy seed {seed})"
+
+    @st.composite
+    def constant(draw):
+        value = draw(st.one_of(extreme, plausible))
+        return np.full(size, value, np.float64), f"every entry {value!r}"
+
+    @st.composite
+    def any_finite(draw):
+        obs = draw(arrays(np.float64, size, elements=st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)))
+        return obs, "np.array(" + repr(obs.tolist()) + ")"
+
+    return st.one_of(edited(), in_range(), constant(), any_finite())
+
+
+def _checker(box, subtasks, line_of, record, budget: float = float("inf"), dense=()):
+    fns = list(subtasks) + list(dense)
+
     def check(sample):
         frame, description = sample
         record["last"] = (frame, description)
-        record["calls"] = record.get("calls", 0) + 2 * len(subtasks)
-        batch = box.call(subtasks, np.stack([frame, frame]), stop_on_error=False)
+        record["calls"] = record.get("calls", 0) + 2 * len(fns)
+        batch = box.call(fns, np.stack([frame, frame]), stop_on_error=False, returns=RETURNS)
         if batch.dead is not None:
             dead = batch.dead
             raise PropertyFailure(_PROPERTY_CODE.get(dead.code, "CV401"), dead.subtask or subtasks[0],
                                   dead.message, None)
-        for name in subtasks:
+        for name in fns:
             issue = batch.issues.get(name)
             if issue is not None:
                 raise PropertyFailure(_PROPERTY_CODE.get(issue.code, "CV401"), name, issue.message,
@@ -102,6 +165,8 @@ def _checker(box, subtasks, line_of, record, budget: float = float("inf")):
             if worst > budget:
                 raise PropertyFailure("CV405", name, f"took {worst * 1e3:.0f} ms on one observation "
                                       f"(budget {budget * 1e3:.0f} ms per interpreted call)", line_of.get(name))
+            if name in dense and not (isinstance(first, float) and 0.0 <= first <= 1.0):
+                raise PropertyFailure("CV507", name, f"returned {first!r}, outside [0, 1]", line_of.get(name))
             if first != second:
                 raise PropertyFailure("CV403", name, f"returned {first} then {second} on the same observation",
                                       line_of.get(name))
@@ -109,24 +174,22 @@ def _checker(box, subtasks, line_of, record, budget: float = float("inf")):
 
 
 def check_properties(candidate, suite, *, config: AuditConfig = AuditConfig()) -> StageResult:
-    if candidate.info is None:
-        if check_policy(candidate, suite, config=config).status != "passed":
-            return skipped("properties", "the program did not pass the policy")
+    start = time.perf_counter()
+    box, skip = loaded_sandbox(candidate, suite, config, "properties")
+    if skip:
+        return skip
     from hypothesis import HealthCheck, Phase, given, settings
 
-    start = time.perf_counter()
-    box = candidate.sandbox(config.limits, config.pool)
-    if not box.loaded.ok:
-        return skipped("properties", "the program does not load")
     subtasks = list(candidate.info.subtasks)
     record: dict = {}
     budget = float(suite.budget.get("interpreted_call_seconds", DEFAULT_CALL_BUDGET))
-    check = _checker(box, subtasks, candidate.info.functions, record, budget)
+    check = _checker(box, subtasks, candidate.info.functions, record, budget, dense_terms(candidate))
     runner = settings(max_examples=config.hypothesis_examples, deadline=None, database=None,
                       derandomize=True, report_multiple_bugs=False, print_blob=False,
                       suppress_health_check=list(HealthCheck),
                       phases=(Phase.explicit, Phase.generate, Phase.shrink))(
-        given(observations(frames_for(suite, config.max_suite_frames)))(check))
+        given(observations(frames_for(suite, config.max_suite_frames),
+                           suite_colours=getattr(suite, "kind", "minigrid") != "minigrid"))(check))
     findings: list[Finding] = []
     try:
         runner()

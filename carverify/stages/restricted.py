@@ -5,7 +5,7 @@ import time
 
 from carverify.config import AuditConfig
 from carverify.result import StageResult
-from carverify.stages.common import finding, skipped
+from carverify.stages.common import RETURNS, dense_terms, finding, skipped
 from carverify.stages.static import check_policy
 
 
@@ -32,8 +32,8 @@ def check_restricted(candidate, suite, *, config: AuditConfig = AuditConfig()) -
     if not load.ok:
         return StageResult("restricted", "failed", [finding(i) for i in load.issues],
                            {"load_seconds": load.seconds}, time.perf_counter() - start)
-    subtasks = list(candidate.info.subtasks)
-    batch = box.call(subtasks, frames, stop_on_error=True)
+    subtasks = list(candidate.info.subtasks) + dense_terms(candidate)
+    batch = box.call(subtasks, frames, stop_on_error=True, returns=RETURNS)
     findings = []
     if batch.dead is not None:
         findings.append(finding(batch.dead))

@@ -235,7 +235,7 @@ def test_compiled_run_that_never_ends_is_cv602(tmp_path, monkeypatch):
     stage = report.stage("compile")
     assert stage.status == "failed" and _codes(stage) == ["CV602"]
     f = stage.findings[0]
-    assert f.subtask == "has_key" and f.message.startswith("compiled run: timed out (limit ")
+    assert f.subtask == "has_key" and f.message.startswith("compiled run: timed out while running has_key(obs) on frame 0 (limit ")
     assert "while running has_key(obs) on frame 0" in f.message
     assert f.data["child_code"] == "CV302"
     key = (Candidate(RUNAWAY).sha256, SUITE, AuditConfig().max_suite_frames)

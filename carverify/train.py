@@ -1,0 +1,432 @@
+"""`carverify train`: PPO on a suite with the code reward (CaR) or the sparse env reward, tracked in MLflow.
+
+Reads top to bottom like CleanRL's ppo.py: `Args`, `make_env`, `main`, then the pieces
+main uses (evaluation, the callback, MLflow).  Hyperparameters live in the suite's
+suite.toml `[train]` section so every command trains a suite the same way.
+
+The agent sees MiniGrid's egocentric 7x7 partial view, one-hot encoded (7x7x20 of 0/1,
+flattened by SB3's MlpPolicy).  The reward program never sees it: it reads the full RGB
+frame that CodeReward renders separately.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from carverify.errors import UsageError
+
+REWARDS = ("car", "sparse")
+EVAL_SEED_BASE = 10_000  # evaluation layouts: seeds 10000, 10001, ... (training seeds reset from 0..n_envs)
+EXPERIMENT = "carverify-train"
+
+# Used when a suite.toml has no [train] section; [train.ppo] keys override PPO's arguments.
+DEFAULT_TRAIN = {
+    "total_steps": 300_000, "n_envs": 8, "eval_every": 10_000, "eval_episodes": 32,
+    "ppo": {"n_steps": 128, "batch_size": 256, "n_epochs": 4, "learning_rate": 2.5e-4, "gamma": 0.99,
+            "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.01, "vf_coef": 0.5, "max_grad_norm": 0.5},
+    "net_arch": [64, 64],
+}
+
+
+@dataclass
+class Args:
+    suite: str = "minigrid-doorkey-5x5"
+    """suite name (see `carverify suites`); its suite.toml [train] section holds the hyperparameters"""
+    rewards: tuple[str, ...] = ("car",)
+    """car: env reward + the program's sub-task bonuses; sparse: the env reward alone"""
+    steps: int | None = None
+    """environment steps per run (default: [train] total_steps)"""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """one run per seed and reward"""
+    program: str | None = None
+    """reward program (default: the suite's reference program, [train] program)"""
+    report: str | None = None
+    """the program's audit report (JSON); without one the program is audited first (cached on disk)"""
+    eval_every: int | None = None
+    """evaluate every K environment steps (default: [train] eval_every)"""
+    eval_episodes: int | None = None
+    """deterministic evaluation episodes on fixed seeds (default: [train] eval_episodes)"""
+    stop_at: float | None = None
+    """stop a run once evaluation success reaches this rate (None: run all steps)"""
+    ordered: bool = True
+    """pay sub-task k only after k-1 (False: each the first time it holds)"""
+    vec_env: str = "dummy"
+    """dummy: envs in this process (fastest for small envs); subproc: one process per env"""
+    torch_threads: int = 1
+    """torch CPU threads; a 64x64 MLP gains nothing from more"""
+    out: str = "runs"
+    """curves, models and the plot go to OUT/SUITE/"""
+    tracking_uri: str | None = None
+    """MLflow tracking URI (default: ./mlruns.db)"""
+    track: bool = True
+    """log params, learning curves and artifacts to MLflow"""
+    progress: bool = True
+    """a tqdm progress bar per run"""
+    overrides: dict = field(default_factory=dict)
+    """[train] values to override (tests use it to shrink a run)"""
+
+
+def train_config(suite, overrides: dict | None = None) -> dict:
+    """The suite's [train] section over DEFAULT_TRAIN, then `overrides` (ppo merged key by key)."""
+    section = suite.config.get("train", {})
+    config = {**DEFAULT_TRAIN, **section, **(overrides or {})}
+    config["ppo"] = {**DEFAULT_TRAIN["ppo"], **section.get("ppo", {}), **(overrides or {}).get("ppo", {})}
+    return config
+
+
+def make_env(suite, reward: str, program: dict | None, *, ordered: bool = True, bonus: float | None = None):
+    """A thunk for SB3 vec envs: env -> [CodeReward] -> one-hot 7x7 partial view.
+
+    Only the source and the report travel to a SubprocVecEnv worker; CodeReward compiles
+    the checks there.  Seeds come from the vec env (PPO(seed=s) resets env i with s + i).
+    """
+    def thunk():
+        from minigrid.wrappers import ImgObsWrapper, OneHotPartialObsWrapper
+
+        from carverify.reward import CodeReward
+
+        env = suite.make_env()
+        if program is not None and (reward == "car" or bonus == 0.0):
+            env = CodeReward(env, suite, program["source"], program["report"], ordered=ordered,
+                             bonus=0.0 if reward == "sparse" else bonus)
+        return ImgObsWrapper(OneHotPartialObsWrapper(env))
+
+    return thunk
+
+
+class RunResult(NamedTuple):
+    reward: str
+    seed: int
+    curve: list[tuple[int, float]]            # (env steps, eval success rate)
+    subtask_curve: list[tuple[int, dict]]     # (env steps, sub-task -> eval completion rate)
+    steps: int                                # env steps trained
+    steps_to_target: int | None               # first eval step with success >= target
+    wall_seconds: float
+    steps_per_second: float                   # training only, evaluation excluded
+
+    @property
+    def final_success(self) -> float:
+        return self.curve[-1][1] if self.curve else 0.0
+
+
+def main(args: Args) -> list[RunResult]:
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
+
+    from carverify.suite import load_suite
+
+    torch.set_num_threads(args.torch_threads)
+    bad = [r for r in args.rewards if r not in REWARDS]
+    if bad:
+        raise UsageError(f"unknown reward {bad[0]!r} — choose from {', '.join(REWARDS)}")
+    if args.vec_env not in ("dummy", "subproc"):
+        raise UsageError(f"vec_env must be 'dummy' or 'subproc', got {args.vec_env!r}")
+    suite = load_suite(args.suite)
+    config = train_config(suite, args.overrides)
+    steps = int(args.steps or config["total_steps"])
+    eval_every = int(args.eval_every or config["eval_every"])
+    eval_episodes = int(args.eval_episodes or config["eval_episodes"])
+    if steps < 1 or eval_every < 1 or eval_episodes < 1:
+        raise UsageError(f"steps, eval_every and eval_episodes must be at least 1, got {steps}, "
+                         f"{eval_every}, {eval_episodes}")
+    program = resolve_program(args, suite)
+    out = Path(args.out) / suite.name
+    tracker = Tracker(args.tracking_uri) if args.track else None
+
+    results: list[RunResult] = []
+    for reward in args.rewards:
+        params = {"suite": suite.name, "env_id": suite.env_id, "reward": reward, "steps": steps,
+                  "seeds": " ".join(map(str, args.seeds)), "n_envs": config["n_envs"], "eval_every": eval_every,
+                  "eval_episodes": eval_episodes, "observation": "OneHotPartialObsWrapper+ImgObsWrapper (7x7x20)",
+                  "policy": f"MlpPolicy {config['net_arch']}", "ordered": args.ordered, "bonus": suite.bonus,
+                  "vec_env": args.vec_env, **{f"ppo.{k}": v for k, v in config["ppo"].items()}}
+        if program is not None:
+            params.update(program_path=program["path"], program_sha256=program["sha256"])
+        parent = tracker.start(f"train {suite.name} {reward}", params, program) if tracker else None
+        reward_results = []
+        for seed in args.seeds:
+            child = tracker.child(parent, f"{reward} seed {seed}", {**params, "seed": seed}) if tracker else None
+            env_fns = [make_env(suite, reward, program, ordered=args.ordered) for _ in range(config["n_envs"])]
+            venv = VecMonitor(SubprocVecEnv(env_fns) if args.vec_env == "subproc" else DummyVecEnv(env_fns))
+            model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
+                        policy_kwargs={"net_arch": list(config["net_arch"]), "normalize_images": False},
+                        **config["ppo"])
+            evaluator = Evaluator(suite, program, eval_episodes)
+            callback = TrainCallback(evaluator, eval_every, steps, stop_at=args.stop_at,
+                                     log=(lambda m, s, c=child: tracker.metrics(c, m, s)) if tracker else None,
+                                     progress=f"{reward} seed {seed}" if args.progress else None)
+            start = time.perf_counter()
+            try:
+                model.learn(total_timesteps=steps, callback=callback)
+            finally:
+                venv.close()
+                callback.close()
+            wall = time.perf_counter() - start
+            train_seconds = max(wall - callback.eval_seconds, 1e-9)
+            result = RunResult(reward, seed, callback.curve, callback.subtask_curve, model.num_timesteps,
+                               callback.steps_to_target, wall, model.num_timesteps / train_seconds)
+            reward_results.append(result)
+            (out / reward).mkdir(parents=True, exist_ok=True)
+            model.save(out / reward / f"model-seed{seed}.zip")
+            if tracker:
+                tracker.finish(child, {"wall_seconds": wall, "steps_per_second": result.steps_per_second,
+                                       "final_success_rate": result.final_success,
+                                       "steps_to_target": float(result.steps_to_target or -1)})
+        curves_path = save_curves(out / reward / "curves.json", suite.name, reward, args, reward_results)
+        results.extend(reward_results)
+        plot_path = plot_suite(out)
+        if tracker:
+            tracker.summary(parent, reward_results)
+            tracker.artifacts(parent, [curves_path, plot_path])
+            tracker.finish(parent, {})
+    return results
+
+
+def resolve_program(args: Args, suite) -> dict | None:
+    """The program CodeReward runs (car) or that measures sub-task completion (sparse).
+
+    CaR refuses anything without an accepting audit; sparse runs skip the sub-task
+    metrics if the reference program is not accepted.
+    """
+    from carverify.reward import accepted_sha256, audited_report, read_report, reference_program
+
+    if args.program:
+        try:
+            source = Path(args.program).read_bytes().decode("utf-8", "surrogateescape")
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.program}: {exc.strerror or exc}") from exc
+        path = args.program
+    else:
+        if args.report:
+            raise UsageError("--report needs --program: the report belongs to one program")
+        source, path = reference_program(suite)
+    report = read_report(args.report) if args.report else audited_report(source, suite, path=path)
+    try:
+        sha = accepted_sha256(source, report, suite.name)
+    except UsageError:
+        if "car" in args.rewards:
+            raise
+        return None
+    return {"source": source, "report": report, "path": path, "sha256": sha}
+
+
+def evaluation_seeds(n: int) -> list[int]:
+    return [EVAL_SEED_BASE + i for i in range(n)]
+
+
+class Evaluator:
+    """Deterministic policy on fixed layouts; success = the environment's own reward > 0."""
+
+    def __init__(self, suite, program: dict | None, episodes: int):
+        # bonus 0: CodeReward only reports sub-task completions; the policy is judged by the env.
+        self.envs = [make_env(suite, "sparse", program, bonus=0.0)() for _ in range(episodes)]
+        self.seeds = evaluation_seeds(episodes)
+
+    def __call__(self, model) -> tuple[float, dict[str, float]]:
+        obs = np.stack([env.reset(seed=s)[0] for env, s in zip(self.envs, self.seeds)])
+        done = np.zeros(len(self.envs), bool)
+        success = np.zeros(len(self.envs), bool)
+        completed: list[dict] = [{} for _ in self.envs]
+        while not done.all():
+            actions, _ = model.predict(obs, deterministic=True)
+            for i, env in enumerate(self.envs):
+                if done[i]:
+                    continue
+                obs[i], reward, terminated, truncated, info = env.step(int(actions[i]))
+                if terminated or truncated:
+                    done[i] = True
+                    success[i] = info.get("env_reward", reward) > 0
+                    completed[i] = info.get("subtasks", {})
+        names = list(completed[0])
+        return float(success.mean()), {n: float(np.mean([c[n] for c in completed])) for n in names}
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+class TrainCallback(BaseCallback):
+    """Evaluates every `eval_every` steps (and at step 0), logs curves, drives the progress bar."""
+
+    def __init__(self, evaluator: Evaluator, eval_every: int, total: int, *, stop_at: float | None = None,
+                 log=None, progress: str | None = None, target: float = 0.8):
+        super().__init__()
+        self.evaluator, self.eval_every, self.total = evaluator, eval_every, total
+        self.stop_at, self.log, self.target = stop_at, log, target
+        self.curve: list[tuple[int, float]] = []
+        self.subtask_curve: list[tuple[int, dict]] = []
+        self.steps_to_target: int | None = None
+        self.eval_seconds = 0.0
+        self.next_eval = 0
+        self.bar = None
+        self.progress = progress
+        self._episodes: list[dict] = []   # training episodes since the last evaluation
+        self._returns: list[float] = []
+        self._t0 = self._steps0 = 0.0
+
+    def _on_training_start(self) -> None:
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, desc=self.progress, unit="step", dynamic_ncols=True, leave=True)
+        self._t0 = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        for info, done in zip(self.locals["infos"], self.locals["dones"]):
+            if done:
+                self._episodes.append(info.get("subtasks", {}))
+                if "episode" in info:
+                    self._returns.append(info["episode"]["r"])
+        if self.bar is not None:
+            self.bar.update(self.training_env.num_envs)
+        if self.num_timesteps >= self.next_eval:
+            return self._evaluate()
+        return True
+
+    def _on_training_end(self) -> None:
+        if not self.curve or self.curve[-1][0] != self.num_timesteps:
+            self._evaluate()
+
+    def _evaluate(self) -> bool:
+        start = time.perf_counter()
+        success, subtasks = self.evaluator(self.model)
+        self.eval_seconds += time.perf_counter() - start
+        step = self.num_timesteps
+        self.curve.append((step, success))
+        self.subtask_curve.append((step, subtasks))
+        if self.steps_to_target is None and success >= self.target:
+            self.steps_to_target = step
+        self.next_eval = (step // self.eval_every + 1) * self.eval_every
+        if self.log:
+            metrics = {"eval.success_rate": success, **{f"eval.subtask.{k}": v for k, v in subtasks.items()}}
+            if self._episodes:
+                for name in self._episodes[0]:
+                    metrics[f"train.subtask.{name}"] = float(np.mean([e.get(name, False) for e in self._episodes]))
+            if self._returns:
+                metrics["train.episode_return"] = float(np.mean(self._returns))
+            elapsed = time.perf_counter() - self._t0 - self.eval_seconds
+            if step and elapsed > 0:
+                metrics["train.steps_per_second"] = step / elapsed
+            self.log(metrics, step)
+        self._episodes, self._returns = [], []
+        if self.bar is not None:
+            self.bar.set_postfix(success=f"{success:.2f}", refresh=False)
+        return not (self.stop_at is not None and success >= self.stop_at)
+
+    def close(self) -> None:
+        self.evaluator.close()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def save_curves(path: Path, suite: str, reward: str, args: Args, results: list[RunResult]) -> Path:
+    """One JSON per (suite, reward): what plot.py draws and what demo/bench read back."""
+    data = {"suite": suite, "reward": reward, "args": {k: v for k, v in asdict(args).items() if k != "overrides"},
+            "runs": [{"seed": r.seed, "curve": r.curve, "subtask_curve": r.subtask_curve, "steps": r.steps,
+                      "steps_to_target": r.steps_to_target, "wall_seconds": r.wall_seconds,
+                      "steps_per_second": r.steps_per_second} for r in results]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return path
+
+
+def plot_suite(out: Path) -> Path:
+    """success_rate.png from every OUT/SUITE/<reward>/curves.json present (CaR and sparse side by side)."""
+    from carverify.plot import load_curves, plot_success
+
+    curves = load_curves(sorted(out.glob("*/curves.json")))
+    return plot_success(curves, out / "success_rate.png", title=out.name)
+
+
+class Tracker:
+    """MLflow: a parent run per (suite, reward) with the program, report, curves and plot; a child run per seed."""
+
+    def __init__(self, tracking_uri: str | None):
+        from carverify import tracking
+
+        self.t = tracking
+        self.uri = tracking_uri or tracking.default_tracking_uri()
+        self.client = None
+        self.experiment_id = None
+
+    def _open(self):
+        from carverify.errors import InternalError
+
+        t = self.t
+        if self.client is None:
+            with t._quiet_mlflow():
+                from mlflow.exceptions import MlflowException
+
+                try:
+                    self.client = t._client(self.uri)
+                except MlflowException as exc:
+                    raise t._failure(UsageError, "cannot use MLflow tracking URI {uri}", self.uri, exc) from exc
+                try:
+                    with t._env(t._PROBE_ENV):
+                        self.experiment_id = t._experiment_id(self.client, EXPERIMENT, self.uri)
+                except Exception as exc:
+                    raise t._failure(InternalError, "cannot reach MLflow tracking at {uri}", self.uri, exc) from exc
+        return self.client
+
+    def start(self, name: str, params: dict, program: dict | None) -> str:
+        import tempfile
+
+        from carverify import __version__
+        from carverify.report.json_report import plain
+
+        client = self._open()
+        run = client.create_run(self.experiment_id, run_name=name,
+                                tags={"carverify.version": __version__, "carverify.command": "train"})
+        self._params(run.info.run_id, params)
+        if program is not None:
+            with tempfile.TemporaryDirectory(prefix="carverify-train-") as tmp:
+                (Path(tmp) / "program.py").write_text(program["source"], encoding="utf-8", errors="surrogateescape")
+                (Path(tmp) / "report.json").write_text(json.dumps(plain(program["report"]), indent=2),
+                                                       encoding="utf-8")
+                client.log_artifacts(run.info.run_id, tmp, artifact_path="program")
+        return run.info.run_id
+
+    def child(self, parent: str, name: str, params: dict) -> str:
+        run = self._open().create_run(self.experiment_id, run_name=name,
+                                      tags={"mlflow.parentRunId": parent, "carverify.command": "train"})
+        self._params(run.info.run_id, params)
+        return run.info.run_id
+
+    def _params(self, run_id: str, params: dict) -> None:
+        from mlflow.entities import Param
+
+        self.client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+
+    def metrics(self, run_id: str, values: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, int(step)) for k, v in values.items()])
+
+    def summary(self, parent: str, results: list[RunResult]) -> None:
+        """Mean/min/max success over seeds at each evaluation step, for the parent's own curve."""
+        from carverify.plot import band
+
+        steps, mean, low, high = band([r.curve for r in results])
+        for s, m, lo, hi in zip(steps, mean, low, high):
+            self.metrics(parent, {"eval.success_rate.mean": m, "eval.success_rate.min": lo,
+                                  "eval.success_rate.max": hi}, int(s))
+        reached = [r.steps_to_target for r in results]
+        self.metrics(parent, {"seeds_reaching_0.8": float(sum(s is not None for s in reached)),
+                              "wall_seconds": float(sum(r.wall_seconds for r in results))}, 0)
+
+    def artifacts(self, run_id: str, paths: list[Path]) -> None:
+        for path in paths:
+            self.client.log_artifact(run_id, str(path))
+
+    def finish(self, run_id: str, values: dict[str, float]) -> None:
+        if values:
+            self.metrics(run_id, values, 0)
+        self.client.set_terminated(run_id, status="FINISHED")

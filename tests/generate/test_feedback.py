@@ -1,0 +1,73 @@
+"""Feedback text: codes, numbers, quoted source, counterexamples in words, nothing machine-local."""
+from carverify.generate import feedback
+from carverify.result import AuditReport, Finding, StageResult
+
+SOURCE = '''import numpy as np
+
+SUBTASKS = ("b", "a")
+
+
+def a(obs):
+    ys = np.nonzero(obs[:, :, 1] == 255)[0]
+    return bool(ys[0] > 3)
+
+
+def b(obs):
+    return bool(obs.any())
+'''
+
+
+def report(*stages):
+    return AuditReport("program.py", "0" * 64, "suite", list(stages))
+
+
+def test_properties_finding_reads_as_a_counterexample_without_paths():
+    f = Finding("CV401", "a is not total: a(obs) raised IndexError: index 0 is out of bounds (frame 0) — smallest "
+                "failing observation: a frame filled with colour (0, 0, 0); saved to /tmp/x/ab-a-CV401-12.npy",
+                8, None, "a", hint="reproduce: carverify run program.py --obs /tmp/x/ab-a-CV401-12.npy --fn a",
+                data={"description": "a frame filled with colour (0, 0, 0)", "counterexample": "/tmp/x/ab.npy"})
+    text = feedback.for_report(report(StageResult("parse", "passed"), StageResult("policy", "passed"),
+                                      StageResult("restricted", "passed"), StageResult("properties", "failed", [f]),
+                                      StageResult("trajectories", "skipped")), SOURCE)
+    assert text.startswith("The audit REJECTED your program: stage properties failed "
+                           "(parse, policy, restricted passed).\n\nFindings (1):\n\n")
+    assert ("1. CV401 — raised an exception on a generated observation — in `a`, line 8\n"
+            "   a is not total: a(obs) raised IndexError: index 0 is out of bounds\n"
+            "   Smallest failing observation (shrunk by hypothesis): a frame filled with colour (0, 0, 0).\n"
+            "   Offending code (function `a`, line 8 marked):\n"
+            "     6 | def a(obs):\n"
+            "     7 |     ys = np.nonzero(obs[:, :, 1] == 255)[0]\n"
+            "   > 8 |     return bool(ys[0] > 3)") in text
+    assert "/tmp/x" not in text and "reproduce" not in text and "skipped" not in text
+
+
+def test_trajectory_findings_keep_numbers_and_quote_subtasks_for_order():
+    f1 = Finding("CV503", "a: completed before b in 20/20 expert episodes; first: seed 0, a at frame 2, b at frame 8",
+                 6, None, "a", "SUBTASKS lists sub-tasks in the order they are completed")
+    f2 = Finding("CV506", "a vs oracle 'x': precision 0.40, recall 1.00", 6, None, "a", "3 frames ...")
+    text = feedback.for_report(report(StageResult("trajectories", "failed", [f1, f2])), SOURCE)
+    assert "20/20 expert episodes; first: seed 0, a at frame 2, b at frame 8" in text
+    assert "   SUBTASKS (line 3):\n   > 3 | SUBTASKS = (\"b\", \"a\")" in text
+    assert "2. CV506 — disagrees with the oracle" in text and "(code quoted above; see line 6)" in text
+
+
+def test_restricted_frame_is_named():
+    f = Finding("CV301", "a(obs) raised IndexError: index 0 is out of bounds (frame 20)", 8, None, "a",
+                data={"frame": 20})
+    text = feedback.for_report(report(StageResult("restricted", "failed", [f])), SOURCE,
+                               name_frame=lambda i: f"expert episode seed 0, frame {i - 3}")
+    assert "   That observation (frame 20) is expert episode seed 0, frame 17." in text
+
+
+def test_many_findings_are_capped():
+    findings = [Finding("CV201", f"construct {i} not allowed", 1) for i in range(12)]
+    text = feedback.for_report(report(StageResult("policy", "failed", findings)), SOURCE)
+    assert "Findings (12):" in text and "8. CV201" in text and "9. CV201" not in text
+    assert "... and 4 more: CV201 (-), CV201 (-), CV201 (-), CV201 (-)" in text
+
+
+def test_no_program_feedback():
+    f = Finding("CV701", "no program in the reply: the reply is empty", hint="the reply must contain ...")
+    text = feedback.for_extraction([f])
+    assert text.startswith("Your last reply gave the audit no program to run.\n\nFindings (1):\n\n"
+                           "1. CV701 — no program in the reply\n   no program in the reply: the reply is empty")

@@ -1,0 +1,87 @@
+"""The loop's own rules: stop at the first accepted program, keep the best, parse the decomposition."""
+import pytest
+
+from carverify.errors import InternalError, UsageError
+from carverify.generate import ScriptedProvider, generate
+from carverify.generate.prompts import fill, parse_decomposition
+from carverify.result import AuditReport, Finding, StageResult
+
+DECOMPOSE = '{"task": "t", "subtasks": [{"name": "a", "description": "d"}]}'
+PROGRAM = '```python\nimport numpy as np\n\nSUBTASKS = ("a",)\n\n\ndef a(obs):\n    return {}\n```'
+
+
+def fake_audit(outcomes):
+    """An audit stand-in: the n-th call returns the n-th list of stage statuses."""
+    calls = []
+
+    def audit(code, suite, *, path, stages, config):
+        statuses = outcomes[len(calls)]
+        calls.append(code)
+        stage_names = ["parse", "policy", "restricted", "properties", "trajectories", "compile"]
+        results = [StageResult(n, s, [Finding("CV999", f"{n} x")] * (s == "failed"))
+                   for n, s in zip(stage_names, statuses)]
+        return AuditReport(path, "0" * 64, suite.name, results)
+    audit.calls = calls
+    return audit
+
+
+def run(replies, outcomes, rounds=3):
+    audit = fake_audit(outcomes)
+    gen = generate("minigrid-doorkey-5x5", ScriptedProvider([DECOMPOSE, *replies]), model="m", rounds=rounds,
+                   audit=audit)
+    return gen, audit
+
+
+def test_stops_at_the_first_accepted_program():
+    passed = ["passed"] * 6
+    gen, audit = run([PROGRAM.format(1), PROGRAM.format(2), PROGRAM.format(3)],
+                     [["passed", "failed"], passed, passed])
+    assert [r.verdict for r in gen.rounds] == ["rejected", "accepted"] and len(audit.calls) == 2
+    assert gen.best.number == 2 and gen.accepted
+
+
+def test_best_is_the_furthest_stage_then_fewest_findings():
+    gen, _ = run([PROGRAM.format(1), PROGRAM.format(2), "no code here"],
+                 [["passed", "passed", "passed", "failed"], ["passed", "failed"]])
+    assert [r.verdict for r in gen.rounds] == ["rejected", "rejected", "no program"]
+    assert gen.best.number == 1 and not gen.accepted
+
+
+def test_an_audit_error_stops_the_loop():
+    with pytest.raises(InternalError, match="round 1: the audit itself failed"):
+        run([PROGRAM.format(1)], [["passed", "error"]])
+
+
+def test_rounds_must_be_positive():
+    with pytest.raises(UsageError, match="rounds must be at least 1, got 0"):
+        run([], [], rounds=0)
+
+
+def test_refinement_continues_the_conversation():
+    provider = ScriptedProvider([DECOMPOSE, "a", "b", "c"])
+    generate("minigrid-doorkey-5x5", provider, model="m", rounds=3, audit=fake_audit([]))
+    first, second, third = provider.requests[1:]
+    assert len(second) == len(first) + 2 and len(third) == len(second) + 2
+    assert second[:len(first)] == first and third[:len(second)] == second
+    assert [m["content"] for m in third if m["role"] == "assistant"][1:] == ["a", "b"]
+    assert "CV701" in third[-1]["content"] and third[-1]["role"] == "user"
+
+
+@pytest.mark.parametrize("reply,names", [
+    (DECOMPOSE, ["a"]),
+    ('Sure:\n```json\n{"task": "t", "subtasks": ["x", "y"]}\n```\nDone.', ["x", "y"]),
+    ('{"subtasks": [{"name": " has_key ", "description": 3}]}', ["has_key"]),
+    ("no json at all", None),
+    ('{"task": "t", "subtasks": []}', None),
+])
+def test_decomposition_parsing(reply, names):
+    found = parse_decomposition(reply)
+    assert (None if found is None else [s["name"] for s in found["subtasks"]]) == names
+
+
+def test_template_placeholders_must_match():
+    assert fill("a {{x}} b", x=1) == "a 1 b\n"
+    with pytest.raises(ValueError, match="do not match"):
+        fill("a {{x}} {{y}}", x=1)
+    with pytest.raises(ValueError, match="do not match"):
+        fill("a {{x}}", x=1, z=2)

@@ -1,0 +1,72 @@
+"""The openai provider against a real HTTP server on 127.0.0.1, through the official client."""
+import time
+
+import pytest
+
+from carverify.errors import UsageError
+from carverify.generate.providers import OpenAIProvider, ProviderError
+from carverify.generate.transcripts import request_hash
+
+MESSAGES = [{"role": "system", "content": "s"}, {"role": "user", "content": "hello"}]
+
+
+def provider(server, **kw):
+    return OpenAIProvider(base_url=server.url, api_key="test-key", **{"timeout": 2.0, "max_retries": 2, **kw})
+
+
+def test_normal_exchange_records_usage_latency_and_hash(fake_openai):
+    fake_openai.script = [{"reply": "hi there"}]
+    got = provider(fake_openai).complete(MESSAGES, model="vlm-1")
+    assert got.text == "hi there" and got.finish_reason == "stop" and got.model == "vlm-1"
+    assert got.usage == {"prompt_tokens": 101, "completion_tokens": 20, "total_tokens": 121}
+    assert got.request_hash == request_hash(MESSAGES) and got.latency_seconds > 0
+    sent = fake_openai.requests[0]
+    assert sent["model"] == "vlm-1" and sent["messages"] == MESSAGES
+
+
+def test_429_is_retried_after_retry_after(fake_openai):
+    fake_openai.script = [{"status": 429, "headers": {"Retry-After": "0.4"}, "error": "slow down"},
+                          {"reply": "ok"}]
+    assert provider(fake_openai).complete(MESSAGES, model="m").text == "ok"
+    assert len(fake_openai.requests) == 2
+    assert fake_openai.times[1] - fake_openai.times[0] >= 0.35
+
+
+def test_5xx_retries_are_bounded_then_a_provider_error(fake_openai):
+    fake_openai.script = [{"status": 503, "headers": {"Retry-After": "0.05"}, "error": "overloaded"}] * 5
+    with pytest.raises(ProviderError) as info:
+        provider(fake_openai, max_retries=1).complete(MESSAGES, model="m")
+    assert len(fake_openai.requests) == 2
+    assert str(info.value) == f"the model endpoint {fake_openai.url} failed with HTTP 503 after 2 attempts: overloaded"
+
+
+def test_timeout_is_a_provider_error_within_the_bound(fake_openai):
+    fake_openai.script = [{"sleep": 4, "reply": "too late"}]
+    start = time.monotonic()
+    with pytest.raises(ProviderError) as info:
+        provider(fake_openai, timeout=1.0, max_retries=0).complete(MESSAGES, model="m")
+    assert time.monotonic() - start < 3
+    assert str(info.value) == f"the model endpoint {fake_openai.url} did not answer within 1 s (1 attempt)"
+
+
+def test_refused_key_and_unknown_model_are_usage_errors(fake_openai):
+    fake_openai.script = [{"status": 401, "error": "bad key"}, {"status": 404, "error": "no such model"}]
+    with pytest.raises(UsageError, match=r"refused the API key \(HTTP 401\): bad key — check OPENAI_API_KEY"):
+        provider(fake_openai).complete(MESSAGES, model="m")
+    with pytest.raises(UsageError, match=r"has no model 'm' or no chat completions route \(HTTP 404\)"):
+        provider(fake_openai).complete(MESSAGES, model="m")
+
+
+def test_unreachable_endpoint(fake_openai):
+    url = fake_openai.url
+    fake_openai.server.shutdown()
+    fake_openai.server.server_close()
+    with pytest.raises(ProviderError, match="cannot reach the model endpoint"):
+        OpenAIProvider(base_url=url, api_key="k", timeout=1.0, max_retries=0).complete(MESSAGES, model="m")
+    fake_openai.server.shutdown = lambda: None  # already down for the fixture's teardown
+
+
+def test_missing_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(UsageError, match="OPENAI_API_KEY is not set"):
+        OpenAIProvider(base_url="http://127.0.0.1:9/v1")

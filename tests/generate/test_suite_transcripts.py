@@ -1,0 +1,38 @@
+"""The recorded exchanges of every MiniGrid suite still replay: flawed first program, fixed by feedback.
+
+If this fails after a change to prompts, audit messages or episodes, re-record with
+`.venv/bin/python tools/author_transcripts.py` (it checks every suite ends accepted).
+"""
+import json
+
+import pytest
+
+from carverify.generate import ReplayProvider, generate
+from carverify.generate.transcripts import default_folder
+from carverify.suite import load_suite
+
+# Suite -> finding codes of each rejected round, in order.  Compile is left out to keep this
+# quick; test_cli_generate.py replays doorkey-8x8 with every stage, as the authoring tool did.
+EXPECTED = {
+    "minigrid-doorkey-5x5": [{"CV502", "CV506"}],
+    "minigrid-doorkey-6x6": [{"CV503"}],
+    "minigrid-doorkey-8x8": [{"CV301"}, {"CV501", "CV505", "CV506"}],
+    "minigrid-unlock": [{"CV501", "CV502", "CV505", "CV506"}],
+    "minigrid-unlockpickup": [{"CV401"}],
+}
+STAGES = ["parse", "policy", "restricted", "properties", "trajectories"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_transcript_replays_to_an_accepted_program(name):
+    suite = load_suite(name)
+    (path,) = default_folder(suite).glob("*.json")
+    data = json.loads(path.read_text())
+    assert data["authored"] is True and "authored fixture standing in for model output" in data["note"]
+    gen = generate(suite, ReplayProvider(default_folder(suite), suite_name=name), model="any", stages=STAGES)
+    rejected, last = gen.rounds[:-1], gen.rounds[-1]
+    assert [{f.code for f in r.findings} for r in rejected] == EXPECTED[name]
+    assert last.accepted and all(r.feedback for r in rejected)
+    # The feedback sent back is the audit's, finding by finding.
+    for r in rejected:
+        assert all(f.code in r.feedback for f in r.findings)
