@@ -52,6 +52,9 @@ CODES: dict[str, str] = {
     "CV601": "numba nopython compile failed",
     "CV602": "compiled output differs from the restricted run",
     "CV603": "compiled per-step cost over the suite budget",
+    # generation (a model's reply, before any audit)
+    "CV701": "no program in the reply",
+    "CV702": "reply cut off before the program ended",
 }
 
 # Not a program finding: carverify itself broke while checking (status "error").

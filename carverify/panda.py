@@ -114,6 +114,26 @@ def is_success(env) -> bool:
     return bool(u.task.is_success(achieved, u.task.get_goal().astype(np.float32)))
 
 
+def oracle_facts(env, *, reach: float, reach_height: float, near: float, tolerance: float) -> dict:
+    """Sub-task facts read from the simulator, plus the object-target distance (a measure).
+
+    reached: the gripper is within `reach` m of the object horizontally and below
+    `reach_height` m (at the object, not above it); near_target: object within `near` m
+    of the target; at_target: the environment's own success test; almost_at_target:
+    within `tolerance` m (the forgiveness band for pixel goal checks).
+    """
+    s = state_vector(env)
+    ee, obj = s[STATE_LAYOUT["ee_position"]], s[STATE_LAYOUT["object_position"]]
+    distance = object_target_distance(env)
+    return {
+        "reached": bool(np.linalg.norm(ee[:2] - obj[:2]) < reach and ee[2] < reach_height),
+        "near_target": bool(distance < near),
+        "at_target": is_success(env),
+        "almost_at_target": bool(distance < tolerance),
+        "distance": distance,
+    }
+
+
 # -- episodes -----------------------------------------------------------------------
 def simulate(suite, seed: int, policy: str, horizon: int | None = None, env=None):
     """One episode from `seed`: the expert, or uniform random actions from default_rng(seed).
@@ -238,7 +258,6 @@ def push_action(obs: np.ndarray) -> np.ndarray:
 # 0.5 m/s strike, measured once in this simulator (0 degrees = world +x).
 SLIDE_OFFSETS = (-0.015, -0.0125, -0.01, -0.0075, -0.005, -0.0025, 0.0, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015)
 SLIDE_TABLE = {
-[-0.015, -0.0125, -0.01, -0.0075, -0.005, -0.0025, 0.0, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015]
     -75: ((-55.7, 0.511), (-59.3, 0.528), (-62.9, 0.539), (-68.7, 0.079), (-73.9, 0.129), (-76.4, 0.137), (-81.0, 0.131), (-85.4, 0.110), (-86.7, 0.553), (-87.2, 0.553), (-87.4, 0.540), (-87.4, 0.539), (-87.4, 0.536)),
     -70: ((-48.4, 0.469), (-50.0, 0.490), (-53.5, 0.523), (-57.6, 0.536), (-65.8, 0.102), (-68.4, 0.129), (-73.3, 0.141), (-75.3, 0.123), (-79.0, 0.078), (-82.6, 0.543), (-86.7, 0.537), (-87.1, 0.528), (-87.2, 0.530)),
     -65: ((-38.3, 0.460), (-41.9, 0.481), (-44.2, 0.491), (-48.1, 0.511), (-53.1, 0.531), (-60.8, 0.090), (-66.5, 0.115), (-67.5, 0.112), (-71.0, 0.098), (-73.5, 0.547), (-79.1, 0.539), (-83.5, 0.523), (-87.1, 0.512)),

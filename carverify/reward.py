@@ -97,6 +97,12 @@ class CodeReward(gymnasium.Wrapper):
             self._checks = tuple(compile_accepted(self.source, self.sha256).values())
         return self._checks
 
+    def compile(self) -> None:
+        """Compile the checks now, on the current frame (numba takes seconds), not on the first step."""
+        frame = self.suite.render(self.env)
+        for check in self.checks:
+            check(frame)
+
     def __getstate__(self):
         # Compiled dispatchers stay behind; the copy compiles its own on first use.
         state = dict(self.__dict__)

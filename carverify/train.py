@@ -129,6 +129,8 @@ def main(args: Args) -> list[RunResult]:
     if args.vec_env not in ("dummy", "subproc"):
         raise UsageError(f"vec_env must be 'dummy' or 'subproc', got {args.vec_env!r}")
     suite = load_suite(args.suite)
+    if not suite.env_id.startswith("MiniGrid"):
+        raise UsageError(f"train supports MiniGrid suites (one-hot partial view); {suite.name} runs {suite.env_id}")
     config = train_config(suite, args.overrides)
     steps = int(args.steps or config["total_steps"])
     eval_every = int(args.eval_every or config["eval_every"])
@@ -228,6 +230,9 @@ class Evaluator:
         # bonus 0: CodeReward only reports sub-task completions; the policy is judged by the env.
         self.envs = [make_env(suite, "sparse", program, bonus=0.0)() for _ in range(episodes)]
         self.seeds = evaluation_seeds(episodes)
+        if program is not None:  # compile the checks before any timer starts (shared by DummyVecEnv envs)
+            self.envs[0].reset(seed=self.seeds[0])
+            self.envs[0].get_wrapper_attr("compile")()
 
     def __call__(self, model) -> tuple[float, dict[str, float]]:
         obs = np.stack([env.reset(seed=s)[0] for env, s in zip(self.envs, self.seeds)])

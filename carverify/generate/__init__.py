@@ -5,13 +5,12 @@
 `generate()` runs the loop; providers answer requests (OpenAI-compatible endpoint,
 recorded transcripts, or a script); nothing here ever runs a generated program.
 """
-from carverify.generate.feedback import GENERATE_CODES
 from carverify.generate.loop import DEFAULT_ROUNDS, Generation, Listener, Round, generate
 from carverify.generate.providers import (
     Completion, OpenAIProvider, Provider, ProviderError, ReplayProvider, ScriptedProvider,
 )
 
 __all__ = [
-    "DEFAULT_ROUNDS", "GENERATE_CODES", "Completion", "Generation", "Listener", "OpenAIProvider",
+    "DEFAULT_ROUNDS", "Completion", "Generation", "Listener", "OpenAIProvider",
     "Provider", "ProviderError", "ReplayProvider", "Round", "ScriptedProvider", "generate",
 ]

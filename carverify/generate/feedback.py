@@ -16,16 +16,12 @@ from carverify.result import AuditReport, Finding
 
 MAX_FINDINGS = 8
 MAX_QUOTED_LINES = 24
-GENERATE_CODES = {
-    "CV701": "no program in the reply",
-    "CV702": "reply cut off before the program ended",
-}
 _SAVED_TO = re.compile(r";? saved to \S+")
 _FRAME_INDEX = re.compile(r" \(frame \d+\)")
 
 
 def title(code: str) -> str:
-    return CODES.get(code) or GENERATE_CODES.get(code, "")
+    return CODES.get(code, "")
 
 
 def for_report(report: AuditReport, source: str, name_frame: Callable[[int], str | None] | None = None) -> str:
