@@ -59,8 +59,12 @@ def audit_source(source: str, suite, *, path: str = "program.py", stages=None,
                                                                    f"{type(exc).__name__}: {exc}")]))
     finally:
         candidate.close()
+    # Saved counterexamples travel with the report (MLflow logs them as artifacts).
+    artifacts = {f"counterexamples/{f.subtask}-{f.code}": f.data["counterexample"]
+                 for r in results for f in r.findings if "counterexample" in f.data}
     return AuditReport(program_path=path, program_sha256=candidate.sha256, suite=suite.name,
-                       stages=results, limits=config.limits.to_dict(), seconds=time.perf_counter() - start)
+                       stages=results, limits=config.limits.to_dict(), seconds=time.perf_counter() - start,
+                       artifacts=artifacts)
 
 
 def audit_file(path: str | Path, suite, **kwargs) -> AuditReport:

@@ -7,6 +7,9 @@ What a reward program sees (suite.toml `obs_kind`):
 - "rgb": a small top-down RGB frame (uint8, [render] width x height) drawn by PyBullet's
   TinyRenderer (CPU).  Only the gripper's two fingers are drawn of the robot: the arm
   would hide the table from above and costs ~18 ms per frame to rasterise, the fingers ~2 ms.
+  The target is drawn as a small red square floating just above the object's top
+  (TARGET_MARKER): panda-gym's own target is a translucent green ghost that TinyRenderer
+  draws opaque, the same green as the object and at the same height.
 
 The expert (suite expert.py, `act(env) -> action`) and the oracle (suite oracle.py,
 `facts(env) -> dict`) read the simulator.  Oracle values that are not truth values (the
@@ -27,7 +30,7 @@ STATE_LAYOUT = {
 }
 STATE_SIZE = 15
 FINGER_LINKS = (9, 10)  # panda.urdf: the two finger links; every other link is hidden in frames
-_HIDDEN = object()      # marker attribute: this env's robot has been hidden for rendering
+TARGET_MARKER = {"half_size": 0.01, "height": 0.045, "rgba": (0.9, 0.1, 0.1, 1.0)}
 
 
 def make_env(suite):
@@ -74,7 +77,9 @@ def render_frame(env, *, width: int, height: int, center: tuple[float, float], s
 
     u = env.unwrapped
     client = u.sim.physics_client
-    _hide_arm(env)
+    marker = _prepare_scene(env)
+    client.resetBasePositionAndOrientation(marker, [float(u.task.goal[0]), float(u.task.goal[1]),
+                                                    TARGET_MARKER["height"]], [0.0, 0.0, 0.0, 1.0])
     height_m = 1.5
     eye = [center[0], center[1], height_m]
     view = client.computeViewMatrix(cameraEyePosition=eye, cameraTargetPosition=[center[0], center[1], 0.0],
@@ -89,16 +94,30 @@ def render_frame(env, *, width: int, height: int, center: tuple[float, float], s
     return np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3].copy()
 
 
-def _hide_arm(env) -> None:
+def _prepare_scene(env) -> int:
+    """Once per env: hide the arm and panda-gym's target, add the visual-only target marker.
+
+    The marker has no collision shape and no mass, so the physics is unchanged.
+    """
+    import pybullet
+
     u = env.unwrapped
-    if getattr(u, "_carverify_hidden", None) is _HIDDEN:
-        return
+    marker = getattr(u, "_carverify_marker", None)
+    if marker is not None:
+        return marker
     client = u.sim.physics_client
+    invisible = [0.0, 0.0, 0.0, 0.0]
     body = u.sim._bodies_idx[u.robot.body_name]
     for link in range(-1, client.getNumJoints(body)):
         if link not in FINGER_LINKS:
-            client.changeVisualShape(body, link, rgbaColor=[0.0, 0.0, 0.0, 0.0])
-    u._carverify_hidden = _HIDDEN
+            client.changeVisualShape(body, link, rgbaColor=invisible)
+    client.changeVisualShape(u.sim._bodies_idx["target"], -1, rgbaColor=invisible)
+    half = TARGET_MARKER["half_size"]
+    shape = client.createVisualShape(pybullet.GEOM_BOX, halfExtents=[half, half, 0.0005],
+                                     rgbaColor=list(TARGET_MARKER["rgba"]))
+    marker = client.createMultiBody(baseMass=0.0, baseVisualShapeIndex=shape, basePosition=[0.0, 0.0, -1.0])
+    u._carverify_marker = marker
+    return marker
 
 
 def object_target_distance(env) -> float:

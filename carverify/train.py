@@ -150,7 +150,8 @@ def main(args: Args) -> list[RunResult]:
                   "policy": f"MlpPolicy {config['net_arch']}", "ordered": args.ordered, "bonus": suite.bonus,
                   "vec_env": args.vec_env, **{f"ppo.{k}": v for k, v in config["ppo"].items()}}
         if program is not None:
-            params.update(program_path=program["path"], program_sha256=program["sha256"])
+            params.update(program_path=program["path"], program_sha256=program["sha256"],
+                          program_role="reward" if reward == "car" else "measures sub-task completion only")
         parent = tracker.start(f"train {suite.name} {reward}", params, program) if tracker else None
         reward_results = []
         for seed in args.seeds:
