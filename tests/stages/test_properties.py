@@ -98,7 +98,7 @@ def test_slow_off_distribution(tmp_path):
 class _FlipBox:
     """Stands in for the sandbox to exercise the determinism comparison itself."""
 
-    def call(self, fns, frames, stop_on_error=False):
+    def call(self, fns, frames, stop_on_error=False, **kwargs):
         from sandbox.runner import CallBatch
         values = {fn: [True, False] for fn in fns}
         none = {fn: None for fn in fns}
@@ -113,7 +113,7 @@ def test_determinism_compares_two_runs():
 
 
 class _SlowBox:
-    def call(self, fns, frames, stop_on_error=False):
+    def call(self, fns, frames, stop_on_error=False, **kwargs):
         from sandbox.runner import CallBatch
         none = {fn: None for fn in fns}
         return CallBatch({fn: [True, True] for fn in fns}, none, none, {fn: 0 for fn in fns}, {},
