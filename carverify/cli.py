@@ -22,9 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("suites", help="list the bundled suites")
 
-    audit = sub.add_parser("audit", help="audit one reward program against a suite",
-                           description="Exit codes: 0 accepted, 1 rejected, 2 usage error, 3 internal error.")
-    audit.add_argument("program", help="path of the reward program (.py)")
+    audit = sub.add_parser("audit", help="audit reward programs against a suite",
+                           description="Exit codes: 0 accepted, 1 rejected, 2 usage error, 3 internal error; "
+                                       "for several programs: 3 if any audit broke, else 1 if any was rejected.")
+    audit.add_argument("programs", nargs="+", metavar="PROGRAM", help="path of a reward program (.py)")
+    audit.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="audit on Ray, N at a time (a local Ray instance unless --ray-address)")
+    audit.add_argument("--ray-address", metavar="ADDR",
+                       help="run the audits on this Ray cluster (e.g. auto, HOST:6379); needs carverify[ray]")
     audit.add_argument("--suite", required=True, help="suite name (see `carverify suites`)")
     audit.add_argument("--stages", nargs="+", metavar="STAGE",
                        help="run only these stages (default: all available, in order)")
@@ -89,8 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     demo = sub.add_parser("demo", help="generate, audit, then train with CaR and sparse reward; print tables")
-    demo.add_argument("--no-track", action="store_true", help="do not log the audits to MLflow")
+    demo.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     demo.add_argument("--tracking-uri", metavar="URI")
+    demo.add_argument("--out", default="runs/demo", metavar="DIR", help="program, report, curves and plot")
+    demo.add_argument("--steps", type=_positive_int, default=None, metavar="N", help="env steps per training run")
     return parser
 
 
@@ -111,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "demo":
             from carverify.demo import run_demo
-            return run_demo(track=not args.no_track, tracking_uri=args.tracking_uri)
+            kwargs = {"steps": args.steps} if args.steps else {}
+            return run_demo(track=not args.no_track, tracking_uri=args.tracking_uri, out=args.out, **kwargs)
     except UsageError as exc:
         print(f"carverify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -284,7 +292,9 @@ def cmd_audit(args) -> int:
     from carverify.report import render
     from carverify.suite import load_suite
 
-    program = Path(args.program)
+    if len(args.programs) > 1 or args.workers or args.ray_address:
+        return cmd_audit_sweep(args)
+    program = Path(args.programs[0])
     if not program.is_file():
         raise UsageError(f"cannot read {program}: no such file")
     suite = load_suite(args.suite)
@@ -305,6 +315,57 @@ def cmd_audit(args) -> int:
         text = render_text(report, color=color)
         print(text.splitlines()[-1] if args.quiet else text)
     return {"accepted": EXIT_ACCEPTED, "rejected": EXIT_REJECTED}.get(report.verdict, EXIT_INTERNAL)
+
+
+def cmd_audit_sweep(args) -> int:
+    """Several programs, or any on Ray: one line per program in the given order, then a summary."""
+    from carverify import distributed
+    from carverify.audit import stage_function
+    from carverify.errors import UsageError
+    from carverify.suite import load_suite
+
+    load_suite(args.suite)
+    for stage in args.stages or ():
+        stage_function(stage)
+    for name in args.programs:
+        if not Path(name).is_file():
+            raise UsageError(f"cannot read {name}: no such file")
+    for target in (args.json, args.junit, args.sarif):
+        if target and target != "-" and Path(target).is_dir():
+            raise UsageError(f"cannot write report to {target}: it is a directory")
+    jobs = [distributed.AuditJob(str(Path(name)), args.suite, tuple(args.stages) if args.stages else None)
+            for name in args.programs]
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    paint = (lambda text, code: f"\x1b[{code}m{text}\x1b[0m") if color else None
+    show = args.json != "-" and not args.quiet
+    tracker = None if args.no_track else distributed.SweepTracker(args.tracking_uri)
+    if tracker is not None:
+        tracker.start({"programs": len(jobs), "suite": args.suite, "stages": " ".join(args.stages or ["all"]),
+                       "workers": args.workers or "-", "ray_address": args.ray_address or "-"},
+                      run_name=f"sweep-{len(jobs)}-{args.suite}")
+    done, shown = {}, [0]
+
+    def on_report(index, report, source):
+        done[index] = report
+        while show and shown[0] in done:  # in the given order, as soon as the earlier ones are in
+            print(distributed.program_line(done[shown[0]], paint), flush=True)
+            shown[0] += 1
+        if tracker is not None:
+            tracker.log(report, source)
+
+    sweep = None
+    try:
+        sweep = distributed.audit_many(jobs, workers=args.workers, address=args.ray_address, on_report=on_report)
+    finally:
+        if tracker is not None:
+            tracker.finish(sweep)
+    for fmt in ("json", "junit", "sarif"):
+        target = getattr(args, fmt)
+        if target:
+            _write(target, distributed.render_many(sweep.reports, fmt))
+    if args.json != "-":
+        print(distributed.summary_line(sweep))
+    return distributed.exit_code(sweep.reports)
 
 
 if __name__ == "__main__":

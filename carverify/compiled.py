@@ -30,6 +30,7 @@ import numpy as np
 from carverify.errors import UsageError
 
 _CACHE: dict[str, dict[str, Callable]] = {}
+_PROGRESS: dict[str, Callable | None] = {}   # the optional dense term, by program hash
 _LOCK = threading.Lock()
 
 
@@ -51,8 +52,15 @@ def compile_accepted(source: str, report_sha256: str) -> dict[str, Callable]:
     with _LOCK:
         cached = _CACHE.get(digest)
         if cached is None:
-            cached = _CACHE[digest] = _build(normalize(tree), info)
+            cached, _PROGRESS[digest] = _build(normalize(tree), info)
+            _CACHE[digest] = cached
     return dict(cached)
+
+
+def compile_progress(source: str, report_sha256: str) -> Callable | None:
+    """The accepted program's progress(obs) -> float, compiled like its checks; None if it has none."""
+    compile_accepted(source, report_sha256)  # the same parse, policy and hash checks
+    return _PROGRESS.get(hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest())
 
 
 def _build(tree, info) -> dict[str, Callable]:
@@ -71,15 +79,18 @@ def _build(tree, info) -> dict[str, Callable]:
             namespace[name] = tuple(value)
     for name in info.functions:
         namespace[name] = numba.njit(**native.JIT_OPTIONS)(namespace[name])
-    return {name: _check(name, namespace[name]) for name in info.subtasks}
+    progress = None
+    if "progress" in info.functions and "progress" not in info.subtasks:
+        progress = _check("progress", namespace["progress"], float)
+    return {name: _check(name, namespace[name]) for name in info.subtasks}, progress
 
 
-def _check(name: str, dispatcher) -> Callable:
-    def check(obs) -> bool:
+def _check(name: str, dispatcher, kind=bool) -> Callable:
+    def check(obs):
         # A contiguous read-only view: the type the audit compiled, and the caller's array stays untouched.
         view = np.ascontiguousarray(obs).view()
         view.setflags(write=False)
-        return bool(dispatcher(view))
+        return kind(dispatcher(view))
 
     check.__name__ = check.__qualname__ = name
     check.dispatcher = dispatcher  # for callers that want to compile eagerly: check.dispatcher.compile(sig)
@@ -89,3 +100,4 @@ def _check(name: str, dispatcher) -> Callable:
 def clear_cache() -> None:
     with _LOCK:
         _CACHE.clear()
+        _PROGRESS.clear()

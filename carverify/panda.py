@@ -17,7 +17,12 @@ object-target distance) are kept as per-frame measures for the progress check.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
+from pathlib import Path
+
 import numpy as np
 
 # The state vector a state-suite program receives; slices name its parts.
@@ -35,10 +40,27 @@ TARGET_MARKER = {"half_size": 0.01, "height": 0.045, "rgba": (0.9, 0.1, 0.1, 1.0
 
 def make_env(suite):
     """The suite's environment: PyBullet DIRECT (no display), TinyRenderer for frames."""
-    import gymnasium
-    import panda_gym  # noqa: F401  (registers the Panda*-v3 ids)
+    with _quiet_stdout():  # pybullet prints its build time and connection options on stdout
+        import gymnasium
+        import panda_gym  # noqa: F401  (registers the Panda*-v3 ids)
 
-    return gymnasium.make(suite.env_id, render_mode="rgb_array", renderer="Tiny")
+        return gymnasium.make(suite.env_id, render_mode="rgb_array", renderer="Tiny")
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    # The C library writes to file descriptor 1 directly: redirect the descriptor, not sys.stdout.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        import ctypes
+        ctypes.CDLL(None).fflush(None)  # C stdio buffers what it printed: drop it into /dev/null too
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def state_vector(env) -> np.ndarray:
@@ -357,3 +379,204 @@ def slide_action(obs: np.ndarray) -> np.ndarray:
     if ee[2] < 0.07:
         return toward(ee, [ee[0], ee[1], 0.1])
     return toward(ee, [*start, 0.1])
+
+
+# -- training (carverify train --suite panda-push) ------------------------------------------
+def state_observation_env(env):
+    """The policy's observation: the state vector (STATE_LAYOUT) as float32."""
+    import gymnasium
+
+    class StateObservation(gymnasium.ObservationWrapper):
+        def __init__(self, inner):
+            super().__init__(inner)
+            self.observation_space = gymnasium.spaces.Box(-10.0, 10.0, (STATE_SIZE,), np.float32)
+
+        def observation(self, observation):
+            return state_vector(self.env).astype(np.float32)
+
+    return StateObservation(env)
+
+
+class ProgramReward:
+    """Code reward for Panda suites: env reward + bonus per sub-task (once per episode, in
+    SUBTASKS order) + progress_weight * (gamma * progress(s') - progress(s)).
+
+    The progress term is potential-based shaping (Ng et al., 1999): it leaves the optimal
+    policy unchanged while paying every step that closes the gap.  Checks and progress are
+    the audited program, compiled (carverify.compiled) after its accepted audit's hash is
+    verified.  bonus = progress_weight = 0 only reports completions (for evaluation).
+    """
+
+    def __new__(cls, env, suite, source, report, *, bonus, progress_weight, gamma):
+        import gymnasium
+
+        from carverify.compiled import compile_accepted, compile_progress
+        from carverify.reward import accepted_sha256
+
+        sha = accepted_sha256(source, report, suite.name)
+        checks = compile_accepted(source, sha)
+        progress = compile_progress(source, sha)
+
+        class _ProgramReward(gymnasium.Wrapper):
+            def reset(self, **kwargs):
+                obs, info = self.env.reset(**kwargs)
+                self.paid = [False] * len(checks)
+                self.potential = self._progress()
+                info["subtasks"] = dict.fromkeys(checks, False)
+                return obs, info
+
+            def _progress(self) -> float:
+                return float(progress(render(suite, self.env))) if progress is not None else 0.0
+
+            def step(self, action):
+                obs, reward, terminated, truncated, info = self.env.step(action)
+                frame = render(suite, self.env)
+                completed = 0
+                for i, check in enumerate(checks.values()):
+                    if self.paid[i]:
+                        continue
+                    if not check(frame):
+                        break
+                    self.paid[i] = True
+                    completed += 1
+                shaped = 0.0
+                if progress is not None:
+                    potential = float(progress(frame))
+                    # A terminal state's potential is 0, so shaping cannot pay for ending an episode.
+                    shaped = (0.0 if terminated else gamma * potential) - self.potential
+                    self.potential = potential
+                info["env_reward"] = reward
+                info["subtasks"] = dict(zip(checks, self.paid))
+                return obs, reward + bonus * completed + progress_weight * shaped, terminated, truncated, info
+
+        return _ProgramReward(env)
+
+
+def train_settings(suite) -> dict:
+    section = dict(suite.config.get("train", {}))
+    if section.get("algorithm", "sac") != "sac":
+        from carverify.errors import UsageError
+        raise UsageError(f"suite {suite.name}: [train] algorithm must be 'sac' for Panda suites")
+    section.setdefault("total_steps", 20_000)
+    section.setdefault("eval_every", 2_500)
+    section.setdefault("eval_episodes", 20)
+    section.setdefault("progress_weight", 10.0)
+    section["sac"] = dict(section.get("sac", {}))
+    return section
+
+
+def make_train_env(suite, reward: str, program: dict | None, settings: dict, *, bonus: float | None = None):
+    """A thunk: Panda env -> [ProgramReward] -> state-vector observation (TimeLimit 50 steps inside)."""
+    def thunk():
+        env = make_env(suite)
+        if program is not None and (reward == "car" or bonus == 0.0):
+            car = reward == "car" and bonus != 0.0
+            env = ProgramReward(env, suite, program["source"], program["report"],
+                                bonus=suite.bonus if car else 0.0,
+                                progress_weight=float(settings["progress_weight"]) if car else 0.0,
+                                gamma=float(settings["sac"].get("gamma", 0.95)))
+        return state_observation_env(env)
+
+    return thunk
+
+
+class Evaluator:
+    """Deterministic policy on fixed seeds; success = the environment's is_success."""
+
+    def __init__(self, suite, program, settings, episodes: int):
+        from carverify.train import evaluation_seeds
+
+        self.env = make_train_env(suite, "sparse", program, settings, bonus=0.0)()
+        self.seeds = evaluation_seeds(episodes)
+
+    def __call__(self, model) -> tuple[float, dict[str, float]]:
+        successes, completed = [], []
+        for seed in self.seeds:
+            obs, info = self.env.reset(seed=seed)
+            done, success = False, False
+            while not done:
+                action, _ = model.predict(obs, deterministic=True)
+                obs, _, terminated, truncated, info = self.env.step(action)
+                success = success or bool(info.get("is_success"))
+                done = terminated or truncated
+            successes.append(success)
+            completed.append(info.get("subtasks", {}))
+        names = list(completed[0]) if completed else []
+        return float(np.mean(successes)), {n: float(np.mean([c[n] for c in completed])) for n in names}
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def train(args, suite) -> list:
+    """SAC on a Panda state suite, CaR vs sparse: the Panda branch of carverify.train.main."""
+    import torch
+    from stable_baselines3 import SAC
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+
+    from carverify.errors import UsageError
+    from carverify.train import REWARDS, RunResult, TrainCallback, Tracker, plot_suite, resolve_program, save_curves
+
+    if suite.obs_kind != "state":
+        raise UsageError(f"suite {suite.name} observes '{suite.obs_kind}': train a Panda state suite "
+                         "(the policy learns from the state vector)")
+    bad = [r for r in args.rewards if r not in REWARDS]
+    if bad:
+        raise UsageError(f"unknown reward {bad[0]!r} — choose from {', '.join(REWARDS)}")
+    torch.set_num_threads(args.torch_threads)
+    settings = train_settings(suite)
+    settings.update({k: v for k, v in (args.overrides or {}).items() if k != "sac"})
+    settings["sac"].update((args.overrides or {}).get("sac", {}))
+    steps = int(args.steps or settings["total_steps"])
+    eval_every = int(args.eval_every or settings["eval_every"])
+    eval_episodes = int(args.eval_episodes or settings["eval_episodes"])
+    program = resolve_program(args, suite)
+    sac = dict(settings["sac"])
+    net_arch = list(sac.pop("net_arch", [256, 256]))
+    out = Path(args.out) / suite.name
+    tracker = Tracker(args.tracking_uri) if args.track else None
+    results = []
+    for reward in args.rewards:
+        params = {"suite": suite.name, "env_id": suite.env_id, "reward": reward, "steps": steps,
+                  "seeds": " ".join(map(str, args.seeds)), "algorithm": "SAC", "eval_every": eval_every,
+                  "eval_episodes": eval_episodes, "observation": f"state vector ({STATE_SIZE} floats)",
+                  "policy": f"MlpPolicy {net_arch}", "bonus": suite.bonus,
+                  "progress_weight": settings["progress_weight"], **{f"sac.{k}": v for k, v in sac.items()}}
+        if program is not None:
+            params.update(program_path=program["path"], program_sha256=program["sha256"])
+        parent = tracker.start(f"train {suite.name} {reward}", params, program) if tracker else None
+        reward_results = []
+        for seed in args.seeds:
+            child = tracker.child(parent, f"{reward} seed {seed}", {**params, "seed": seed}) if tracker else None
+            venv = VecMonitor(DummyVecEnv([make_train_env(suite, reward, program, settings)]))
+            model = SAC("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
+                        policy_kwargs={"net_arch": net_arch}, **sac)
+            callback = TrainCallback(Evaluator(suite, program, settings, eval_episodes), eval_every, steps,
+                                     stop_at=args.stop_at,
+                                     log=(lambda m, s, c=child: tracker.metrics(c, m, s)) if tracker else None,
+                                     progress=f"{reward} seed {seed}" if args.progress else None)
+            start = time.perf_counter()
+            try:
+                model.learn(total_timesteps=steps, callback=callback)
+            finally:
+                venv.close()
+                callback.close()
+            wall = time.perf_counter() - start
+            result = RunResult(reward, seed, callback.curve, callback.subtask_curve, model.num_timesteps,
+                               callback.steps_to_target, wall,
+                               model.num_timesteps / max(wall - callback.eval_seconds, 1e-9))
+            reward_results.append(result)
+            (out / reward).mkdir(parents=True, exist_ok=True)
+            model.save(out / reward / f"model-seed{seed}.zip")
+            if tracker:
+                tracker.finish(child, {"wall_seconds": wall, "steps_per_second": result.steps_per_second,
+                                       "final_success_rate": result.final_success,
+                                       "steps_to_target": float(result.steps_to_target or -1)})
+        curves_path = save_curves(out / reward / "curves.json", suite.name, reward, args, reward_results)
+        results.extend(reward_results)
+        plot_path = plot_suite(out)
+        if tracker:
+            tracker.summary(parent, reward_results)
+            tracker.artifacts(parent, [curves_path, plot_path])
+            tracker.finish(parent, {})
+    return results

@@ -129,6 +129,9 @@ def main(args: Args) -> list[RunResult]:
     if args.vec_env not in ("dummy", "subproc"):
         raise UsageError(f"vec_env must be 'dummy' or 'subproc', got {args.vec_env!r}")
     suite = load_suite(args.suite)
+    if suite.kind == "panda":  # continuous control: SAC on the state vector (carverify/panda.py)
+        from carverify import panda
+        return panda.train(args, suite)
     if not suite.env_id.startswith("MiniGrid"):
         raise UsageError(f"train supports MiniGrid suites (one-hot partial view); {suite.name} runs {suite.env_id}")
     config = train_config(suite, args.overrides)

@@ -1,0 +1,436 @@
+"""Audit many programs in one sweep: in this process, or as Ray tasks on a local instance or a cluster.
+
+Ray is imported only on the Ray path (``pip install 'carverify[ray]'``); a sweep without
+workers or an address never touches it.  Each Ray task runs the same audit a sequential
+run does, in a worker process that starts its own sandbox child, with the same limits.
+
+Tracking: the driver logs every audit as results come back, each run a child of one parent
+run for the sweep, all in one experiment.  Workers never open the store: SQLite is a file on
+the driver's disk that a remote worker cannot reach and that concurrent writers would lock.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, NamedTuple, Sequence
+
+from carverify.errors import CarverifyError, InternalError, UsageError
+from carverify.result import AuditReport, Finding, StageResult
+
+# Test-only hook, read by the Ray worker: comma-separated program file names, each optionally
+# suffixed ":always".  A worker about to audit one of them exits at once (os._exit(1)), on the
+# first attempt only, or on every attempt with ":always".
+DIE_ENV = "CARVERIFY_TEST_WORKER_DIES"
+ATTEMPTS = 2  # a worker that dies is retried once, then the program is reported as an error
+# Only small reports and counterexample frames travel through the object store.
+_LOCAL_OBJECT_STORE_BYTES = 256 << 20
+
+OnReport = Callable[[int, AuditReport, str], None]
+
+
+@dataclass(frozen=True)
+class AuditJob:
+    """One program to audit: a path the driver reads, a suite name, optional stages."""
+
+    path: str
+    suite: str
+    stages: tuple[str, ...] | None = None
+
+
+class Sweep(NamedTuple):
+    reports: list[AuditReport]   # in job order
+    retried: list[int]           # jobs whose worker died once and that ran again
+    seconds: float               # audits only, without Ray start-up
+    workers: int | None          # None: sequential, in this process
+    address: str | None
+
+
+def audit_many(jobs: Sequence[AuditJob], *, workers: int | None = None, address: str | None = None,
+               on_report: OnReport | None = None) -> Sweep:
+    """Audit every job; on Ray if `workers` or `address` is given, else one after another here.
+
+    Every job gets a report: a program whose worker died twice, or whose audit raised, is
+    reported with verdict "error".  `on_report(index, report, source)` is called in the driver
+    as each report arrives (completion order on Ray).  An unreadable file is a UsageError
+    before any audit starts.
+    """
+    from carverify.audit import stage_function
+    from carverify.suite import load_suite
+
+    jobs = list(jobs)
+    if workers is not None and workers < 1:
+        raise UsageError(f"workers must be at least 1, got {workers}")
+    # Misuse fails here, once, rather than as an error report per program from every worker.
+    for name in {job.suite for job in jobs}:
+        load_suite(name)
+    for stage in {s for job in jobs for s in job.stages or ()}:
+        stage_function(stage)
+    raws = [_read(job.path) for job in jobs]
+    callback = on_report or (lambda index, report, source: None)
+    if workers is None and address is None:
+        return _sequential(jobs, raws, callback)
+    return _on_ray(jobs, raws, workers, address, callback)
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _source(raw: bytes) -> str:
+    # As audit_file decodes: undecodable bytes survive as surrogates for the parse stage (CV104).
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _audit(job: AuditJob, raw: bytes) -> AuditReport:
+    """What `audit_file(job.path, job.suite, stages=job.stages)` returns, from bytes already read."""
+    from carverify.audit import audit_source
+
+    start = time.perf_counter()
+    try:
+        return audit_source(_source(raw), job.suite, path=job.path, stages=job.stages)
+    except CarverifyError:
+        raise  # misuse (unknown suite or stage) is the caller's, not one program's
+    except Exception as exc:  # noqa: BLE001 - one program's broken audit must not end the sweep
+        return error_report(job, raw, f"internal error while auditing: {type(exc).__name__}: {exc}",
+                            seconds=time.perf_counter() - start)
+
+
+def error_report(job: AuditJob, raw: bytes, message: str, *, hint: str | None = None,
+                 seconds: float = 0.0) -> AuditReport:
+    """A report with verdict "error" for a program whose audit could not run to the end."""
+    from carverify.audit import available_stages
+    from carverify.candidate import Candidate
+    from carverify.config import AuditConfig
+
+    stages = tuple(job.stages) if job.stages else available_stages()
+    results = [StageResult(stages[0], "error", [Finding("CV000", message, hint=hint)])]
+    results += [StageResult(name, "skipped") for name in stages[1:]]
+    return AuditReport(program_path=job.path, program_sha256=Candidate(_source(raw), job.path).sha256,
+                       suite=job.suite, stages=results, limits=AuditConfig().limits.to_dict(),
+                       seconds=seconds)
+
+
+def _sequential(jobs, raws, on_report) -> Sweep:
+    start = time.perf_counter()
+    reports = []
+    for index, (job, raw) in enumerate(zip(jobs, raws)):
+        reports.append(_audit(job, raw))
+        on_report(index, reports[-1], _source(raw))
+    return Sweep(reports, [], time.perf_counter() - start, None, None)
+
+
+# ---------------------------------------------------------------------------------- Ray
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--workers and --ray-address need Ray: pip install 'carverify[ray]'") from None
+    return ray
+
+
+@contextlib.contextmanager
+def ray_session(workers: int | None = None, address: str | None = None):
+    """Use the Ray instance this process is already connected to, else connect to `address`,
+    else start a quiet local instance with `workers` CPUs; shut down only what was started here."""
+    ray = _import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
+    restore = _raylet_messages_to_log()
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
+                     object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        restore()
+        where = f"Ray at {address}" if address else "a local Ray instance"
+        raise InternalError(f"cannot start or reach {where}: {_first_line(exc)}") from exc
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        restore()
+
+
+def _raylet_messages_to_log():
+    """Send the messages Ray's driver prints to stdout (e.g. "A worker died…") to our debug log.
+
+    Ray prints them whatever log_to_driver says, into the middle of `--json -` output and of the
+    per-program lines; the report already says which program's worker died.  Returns the undo.
+    """
+    try:
+        from ray._private import worker as ray_worker
+        original = ray_worker.print_to_stdstream
+    except (ImportError, AttributeError):  # another Ray version: its messages stay as they are
+        return lambda: None
+    log = logging.getLogger(__name__)
+
+    def to_log(data, *args, **kwargs):
+        for line in data.get("lines", ()):
+            log.debug("ray %s: %s", data.get("pid", "?"), line)
+
+    ray_worker.print_to_stdstream = to_log
+    return lambda: setattr(ray_worker, "print_to_stdstream", original)
+
+
+def _on_ray(jobs, raws, workers, address, on_report) -> Sweep:
+    with ray_session(workers, address) as ray:
+        from ray import exceptions as ray_errors
+
+        # Retries are ours, not Ray's: exactly one more attempt, with the attempt number known.
+        remote = ray.remote(num_cpus=1, max_retries=0)(_audit_in_worker)
+        # A local instance already runs at most `workers` tasks at once; on a cluster, --workers
+        # caps how many of its CPUs this sweep takes.
+        cap = workers if (workers and address) else max(len(jobs), 1)
+        queue = collections.deque((index, 0) for index in range(len(jobs)))
+        pending: dict = {}
+        reports: list[AuditReport | None] = [None] * len(jobs)
+        retried: list[int] = []
+
+        def submit():
+            while queue and len(pending) < cap:
+                index, attempt = queue.popleft()
+                pending[remote.remote(jobs[index], raws[index], attempt)] = (index, attempt)
+
+        start = time.perf_counter()
+        submit()
+        try:
+            while pending:
+                [ref], _ = ray.wait(list(pending), num_returns=1)
+                index, attempt = pending.pop(ref)
+                job, raw = jobs[index], raws[index]
+                try:
+                    report, files = ray.get(ref)
+                except ray_errors.RayTaskError as exc:  # our own code raised: it would again
+                    report = error_report(job, raw, "internal error in the Ray task: "
+                                          f"{_first_line(getattr(exc, 'cause', None) or exc)}")
+                except ray_errors.RayError as exc:  # the worker, its node or its result was lost
+                    if attempt + 1 < ATTEMPTS:
+                        retried.append(index)
+                        queue.appendleft((index, attempt + 1))
+                        submit()
+                        continue
+                    report = error_report(
+                        job, raw, f"the Ray worker auditing this program died on all {ATTEMPTS} attempts "
+                                  f"({type(exc).__name__}: {_first_line(exc)})",
+                        hint="carverify's infrastructure failed, not the program: check the Ray node's "
+                             "memory and logs, then audit it again")
+                else:
+                    _materialize(files)
+                submit()  # before the callback, so workers never wait on the driver's logging
+                reports[index] = report
+                on_report(index, report, _source(raw))
+        finally:
+            for ref in pending:  # interrupted: leave no audits running on a shared cluster
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+        return Sweep(reports, retried, time.perf_counter() - start, workers, address)
+
+
+def _audit_in_worker(job: AuditJob, raw: bytes, attempt: int):
+    """The Ray task: one audit, plus the bytes of every artifact it saved.
+
+    It runs in a fresh temporary directory, so files an audit writes relative to its working
+    directory (counterexamples) are collected here and recreated by the driver at the same
+    relative paths, as a sequential run in the driver's directory would have left them.
+    """
+    _die_if_asked(job.path, attempt)
+    home = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="carverify-ray-") as tmp:
+        os.chdir(tmp)
+        try:
+            report = _audit(job, raw)
+            files = {path: Path(path).read_bytes() for path in report.artifacts.values() if Path(path).is_file()}
+        finally:
+            os.chdir(home)
+    return report, files
+
+
+def _die_if_asked(path: str, attempt: int) -> None:
+    wanted = os.environ.get(DIE_ENV)
+    if not wanted:
+        return
+    for entry in wanted.split(","):
+        name, _, when = entry.strip().partition(":")
+        if name == Path(path).name and (when == "always" or attempt == 0):
+            os._exit(1)
+
+
+def _materialize(files: dict[str, bytes]) -> None:
+    for path, data in files.items():
+        target = Path(path)
+        if target.is_file() and target.read_bytes() == data:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _first_line(exc: object) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+# ------------------------------------------------------------------------- reporting
+
+
+def exit_code(reports: Iterable[AuditReport]) -> int:
+    """3 if any audit broke, else 1 if any program was rejected, else 0."""
+    verdicts = {r.verdict for r in reports}
+    return 3 if "error" in verdicts else 1 if "rejected" in verdicts else 0
+
+
+def program_line(report: AuditReport, paint=None) -> str:
+    """The verdict line, followed by the codes found: `REJECTED  p.py  (suite …)  CV204 CV301`."""
+    from carverify.report.text import verdict_line
+
+    codes = list(dict.fromkeys(f.code for f in report.findings))
+    more = f" (+{len(codes) - 5})" if len(codes) > 5 else ""
+    return verdict_line(report, paint) + (f"  {' '.join(codes[:5])}{more}" if codes else "")
+
+
+def summary_line(sweep: Sweep) -> str:
+    counts = collections.Counter(r.verdict for r in sweep.reports)
+    n = len(sweep.reports)
+    if sweep.workers is None and sweep.address is None:
+        where = "sequential"
+    else:
+        where = (f"Ray at {sweep.address}" if sweep.address else "local Ray") + (
+            f", {sweep.workers} worker{'s' if sweep.workers != 1 else ''}" if sweep.workers else "")
+    rate = f", {n / sweep.seconds:.1f} audits/s" if sweep.seconds > 0 else ""
+    retried = f"; {len(sweep.retried)} retried after a worker died" if sweep.retried else ""
+    return (f"{n} program{'s' if n != 1 else ''}: {counts['accepted']} accepted, {counts['rejected']} rejected, "
+            f"{counts['error']} error{'s' if counts['error'] != 1 else ''} ({where}, {sweep.seconds:.1f} s{rate})"
+            f"{retried}")
+
+
+def render_many(reports: Sequence[AuditReport], fmt: str) -> str:
+    """Several reports in one file: a JSON list, one JUnit <testsuites>, one SARIF log with a run each."""
+    from carverify.report import render
+    from carverify.report.json_report import plain
+
+    if fmt == "json":
+        return json.dumps(plain([r.to_dict() for r in reports]), indent=2, ensure_ascii=False, allow_nan=False)
+    if fmt == "sarif":
+        logs = [json.loads(render(r, "sarif")) for r in reports]
+        merged = {"$schema": logs[0]["$schema"], "version": logs[0]["version"],
+                  "runs": [run for log in logs for run in log["runs"]]}
+        return json.dumps(merged, indent=2, ensure_ascii=False)
+    if fmt == "junit":
+        root = ET.Element("testsuites", {"name": "carverify"})
+        totals = collections.Counter()
+        for report in reports:
+            one = ET.fromstring(render(report, "junit"))
+            for suite in one.findall("testsuite"):
+                for key in ("tests", "failures", "errors", "skipped"):
+                    totals[key] += int(suite.get(key, "0"))
+                totals["time"] += float(suite.get("time", "0"))
+                root.append(suite)
+        for key in ("tests", "failures", "errors", "skipped"):
+            root.set(key, str(totals[key]))
+        root.set("time", f"{totals['time']:.3f}")
+        ET.indent(root)
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+    return render(reports[0], fmt) if len(reports) == 1 else "\n\n".join(render(r, fmt) for r in reports)
+
+
+# -------------------------------------------------------------------------- tracking
+
+
+class SweepTracker:
+    """One MLflow parent run for a sweep; every audit a child run in the same experiment.
+
+    Everything is logged from the driver, one run at a time: see the module docstring.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, experiment: str | None = None):
+        from carverify.tracking import DEFAULT_EXPERIMENT, default_tracking_uri
+
+        self.uri = tracking_uri or default_tracking_uri()
+        self.experiment = experiment or DEFAULT_EXPERIMENT
+        self.run_id: str | None = None
+        self._client = None
+
+    def start(self, params: dict[str, object], run_name: str | None = None) -> str:
+        from mlflow.entities import Param
+
+        from carverify import __version__
+        from carverify.tracking import _client, _env, _experiment_id, _failure, _PROBE_ENV, _quiet_mlflow
+
+        with _quiet_mlflow(), _env({"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}, force=True):
+            from mlflow.exceptions import MlflowException
+
+            try:
+                self._client = _client(self.uri)
+                with _env(_PROBE_ENV):
+                    experiment_id = _experiment_id(self._client, self.experiment, self.uri)
+            except MlflowException as exc:
+                raise _failure(UsageError, "cannot use MLflow tracking URI {uri}", self.uri, exc) from exc
+            except Exception as exc:
+                raise _failure(InternalError, "cannot reach MLflow tracking at {uri}", self.uri, exc) from exc
+            run = self._client.create_run(experiment_id, run_name=run_name or "audit-sweep",
+                                          tags={"carverify.version": __version__, "carverify.sweep": "true"})
+            self.run_id = run.info.run_id
+            self._client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+        return self.run_id
+
+    def log(self, report: AuditReport, source: str) -> str:
+        from carverify.tracking import log_audit
+
+        return log_audit(report, source, tracking_uri=self.uri, experiment=self.experiment,
+                         parent_run_id=self.run_id)
+
+    def finish(self, sweep: Sweep | None) -> None:
+        """Summary metrics and FINISHED; without a sweep (interrupted, failed) the run is FAILED."""
+        if self.run_id is None:
+            return
+        from mlflow.entities import Metric
+
+        from carverify.tracking import _quiet_mlflow
+
+        with _quiet_mlflow():
+            if sweep is not None:
+                counts = collections.Counter(r.verdict for r in sweep.reports)
+                values = {"programs": len(sweep.reports), "accepted": counts["accepted"],
+                          "rejected": counts["rejected"], "errors": counts["error"],
+                          "retried": len(sweep.retried), "seconds": sweep.seconds}
+                if sweep.seconds > 0:
+                    values["audits_per_second"] = len(sweep.reports) / sweep.seconds
+                now = int(time.time() * 1000)
+                self._client.log_batch(self.run_id, metrics=[
+                    Metric(k, float(v), now, 0) for k, v in values.items() if math.isfinite(float(v))])
+                self._client.set_tag(self.run_id, "verdict", _worst(sweep.reports))
+            self._client.set_terminated(self.run_id, status="FINISHED" if sweep is not None else "FAILED")
+
+
+def _worst(reports: Iterable[AuditReport]) -> str:
+    return {0: "accepted", 1: "rejected", 3: "error"}[exit_code(reports)]
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train_on_ray(*_args, **_kwargs):
+    """Not available yet: see the note below."""
+    # carverify/train.py (another engineer's, in progress) exposes only `main(Args)`, which runs
+    # every reward x seed in one process; there is no per-seed function to fan out yet.  Once it
+    # exists (e.g. `train.run_one(args, suite, reward, seed) -> RunResult`), this becomes a Ray
+    # task per (reward, seed), retried once like audits, with the driver logging to MLflow.
+    raise UsageError("training on Ray is not available yet: carverify.train has no per-seed entry point")

@@ -1,0 +1,27 @@
+"""Known bad: reads the cube from obs[3:6] (the gripper velocity) instead of obs[6:9]."""
+import numpy as np
+
+SUBTASKS = ("reached", "near_target", "at_target")
+START_DISTANCE = 0.45   # the largest cube-target distance at reset (0.3 m square diagonal, rounded up)
+
+
+def cube_target_distance(obs):
+    return np.sqrt((obs[3] - obs[12]) ** 2 + (obs[4] - obs[13]) ** 2 + (obs[5] - obs[14]) ** 2)
+
+
+def reached(obs):
+    horizontal = np.sqrt((obs[0] - obs[6]) ** 2 + (obs[1] - obs[7]) ** 2)
+    return bool(horizontal < 0.06 and obs[2] < 0.05)
+
+
+def near_target(obs):
+    return bool(cube_target_distance(obs) < 0.10)
+
+
+def at_target(obs):
+    return bool(cube_target_distance(obs) < 0.05)
+
+
+def progress(obs):
+    value = 1.0 - cube_target_distance(obs) / START_DISTANCE
+    return float(min(max(value, 0.0), 1.0))

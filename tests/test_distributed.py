@@ -1,0 +1,328 @@
+"""Sweeps: many programs audited sequentially or as Ray tasks give the same reports, dead workers are retried.
+
+One local Ray instance serves the whole module (2 CPUs, its own temp dir); it is shut down at
+the end and the module checks that none of its processes are left.  The CLI tests start their
+own instance in a subprocess, under their own RAY_TMPDIR, and check the same.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from carverify import distributed
+from carverify.audit import audit_file
+from carverify.distributed import AuditJob, audit_many
+from carverify.errors import UsageError
+from carverify.suite import list_suites
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+SUITE = "minigrid-doorkey-5x5"
+FAST = ("parse", "policy", "restricted")
+# Report fields that measure time rather than the program: they differ between any two runs.
+TIMING_METRIC = re.compile(r"(seconds|_ms)$")
+DIES_ONCE, DIES_ALWAYS = "dies_once.py", "dies_always.py"
+
+
+def comparable(report) -> dict:
+    """The report as a dict without timings: equal for equal audits, wherever they ran."""
+    data = report.to_dict()
+    data.pop("seconds")
+    for stage in data["stages"]:
+        stage.pop("seconds")
+        stage["metrics"] = {k: v for k, v in stage["metrics"].items() if not TIMING_METRIC.search(k)}
+    return data
+
+
+def _processes_mentioning(text: str) -> dict[int, str]:
+    found = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found[int(pid)] = cmdline[:160]
+    return found
+
+
+def _alive(pids) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(pid)
+    return alive
+
+
+def _wait_gone(what, seconds: float = 20.0):
+    """Poll `what()` (a collection) until it is empty; return what is left after `seconds`."""
+    deadline = time.monotonic() + seconds
+    left = what()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = what()
+    return left
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One local Ray instance for the module, started as carverify starts one, in a private temp dir."""
+    ray = _need_ray()
+    # Short path: Ray's unix sockets live under it and must fit in 107 bytes.
+    temp = tempfile.mkdtemp(prefix="cvray-")
+    # Workers inherit the driver's environment when the instance starts: the test-only hook
+    # must be set before, and names programs only the retry tests use.
+    restore = distributed._raylet_messages_to_log()  # as `carverify audit --workers` does
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(distributed.DIE_ENV, f"{DIES_ONCE},{DIES_ALWAYS}:always")
+        start = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                 object_store_memory=256 << 20, _temp_dir=temp)
+        started = time.perf_counter() - start
+    print(f"\nlocal Ray started in {started:.1f} s")
+    ours = _processes_mentioning(temp)
+    assert ours, "no Ray process found under the instance's temp dir"
+    workers: set[int] = set()
+    try:
+        yield workers  # tests add the worker pids they saw
+    finally:
+        ray.shutdown()
+        restore()
+        left = _wait_gone(lambda: _processes_mentioning(temp)) or _wait_gone(lambda: _alive(workers))
+        shutil.rmtree(temp, ignore_errors=True)
+        assert not left, f"Ray processes left after shutdown: {left}"
+
+
+def _need_ray():
+    if os.environ.get("CI"):
+        import ray  # CI installs carverify[ray]: a missing Ray must fail there, not skip
+        return ray
+    return pytest.importorskip("ray")
+
+
+def _copy(tmp_path: Path, source: Path, name: str) -> str:
+    target = tmp_path / name
+    shutil.copyfile(source, target)
+    return str(target)
+
+
+# ----------------------------------------------------------------- without Ray
+
+
+def test_plain_audits_never_import_ray():
+    code = ("import sys, carverify.cli as c\n"
+            f"one = c.main(['audit', {str(EXAMPLES / 'good_vectorized.py')!r}, '--suite', {SUITE!r}, "
+            "'--stages', 'parse', 'policy', '--no-track'])\n"
+            f"two = c.main(['audit', {str(EXAMPLES / 'good_vectorized.py')!r}, {str(EXAMPLES / 'imports_os.py')!r}, "
+            f"'--suite', {SUITE!r}, '--stages', 'parse', 'policy', '--no-track'])\n"
+            "print('EXIT', one, two, 'RAY', 'ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert "EXIT 0 1 RAY False" in out.stdout, out.stdout + out.stderr
+
+
+def test_sequential_sweep_equals_one_audit_at_a_time():
+    paths = [str(EXAMPLES / n) for n in ("good_vectorized.py", "imports_os.py", "not_a_bool.py")]
+    seen = []
+    sweep = audit_many([AuditJob(p, SUITE, FAST) for p in paths],
+                       on_report=lambda i, report, source: seen.append((i, report.program_path, len(source))))
+    assert sweep.workers is None and sweep.retried == []
+    assert [comparable(r) for r in sweep.reports] == [comparable(audit_file(p, SUITE, stages=FAST)) for p in paths]
+    assert [i for i, *_ in seen] == [0, 1, 2] and all(n > 0 for *_, n in seen)
+    assert distributed.exit_code(sweep.reports) == 1
+
+
+def test_misuse_fails_before_any_audit(tmp_path):
+    good = str(EXAMPLES / "good_vectorized.py")
+    with pytest.raises(UsageError, match="unknown suite 'nope'"):
+        audit_many([AuditJob(good, "nope")])
+    with pytest.raises(UsageError, match="unknown stage 'nonsense'"):
+        audit_many([AuditJob(good, SUITE, ("nonsense",))])
+    with pytest.raises(UsageError, match="cannot read .*missing.py"):
+        audit_many([AuditJob(good, SUITE, FAST), AuditJob(str(tmp_path / "missing.py"), SUITE, FAST)])
+
+
+def test_workers_without_ray_installed_is_a_usage_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` sees when it is not installed
+    with pytest.raises(UsageError, match=re.escape("need Ray: pip install 'carverify[ray]'")):
+        audit_many([AuditJob(str(EXAMPLES / "good_vectorized.py"), SUITE, FAST)], workers=2)
+
+
+def test_exit_codes_of_a_sweep():
+    def report(verdict_status):
+        from carverify.result import AuditReport, StageResult
+        return AuditReport("p.py", "0" * 64, SUITE, [StageResult("parse", verdict_status)])
+
+    assert distributed.exit_code([report("passed")] * 2) == 0
+    assert distributed.exit_code([report("passed"), report("failed")]) == 1
+    assert distributed.exit_code([report("failed"), report("error"), report("passed")]) == 3
+
+
+def test_several_reports_in_one_file():
+    paths = [str(EXAMPLES / n) for n in ("good_vectorized.py", "imports_os.py")]
+    reports = audit_many([AuditJob(p, SUITE, ("parse", "policy")) for p in paths]).reports
+    data = json.loads(distributed.render_many(reports, "json"))
+    assert [r["verdict"] for r in data] == ["accepted", "rejected"]
+    sarif = json.loads(distributed.render_many(reports, "sarif"))
+    assert sarif["version"] == "2.1.0" and len(sarif["runs"]) == 2
+    assert sarif["runs"][1]["results"][0]["ruleId"] == "CV204"
+    junit = distributed.render_many(reports, "junit")
+    assert junit.count("<testsuite ") == 2 and 'tests="4"' in junit.split("\n")[1]
+
+
+def test_cli_several_programs_sequential(tmp_path):
+    good = EXAMPLES / "good_vectorized.py"
+    out = subprocess.run([sys.executable, "-m", "carverify.cli", "audit", str(good), str(good), "--suite", SUITE,
+                          "--stages", *FAST, "--no-track", "--json", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("ACCEPTED  ") for line in lines[:2])
+    assert lines[2].startswith("2 programs: 2 accepted, 0 rejected, 0 errors (sequential, ")
+    assert [r["verdict"] for r in json.loads((tmp_path / "r.json").read_text())] == ["accepted"] * 2
+
+
+# -------------------------------------------------------------------- on Ray
+
+
+def test_ray_reports_equal_sequential_ones(ray_local, tmp_path, monkeypatch):
+    # All stages on a program whose counterexample is saved: the file a worker writes comes back
+    # to the driver at the path the report names, relative to the driver's directory.
+    monkeypatch.chdir(tmp_path)
+    crash = str(ROOT / "suites" / SUITE / "programs" / "crash_off_distribution.py")
+    paths = [str(EXAMPLES / n) for n in sorted(os.listdir(EXAMPLES))]
+    jobs = [AuditJob(p, SUITE, FAST) for p in paths * 2] + [AuditJob(crash, SUITE)]
+    on_ray = audit_many(jobs, workers=2)
+    artifacts = on_ray.reports[-1].artifacts
+    assert artifacts and all(not Path(p).is_absolute() and (tmp_path / p).is_file() for p in artifacts.values())
+    ray_bytes = {p: (tmp_path / p).read_bytes() for p in artifacts.values()}
+    shutil.rmtree(tmp_path / ".carverify-cache", ignore_errors=True)
+    sequential = audit_many(jobs)
+    assert [comparable(r) for r in on_ray.reports] == [comparable(r) for r in sequential.reports]
+    assert {p: (tmp_path / p).read_bytes() for p in artifacts.values()} == ray_bytes
+    assert on_ray.workers == 2 and on_ray.retried == []
+    assert sequential.reports[-1].verdict == "rejected" and "CV401" in {f.code for f in sequential.reports[-1].findings}
+
+
+def test_dead_worker_is_retried_once_then_reported_as_error(ray_local, tmp_path):
+    import ray
+
+    once = _copy(tmp_path, EXAMPLES / "good_vectorized.py", DIES_ONCE)
+    always = _copy(tmp_path, EXAMPLES / "good_vectorized.py", DIES_ALWAYS)
+    good = str(EXAMPLES / "good_vectorized.py")
+    bad = str(EXAMPLES / "imports_os.py")
+    seen = []
+    sweep = audit_many([AuditJob(p, SUITE, FAST) for p in (good, once, always, bad)], workers=2,
+                       on_report=lambda i, report, source: seen.append(i))
+    verdicts = [r.verdict for r in sweep.reports]
+    assert verdicts == ["accepted", "accepted", "error", "rejected"]
+    assert sorted(seen) == [0, 1, 2, 3]                 # every program reported, once
+    assert sorted(sweep.retried) == [1, 2]              # each dead worker's program ran once more
+    error = sweep.reports[2]
+    assert [(s.stage, s.status) for s in error.stages] == [
+        ("parse", "error"), ("policy", "skipped"), ("restricted", "skipped")]
+    [finding] = error.findings
+    assert finding.code == "CV000"
+    assert finding.message.startswith("the Ray worker auditing this program died on all 2 attempts "
+                                      "(WorkerCrashedError: ")
+    assert error.program_sha256 == sweep.reports[1].program_sha256  # same bytes, same identity
+    assert comparable(sweep.reports[1]) == comparable(audit_file(once, SUITE, stages=FAST))
+    assert distributed.exit_code(sweep.reports) == 3
+    assert "1 error" in distributed.summary_line(sweep) and "2 retried" in distributed.summary_line(sweep)
+
+    @ray.remote
+    def pid():
+        return os.getpid()
+    ray_local.update(ray.get([pid.remote() for _ in range(4)]))
+
+
+def test_sweep_tracks_one_parent_run_with_a_child_per_audit(ray_local, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    jobs = [AuditJob(str(EXAMPLES / n), SUITE, FAST) for n in ("good_vectorized.py", "imports_os.py")]
+    tracker = distributed.SweepTracker(uri)
+    parent = tracker.start({"programs": len(jobs)}, run_name="sweep-test")
+    sweep = audit_many(jobs, workers=2, on_report=lambda i, report, source: tracker.log(report, source))
+    tracker.finish(sweep)
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("carverify-audit")
+    runs = {r.info.run_id: r for r in client.search_runs([experiment.experiment_id])}
+    assert runs[parent].info.status == "FINISHED" and runs[parent].data.metrics["rejected"] == 1.0
+    children = [r for r in runs.values() if r.data.tags.get("mlflow.parentRunId") == parent]
+    assert sorted(r.data.tags["verdict"] for r in children) == ["accepted", "rejected"]
+    assert all(r.info.experiment_id == experiment.experiment_id for r in runs.values())
+
+
+@pytest.mark.slow
+def test_two_hundred_programs_on_two_workers_match_sequential(ray_local, tmp_path):
+    """The suites' reference programs and the attack corpus, repeated to 200, on parse/policy/restricted."""
+    from corpus.attacks import ATTACKS
+
+    programs = []
+    for suite in list_suites():
+        if suite.kind != "minigrid":  # Panda suites are still being built; their programs need the simulator
+            continue
+        manifest = tomllib.loads((suite.path / "programs" / "manifest.toml").read_text())
+        programs += [(str(suite.path / "programs" / e["file"]), suite.name) for e in manifest["program"]]
+    folder = tmp_path / "attacks"
+    folder.mkdir()
+    for attack in ATTACKS[::3]:  # every family, a third of each: the repeats make up the 200
+        (folder / f"{attack.id}.py").write_text(attack.source, encoding="utf-8")
+        programs.append((str(folder / f"{attack.id}.py"), SUITE))
+    jobs = [AuditJob(path, suite, FAST) for path, suite in (programs * 2)[:200]]
+    assert len(jobs) == 200 and len(set(jobs)) == len(programs) < 200
+
+    start = time.perf_counter()
+    sequential = audit_many(jobs)
+    middle = time.perf_counter()
+    on_ray = audit_many(jobs, workers=2)
+    print(f"\n200 audits: sequential {middle - start:.1f} s, Ray with 2 workers {time.perf_counter() - middle:.1f} s")
+
+    def summary(reports):
+        return [(r.program_path, r.verdict, sorted({f.code for f in r.findings})) for r in reports]
+    assert summary(on_ray.reports) == summary(sequential.reports)
+    assert on_ray.retried == [] and {r.verdict for r in on_ray.reports} == {"accepted", "rejected"}
+
+
+def test_cli_workers_sweep(tmp_path):
+    """`--workers 2`: its own local instance, a dead worker retried, one line per program, exit 3."""
+    _need_ray()
+    once = _copy(tmp_path, EXAMPLES / "good_vectorized.py", DIES_ONCE)
+    always = _copy(tmp_path, EXAMPLES / "good_vectorized.py", DIES_ALWAYS)
+    bad = str(EXAMPLES / "imports_os.py")
+    ray_tmp = tempfile.mkdtemp(prefix="cvray-")
+    env = {**os.environ, distributed.DIE_ENV: f"{DIES_ONCE},{DIES_ALWAYS}:always", "RAY_TMPDIR": ray_tmp}
+    try:
+        out = subprocess.run([sys.executable, "-m", "carverify.cli", "audit", once, always, bad, "--suite", SUITE,
+                              "--stages", *FAST, "--no-track", "--workers", "2", "--json", str(tmp_path / "r.json")],
+                             capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+        left = _wait_gone(lambda: _processes_mentioning(ray_tmp))
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert out.stderr == ""  # a quiet Ray: no start-up banner, no "worker died" chatter
+    lines = out.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines[:3]] == ["ACCEPTED", "ERROR", "REJECTED"]
+    assert lines[1].startswith(f"ERROR  {always}  (suite {SUITE}") and lines[1].endswith("CV000")
+    assert lines[3].startswith("3 programs: 1 accepted, 1 rejected, 1 error (local Ray, 2 workers, ")
+    assert lines[3].endswith("; 2 retried after a worker died")
+    reports = json.loads((tmp_path / "r.json").read_text())
+    assert [r["verdict"] for r in reports] == ["accepted", "error", "rejected"]
+    assert not left, f"Ray processes left after the CLI exited: {left}"
