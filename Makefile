@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench bench-rl clean
 
 install: $(STAMP)
 
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,ray]"
 	touch $(STAMP)
 
 test: install
@@ -25,6 +25,11 @@ demo: install
 bench: install
 	$(BIN)/python bench/sandbox_overhead.py
 	$(BIN)/python bench/check_cost.py
+	$(BIN)/python bench/audit_throughput.py
+	$(BIN)/python bench/wrapper_overhead.py
+
+bench-rl: install
+	$(BIN)/python bench/rl_compare.py
 
 clean:
 	rm -rf $(VENV) .carverify-cache mlruns mlruns.db .pytest_cache

@@ -251,7 +251,8 @@ def cmd_run(args) -> int:
         if not load.ok:
             print(f"{args.program}: {load.issues[0].code} {load.issues[0].message}")
             return EXIT_REJECTED
-        batch = box.call(names, obs[None], stop_on_error=False)
+        from carverify.stages.common import RETURNS  # progress(obs) returns a number
+        batch = box.call(names, obs[None], stop_on_error=False, returns=RETURNS)
     if batch.dead:
         print(f"{args.program}: {batch.dead.code} {batch.dead.message}")
         return EXIT_REJECTED

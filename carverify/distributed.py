@@ -425,12 +425,12 @@ def _worst(reports: Iterable[AuditReport]) -> str:
 
 
 # --------------------------------------------------------------------------- training
-
-
-def train_on_ray(*_args, **_kwargs):
-    """Not available yet: see the note below."""
-    # carverify/train.py (another engineer's, in progress) exposes only `main(Args)`, which runs
-    # every reward x seed in one process; there is no per-seed function to fan out yet.  Once it
-    # exists (e.g. `train.run_one(args, suite, reward, seed) -> RunResult`), this becomes a Ray
-    # task per (reward, seed), retried once like audits, with the driver logging to MLflow.
-    raise UsageError("training on Ray is not available yet: carverify.train has no per-seed entry point")
+#
+# Not here yet: `carverify train --ray-address`.  carverify/train.py exposes only `main(Args)`,
+# which runs every reward x seed in one process and logs to MLflow from inside the loop; running
+# `main` once per seed as a Ray task would have every worker open the SQLite store and overwrite
+# OUT/SUITE/REWARD/curves.json with one seed each.  The fan-out needs one seam in train.py: the
+# loop body as `run_seed(args, suite, reward, seed, program, config) -> RunResult` with no
+# tracking inside (RunResult already carries the curves).  Then, here: one Ray task per
+# (reward, seed) with num_cpus = n_envs or 1, retried once like an audit; the driver logs each
+# RunResult as a child of the reward's parent run and writes curves.json and the plot.

@@ -93,7 +93,8 @@ def render_frame(env, *, width: int, height: int, center: tuple[float, float], s
 
     Image up is world +x (away from the robot's base), image right is world -y.  The
     narrow field of view makes the projection nearly orthographic: one pixel is
-    span / width metres on the table plane at every position.
+    span / width metres on the table plane at every position, and ~3% less at the
+    height of an object's top face (1.5 m / (1.5 m - 4 cm)).
     """
     import pybullet
 

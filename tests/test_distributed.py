@@ -275,17 +275,17 @@ def test_two_hundred_programs_on_two_workers_match_sequential(ray_local, tmp_pat
     """The suites' reference programs and the attack corpus, repeated to 200, on parse/policy/restricted."""
     from corpus.attacks import ATTACKS
 
+    folder = tmp_path / "attacks"
+    folder.mkdir()
     programs = []
+    for attack in ATTACKS[::3]:  # every family, a third of each: repeats make up the 200
+        (folder / f"{attack.id}.py").write_text(attack.source, encoding="utf-8")
+        programs.append((str(folder / f"{attack.id}.py"), SUITE))
     for suite in list_suites():
         if suite.kind != "minigrid":  # Panda suites are still being built; their programs need the simulator
             continue
         manifest = tomllib.loads((suite.path / "programs" / "manifest.toml").read_text())
         programs += [(str(suite.path / "programs" / e["file"]), suite.name) for e in manifest["program"]]
-    folder = tmp_path / "attacks"
-    folder.mkdir()
-    for attack in ATTACKS[::3]:  # every family, a third of each: the repeats make up the 200
-        (folder / f"{attack.id}.py").write_text(attack.source, encoding="utf-8")
-        programs.append((str(folder / f"{attack.id}.py"), SUITE))
     jobs = [AuditJob(path, suite, FAST) for path, suite in (programs * 2)[:200]]
     assert len(jobs) == 200 and len(set(jobs)) == len(programs) < 200
 

@@ -254,3 +254,37 @@ def test_progress_reward_is_potential_based_shaping():
         assert reward == pytest.approx(info["env_reward"] + 10.0 * (0.9 * after - before))
     finally:
         env.close()
+
+
+def test_frame_strategy_handles_frames_not_made_of_8px_tiles():
+    from hypothesis import given, settings
+
+    from carverify.stages.properties import observations
+
+    frames = np.random.default_rng(0).integers(0, 256, (4, 30, 20, 3), dtype=np.uint8)
+    shapes = set()
+
+    @settings(max_examples=30, derandomize=True, database=None)
+    @given(observations(frames, suite_colours=True))
+    def collect(sample):
+        obs, _ = sample
+        shapes.add((obs.shape, obs.dtype.str))
+
+    collect()
+    assert shapes == {((30, 20, 3), "|u1")}
+
+
+@pytest.mark.slow
+def test_train_routes_panda_suites_to_sac(tmp_path):
+    from carverify.train import Args, main
+
+    args = Args(suite="panda-push", rewards=("car", "sparse"), steps=120, seeds=(0,), eval_every=60,
+                eval_episodes=2, track=False, progress=False, out=str(tmp_path),
+                overrides={"sac": {"learning_starts": 50, "batch_size": 16, "net_arch": [16, 16]}})
+    results = main(args)
+    assert [(r.reward, r.seed, r.steps) for r in results] == [("car", 0, 120), ("sparse", 0, 120)]
+    for r in results:
+        assert [s for s, _ in r.curve] == [1, 60, 120] and r.steps_per_second > 0
+        assert set(r.subtask_curve[-1][1]) == {"reached", "near_target", "at_target"}
+    assert (tmp_path / "panda-push" / "car" / "curves.json").is_file()
+    assert (tmp_path / "panda-push" / "sparse" / "model-seed0.zip").is_file()
