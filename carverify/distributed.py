@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import socket
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -154,6 +155,7 @@ def ray_session(workers: int | None = None, address: str | None = None):
     restore = _raylet_messages_to_log()
     try:
         if address:
+            _probe(address)
             ray.init(address=address, **quiet)
         else:
             ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
@@ -167,6 +169,17 @@ def ray_session(workers: int | None = None, address: str | None = None):
     finally:
         ray.shutdown()
         restore()
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nobody listens on: Ray itself retries for minutes, printing as it goes."""
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return  # "auto", "local", ray://…: Ray resolves and reports these itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {address} ({exc.strerror or exc})") from exc
 
 
 def _raylet_messages_to_log():

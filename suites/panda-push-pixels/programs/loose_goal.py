@@ -2,27 +2,27 @@
 import numpy as np
 
 SUBTASKS = ("near_target", "at_target")
-METRES_PER_PIXEL = 0.5 / 64 * 0.973  # at the cube's top, 4 cm above the table
+METRES_PER_PIXEL = 0.5 / 64 * 0.973  # at the cube's top, 4 cm above the table (7.8 mm on the table top)
 START_DISTANCE = 0.45      # the largest cube-target distance at reset, in metres
 # The environment's 5 cm plus about one pixel: a centroid is only good to a pixel or so.
 AT_TARGET = 0.15
 
 
-def mask_of(obs, channel):
-    rgb = obs.astype(np.int32)
-    main = rgb[:, :, channel]
-    return (main > 100) & (main > rgb[:, :, (channel + 1) % 3] + 60) & (main > rgb[:, :, (channel + 2) % 3] + 60)
+def centre(obs, main, other):
+    """Mean row and column of the pixels bright in channel `main` and dim in the other two."""
+    ys, xs = np.nonzero((obs[:, :, main] > 100) & (obs[:, :, other] < 100) & (obs[:, :, 2] < 100))
+    if ys.size == 0:
+        return -1.0, -1.0
+    return ys.mean(), xs.mean()
 
 
 def gap(obs):
-    """Cube-target distance on the table in metres, or -1.0 when either is out of sight."""
-    cube_y, cube_x = np.nonzero(mask_of(obs, 1))
-    target_y, target_x = np.nonzero(mask_of(obs, 0))
-    if cube_y.size == 0 or target_y.size == 0:
+    """Cube-target distance in metres (green cube, red target), or -1.0 when either is out of sight."""
+    cube_y, cube_x = centre(obs, 1, 0)
+    target_y, target_x = centre(obs, 0, 1)
+    if cube_y < 0.0 or target_y < 0.0:
         return -1.0
-    dy = cube_y.mean() - target_y.mean()
-    dx = cube_x.mean() - target_x.mean()
-    return np.sqrt(dy * dy + dx * dx) * METRES_PER_PIXEL
+    return np.sqrt((cube_y - target_y) ** 2 + (cube_x - target_x) ** 2) * METRES_PER_PIXEL
 
 
 def near_target(obs):

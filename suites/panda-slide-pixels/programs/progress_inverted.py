@@ -2,27 +2,27 @@
 import numpy as np
 
 SUBTASKS = ("near_target", "at_target")
-METRES_PER_PIXEL = 0.6 / 64 * 0.975  # at the puck's top, 3 cm above the table
+METRES_PER_PIXEL = 0.6 / 64 * 0.975  # at the puck's top, 3 cm above the table (9.4 mm on the table top)
 START_DISTANCE = 0.8       # the largest puck-target distance at reset, in metres
 # The environment's 5 cm plus a little: the centroid estimate is good to about 3 mm here.
 AT_TARGET = 0.0515
 
 
-def mask_of(obs, channel):
-    rgb = obs.astype(np.int32)
-    main = rgb[:, :, channel]
-    return (main > 100) & (main > rgb[:, :, (channel + 1) % 3] + 60) & (main > rgb[:, :, (channel + 2) % 3] + 60)
+def centre(obs, main, other):
+    """Mean row and column of the pixels bright in channel `main` and dim in the other two."""
+    ys, xs = np.nonzero((obs[:, :, main] > 100) & (obs[:, :, other] < 100) & (obs[:, :, 2] < 100))
+    if ys.size == 0:
+        return -1.0, -1.0
+    return ys.mean(), xs.mean()
 
 
 def gap(obs):
-    """Puck-target distance on the table in metres, or -1.0 when either is out of sight."""
-    puck_y, puck_x = np.nonzero(mask_of(obs, 1))
-    target_y, target_x = np.nonzero(mask_of(obs, 0))
-    if puck_y.size == 0 or target_y.size == 0:
+    """Puck-target distance in metres (green puck, red target), or -1.0 when either is out of sight."""
+    puck_y, puck_x = centre(obs, 1, 0)
+    target_y, target_x = centre(obs, 0, 1)
+    if puck_y < 0.0 or target_y < 0.0:
         return -1.0
-    dy = puck_y.mean() - target_y.mean()
-    dx = puck_x.mean() - target_x.mean()
-    return np.sqrt(dy * dy + dx * dx) * METRES_PER_PIXEL
+    return np.sqrt((puck_y - target_y) ** 2 + (puck_x - target_x) ** 2) * METRES_PER_PIXEL
 
 
 def near_target(obs):
