@@ -17,7 +17,7 @@ EXAMPLES = REPO_ROOT / "examples"
 SUITE = "minigrid-doorkey-5x5"
 # The short budget: about where CaR crosses 80% on DoorKey-5x5 with the suite's [train]
 # hyperparameters; the full experiment (README) runs 300k steps per seed.
-TRAIN_STEPS = 100_000
+TRAIN_STEPS = 80_000
 TRAIN_SEEDS = (0, 1)
 EVAL_EVERY = 10_000
 EVAL_EPISODES = 16
