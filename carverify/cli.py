@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--suite", required=True, help="suite name (see `carverify suites`)")
     train.add_argument("--reward", nargs="+", choices=("car", "sparse"), default=["car"],
                        help="car: env reward + sub-task bonuses; sparse: env reward alone; both: --reward car sparse")
-    train.add_argument("--steps", type=_positive_int, metavar="N", help="env steps per run (default: suite.toml [train])")
+    train.add_argument("--steps", type=_positive_int, metavar="N",
+                       help="env steps per run (default: suite.toml [train])")
     train.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="SEED")
     train.add_argument("--program", metavar="PATH", help="reward program (default: the suite's reference program)")
     train.add_argument("--report", metavar="PATH",

@@ -83,7 +83,7 @@ def generate_program(out: Path, *, track: bool, tracking_uri: str | None) -> tup
         _section(f"2. Generate a reward program for {SUITE} (replay provider: recorded model exchanges)")
         code, report, how = _generate(suite, track=track, tracking_uri=tracking_uri)
     else:
-        _section(f"2. Generate: carverify.generate.loop is not available — using the suite's reference program")
+        _section("2. Generate: carverify.generate.loop is not available — using the suite's reference program")
         code, report, how = _reference(suite, track=track, tracking_uri=tracking_uri)
     program.write_text(code, encoding="utf-8")
     report_path.write_text(render_json(report), encoding="utf-8")

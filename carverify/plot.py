@@ -62,7 +62,7 @@ def plot_success(curves: dict[str, dict], path: str | Path, *, title: str = "", 
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{title}: mean, min–max over seeds" if title else "mean, min–max over seeds")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -68,7 +68,9 @@ class CodeReward(gymnasium.Wrapper):
     ordered=True (default) pays sub-task k only once k-1 has been paid, following SUBTASKS;
     several may be paid on one step.  ordered=False pays each the first time it holds.
     info["subtasks"]: name -> paid so far this episode; info["subtask_completed"]: names
-    paid at this step; info["env_reward"]: the environment's own reward.
+    paid at this step; info["env_reward"]: the environment's own reward.  Frames after
+    steps only: a check already true at reset is paid on the first step (the audit rejects
+    such programs, CV502).
     """
 
     def __init__(self, env: gymnasium.Env, suite, source: str, report: Any, *,
@@ -166,6 +168,7 @@ class CodeReward(gymnasium.Wrapper):
         carrying = u.carrying.encode() if u.carrying is not None else None
         return (grid.width, tuple([o.encode() if o is not None else None for o in grid.grid]),
                 tuple(u.agent_pos), u.agent_dir, carrying)
+
 
 def reference_program(suite) -> tuple[str, str]:
     """(source, path) of the suite's reference program for training: [train] program in suite.toml."""

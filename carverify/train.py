@@ -146,53 +146,65 @@ def main(args: Args) -> list[RunResult]:
     tracker = Tracker(args.tracking_uri) if args.track else None
 
     results: list[RunResult] = []
-    for reward in args.rewards:
-        params = {"suite": suite.name, "env_id": suite.env_id, "reward": reward, "steps": steps,
-                  "seeds": " ".join(map(str, args.seeds)), "n_envs": config["n_envs"], "eval_every": eval_every,
-                  "eval_episodes": eval_episodes, "observation": "OneHotPartialObsWrapper+ImgObsWrapper (7x7x20)",
-                  "policy": f"MlpPolicy {config['net_arch']}", "ordered": args.ordered, "bonus": suite.bonus,
-                  "vec_env": args.vec_env, **{f"ppo.{k}": v for k, v in config["ppo"].items()}}
-        if program is not None:
-            params.update(program_path=program["path"], program_sha256=program["sha256"],
-                          program_role="reward" if reward == "car" else "measures sub-task completion only")
-        parent = tracker.start(f"train {suite.name} {reward}", params, program) if tracker else None
-        reward_results = []
-        for seed in args.seeds:
-            child = tracker.child(parent, f"{reward} seed {seed}", {**params, "seed": seed}) if tracker else None
-            env_fns = [make_env(suite, reward, program, ordered=args.ordered) for _ in range(config["n_envs"])]
-            venv = VecMonitor(SubprocVecEnv(env_fns) if args.vec_env == "subproc" else DummyVecEnv(env_fns))
-            model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
-                        policy_kwargs={"net_arch": list(config["net_arch"]), "normalize_images": False},
-                        **config["ppo"])
-            evaluator = Evaluator(suite, program, eval_episodes)
-            callback = TrainCallback(evaluator, eval_every, steps, stop_at=args.stop_at,
-                                     log=(lambda m, s, c=child: tracker.metrics(c, m, s)) if tracker else None,
-                                     progress=f"{reward} seed {seed}" if args.progress else None)
-            start = time.perf_counter()
-            try:
-                model.learn(total_timesteps=steps, callback=callback)
-            finally:
-                venv.close()
-                callback.close()
-            wall = time.perf_counter() - start
-            train_seconds = max(wall - callback.eval_seconds, 1e-9)
-            result = RunResult(reward, seed, callback.curve, callback.subtask_curve, model.num_timesteps,
-                               callback.steps_to_target, wall, model.num_timesteps / train_seconds)
-            reward_results.append(result)
-            (out / reward).mkdir(parents=True, exist_ok=True)
-            model.save(out / reward / f"model-seed{seed}.zip")
+    try:
+        for reward in args.rewards:
+            params = run_params(suite, reward, steps, eval_every, eval_episodes, config, args, program)
+            parent = tracker.start(f"train {suite.name} {reward}", params, program) if tracker else None
+            reward_results = []
+            for seed in args.seeds:
+                child = tracker.child(parent, f"{reward} seed {seed}", {**params, "seed": seed}) if tracker else None
+                env_fns = [make_env(suite, reward, program, ordered=args.ordered) for _ in range(config["n_envs"])]
+                venv = VecMonitor(SubprocVecEnv(env_fns) if args.vec_env == "subproc" else DummyVecEnv(env_fns))
+                model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
+                            policy_kwargs={"net_arch": list(config["net_arch"]), "normalize_images": False},
+                            **config["ppo"])
+                evaluator = Evaluator(suite, program, eval_episodes)
+                callback = TrainCallback(evaluator, eval_every, steps, stop_at=args.stop_at,
+                                         log=(lambda m, s, c=child: tracker.metrics(c, m, s)) if tracker else None,
+                                         progress=f"{reward} seed {seed}" if args.progress else None)
+                start = time.perf_counter()
+                try:
+                    model.learn(total_timesteps=steps, callback=callback)
+                finally:
+                    venv.close()
+                    callback.close()
+                wall = time.perf_counter() - start
+                train_seconds = max(wall - callback.eval_seconds, 1e-9)
+                result = RunResult(reward, seed, callback.curve, callback.subtask_curve, model.num_timesteps,
+                                   callback.steps_to_target, wall, model.num_timesteps / train_seconds)
+                reward_results.append(result)
+                (out / reward).mkdir(parents=True, exist_ok=True)
+                model.save(out / reward / f"model-seed{seed}.zip")
+                if tracker:
+                    tracker.finish(child, {"wall_seconds": wall, "steps_per_second": result.steps_per_second,
+                                           "final_success_rate": result.final_success,
+                                           "steps_to_target": float(result.steps_to_target or -1)})
+            curves_path = save_curves(out / reward / "curves.json", suite.name, reward, args, reward_results)
+            results.extend(reward_results)
+            plot_path = plot_suite(out)
             if tracker:
-                tracker.finish(child, {"wall_seconds": wall, "steps_per_second": result.steps_per_second,
-                                       "final_success_rate": result.final_success,
-                                       "steps_to_target": float(result.steps_to_target or -1)})
-        curves_path = save_curves(out / reward / "curves.json", suite.name, reward, args, reward_results)
-        results.extend(reward_results)
-        plot_path = plot_suite(out)
+                tracker.summary(parent, reward_results)
+                tracker.artifacts(parent, [curves_path, plot_path])
+                tracker.finish(parent, {})
+    except BaseException:
         if tracker:
-            tracker.summary(parent, reward_results)
-            tracker.artifacts(parent, [curves_path, plot_path])
-            tracker.finish(parent, {})
+            tracker.fail_open()  # an interrupted or crashed run must not stay RUNNING
+        raise
     return results
+
+
+def run_params(suite, reward: str, steps: int, eval_every: int, eval_episodes: int, config: dict, args: Args,
+               program: dict | None) -> dict:
+    """What MLflow records of a run: enough to repeat it."""
+    params = {"suite": suite.name, "env_id": suite.env_id, "reward": reward, "steps": steps,
+              "seeds": " ".join(map(str, args.seeds)), "n_envs": config["n_envs"], "eval_every": eval_every,
+              "eval_episodes": eval_episodes, "observation": "OneHotPartialObsWrapper+ImgObsWrapper (7x7x20)",
+              "policy": f"MlpPolicy {config['net_arch']}", "ordered": args.ordered, "bonus": suite.bonus,
+              "vec_env": args.vec_env, **{f"ppo.{k}": v for k, v in config["ppo"].items()}}
+    if program is not None:
+        params.update(program_path=program["path"], program_sha256=program["sha256"],
+                      program_role="reward" if reward == "car" else "measures sub-task completion only")
+    return params
 
 
 def resolve_program(args: Args, suite) -> dict | None:
@@ -364,6 +376,7 @@ class Tracker:
         self.uri = tracking_uri or tracking.default_tracking_uri()
         self.client = None
         self.experiment_id = None
+        self.open: list[str] = []  # runs started and not yet finished
 
     def _open(self):
         from carverify.errors import InternalError
@@ -400,12 +413,14 @@ class Tracker:
                 (Path(tmp) / "report.json").write_text(json.dumps(plain(program["report"]), indent=2),
                                                        encoding="utf-8")
                 client.log_artifacts(run.info.run_id, tmp, artifact_path="program")
+        self.open.append(run.info.run_id)
         return run.info.run_id
 
     def child(self, parent: str, name: str, params: dict) -> str:
         run = self._open().create_run(self.experiment_id, run_name=name,
                                       tags={"mlflow.parentRunId": parent, "carverify.command": "train"})
         self._params(run.info.run_id, params)
+        self.open.append(run.info.run_id)
         return run.info.run_id
 
     def _params(self, run_id: str, params: dict) -> None:
@@ -439,3 +454,12 @@ class Tracker:
         if values:
             self.metrics(run_id, values, 0)
         self.client.set_terminated(run_id, status="FINISHED")
+        self.open.remove(run_id)
+
+    def fail_open(self) -> None:
+        import contextlib
+
+        for run_id in reversed(self.open):
+            with contextlib.suppress(Exception):  # keep the original error, not a second one
+                self.client.set_terminated(run_id, status="FAILED")
+        self.open.clear()

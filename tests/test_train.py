@@ -66,3 +66,22 @@ def test_report_without_program_is_a_usage_error(tmp_path, capsys):
     code = main(["train", "--suite", SUITE, "--report", str(tmp_path / "r.json"), "--no-track"])
     assert code == EXIT_USAGE
     assert "--report needs --program" in capsys.readouterr().err
+
+
+def test_a_crashed_run_is_marked_failed_not_left_running(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+    from stable_baselines3 import PPO
+
+    from carverify import train
+
+    def explode(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(PPO, "learn", explode)
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    with pytest.raises(RuntimeError, match="boom"):
+        train.main(train.Args(suite=SUITE, rewards=("sparse",), steps=64, seeds=(0,), eval_episodes=1,
+                              out=str(tmp_path / "runs"), tracking_uri=uri, progress=False))
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("carverify-train").experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FAILED", "FAILED"]
