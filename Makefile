@@ -32,4 +32,4 @@ bench-rl: install
 	$(BIN)/python bench/rl_compare.py
 
 clean:
-	rm -rf $(VENV) .carverify-cache mlruns mlruns.db .pytest_cache
+	rm -rf $(VENV) .carverify-cache mlruns mlruns.db .pytest_cache runs

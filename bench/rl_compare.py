@@ -162,7 +162,7 @@ def main() -> None:
     print(f"\nSteps until {TARGET:.0%} evaluation success ({date.today()}, {os.cpu_count()} CPU cores, {cpu}, "
           f"Python {platform.python_version()}); 3 seeds; '>N' = not reached within the budget N\n")
     header = ("| suite | reward | steps to 80% per seed | median | trained wall (sum of seeds) | "
-              "model every step, stub (est.) | + assumed VLM 1 s/call (est.) |")
+              "model every step, stub (est. per run) | + assumed VLM 1 s/call (est. per run) |")
     print(header)
     print("|---|---|---|---|---|---|---|")
     for name, by_reward in data.items():
