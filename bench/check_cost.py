@@ -41,10 +41,7 @@ def env_step_seconds(suite, steps: int = 500) -> float:
     return statistics.median(times)
 
 
-def plain_per_call(source: str, name: str, frames) -> float:
-    namespace: dict = {}
-    exec(compile(source, "reference", "exec"), namespace)  # a suite's own reference program
-    fn = namespace[name]
+def best_per_call(fn, frames) -> float:
     best = float("inf")
     for _ in range(REPEATS):
         start = time.perf_counter()
@@ -52,18 +49,18 @@ def plain_per_call(source: str, name: str, frames) -> float:
             fn(frame)
         best = min(best, (time.perf_counter() - start) / len(frames))
     return best
+
+
+def plain_per_call(source: str, name: str, frames) -> float:
+    namespace: dict = {}
+    exec(compile(source, "reference", "exec"), namespace)  # a suite's own reference program
+    return best_per_call(namespace[name], frames)
 
 
 def compiled_per_call(source: str, name: str, frames) -> float:
     fn = compile_accepted(source, hashlib.sha256(source.encode()).hexdigest())[name]
     fn(frames[0])  # compile outside the timing
-    best = float("inf")
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        for frame in frames:
-            fn(frame)
-        best = min(best, (time.perf_counter() - start) / len(frames))
-    return best
+    return best_per_call(fn, frames)
 
 
 def restricted_per_call(source: str, name: str, frames) -> tuple[float, float]:

@@ -34,10 +34,9 @@ _PROGRESS: dict[str, Callable | None] = {}   # the optional dense term, by progr
 _LOCK = threading.Lock()
 
 
-def compile_accepted(source: str, report_sha256: str) -> dict[str, Callable]:
-    """SUBTASKS name -> check(obs) -> bool, in SUBTASKS order; compiled on first call per obs type."""
+def checked_program(source: str):
+    """(tree, ProgramInfo) of a program that passes parse and policy, else UsageError (no code runs)."""
     from sandbox import check_policy, parse_source
-    from sandbox.normalize import normalize
 
     tree, issues = parse_source(source)
     info = None
@@ -45,6 +44,14 @@ def compile_accepted(source: str, report_sha256: str) -> dict[str, Callable]:
         info, issues = check_policy(tree)
     if issues:
         raise UsageError(f"program does not pass the policy: {issues[0].code} {issues[0].message}")
+    return tree, info
+
+
+def compile_accepted(source: str, report_sha256: str) -> dict[str, Callable]:
+    """SUBTASKS name -> check(obs) -> bool, in SUBTASKS order; compiled on first call per obs type."""
+    from sandbox.normalize import normalize
+
+    tree, info = checked_program(source)
     digest = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
     if digest != str(report_sha256).lower():
         raise UsageError(f"program changed since its audit (sha256 {digest[:12]}…, "

@@ -16,7 +16,8 @@ N_ACTIONS = 7  # left right forward pickup drop toggle done: the full MiniGrid a
 DEFAULT_EXPERT_SEEDS = tuple(range(20))
 DEFAULT_RANDOM_SEEDS = tuple(range(1000, 1020))
 # Code that shapes an episode besides the suite's own files; editing it invalidates caches.
-_CODE_FILES = (pathlib.Path(__file__), pathlib.Path(__file__).with_name("minigrid_planner.py"))
+_CODE_FILES = (pathlib.Path(__file__), pathlib.Path(__file__).with_name("minigrid_planner.py"),
+               pathlib.Path(__file__).with_name("minigrid_doorkey.py"))
 
 
 @dataclass

@@ -208,13 +208,7 @@ def audited_report(source: str, suite, path: str = "program.py", *, config=None)
 
 def subtask_names(source: str) -> tuple[str, ...]:
     """SUBTASKS of a program, read by the sandbox's parser (no code runs)."""
-    from sandbox import check_policy, parse_source
+    from carverify.compiled import checked_program
 
-    tree, issues = parse_source(source)
-    info = None
-    if tree is not None:
-        info, issues = check_policy(tree)
-    if issues:
-        raise UsageError(f"program does not pass the policy: {issues[0].code} {issues[0].message}")
-    return tuple(info.subtasks)
+    return tuple(checked_program(source)[1].subtasks)
 
