@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train PPO with the code reward (CaR) or the sparse env reward",
                            description="One run per seed and reward; learning curves, the program, its audit "
-                                       "report and a success-rate plot are logged to MLflow.")
+                                       "report and a success-rate plot are logged to MLflow.  Exit codes: 0 every run "
+                                       "finished, 2 usage error, 3 a run or the infrastructure failed.")
     train.add_argument("--suite", required=True, help="suite name (see `carverify suites`)")
     train.add_argument("--reward", nargs="+", choices=("car", "sparse"), default=["car"],
                        help="car: env reward + sub-task bonuses; sparse: env reward alone; both: --reward car sparse")
@@ -93,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: ./mlruns.db)")
     train.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="train on Ray, N runs at once (a local Ray instance unless --ray-address)")
+    train.add_argument("--ray-address", metavar="ADDR",
+                       help="train on this Ray cluster, one task per reward and seed (e.g. auto, HOST:6379); "
+                            "needs carverify[ray]")
 
     demo = sub.add_parser("demo", help="generate, audit, then train with CaR and sparse reward; print tables")
     demo.add_argument("--no-track", action="store_true", help="do not log to MLflow")
@@ -216,14 +222,18 @@ def cmd_train(args) -> int:
         suite=args.suite, rewards=tuple(dict.fromkeys(args.reward)), steps=args.steps, seeds=tuple(args.seeds),
         program=args.program, report=args.report, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         stop_at=args.stop_at, ordered=not args.unordered, vec_env=args.vec_env, out=args.out,
-        tracking_uri=args.tracking_uri, track=not args.no_track, progress=not args.no_progress))
+        tracking_uri=args.tracking_uri, track=not args.no_track, progress=not args.no_progress,
+        workers=args.workers, ray_address=args.ray_address))
     print(f"{'reward':<7} {'seed':>4} {'success':>7} {'steps':>8} {'to 80%':>8} {'wall s':>7} {'steps/s':>7}")
     for r in results:
+        if r.error:
+            print(f"{r.reward:<7} {r.seed:>4} ERROR   {r.error}")
+            continue
         print(f"{r.reward:<7} {r.seed:>4} {r.final_success:>7.2f} {r.steps:>8} "
               f"{r.steps_to_target if r.steps_to_target is not None else '-':>8} "
               f"{r.wall_seconds:>7.1f} {r.steps_per_second:>7.0f}")
     print(f"curves and plot: {Path(args.out) / args.suite}")
-    return EXIT_ACCEPTED
+    return EXIT_INTERNAL if any(r.error for r in results) else EXIT_ACCEPTED
 
 
 def cmd_run(args) -> int:

@@ -27,9 +27,9 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 from carverify.errors import CarverifyError, InternalError, UsageError
 from carverify.result import AuditReport, Finding, StageResult
 
-# Test-only hook, read by the Ray worker: comma-separated program file names, each optionally
-# suffixed ":always".  A worker about to audit one of them exits at once (os._exit(1)), on the
-# first attempt only, or on every attempt with ":always".
+# Test-only hook, read by the Ray worker: comma-separated names, each optionally suffixed
+# ":always".  A worker about to audit a program of that file name, or to train a run named
+# REWARD-seedN, exits at once (os._exit(1)): on the first attempt only, or on every attempt.
 DIE_ENV = "CARVERIFY_TEST_WORKER_DIES"
 ATTEMPTS = 2  # a worker that dies is retried once, then the program is reported as an error
 # Only small reports and counterexample frames travel through the object store.
@@ -203,58 +203,80 @@ def _raylet_messages_to_log():
     return lambda: setattr(ray_worker, "print_to_stdstream", original)
 
 
+def _cap(workers: int | None, address: str | None, n: int) -> int:
+    # A local instance already runs at most `workers` tasks at once; on a cluster, --workers
+    # caps how many of its CPUs this sweep takes.
+    return workers if (workers and address) else max(n, 1)
+
+
+def _run_tasks(ray, remote, payloads: Sequence[tuple], cap: int, retried: list[int]):
+    """Run `remote(*payload, attempt)` for every payload, at most `cap` at once.
+
+    Yields `(index, value, error, lost)` in completion order: the task's return value, or the
+    error text of a task whose own code raised (not retried: it would raise again), or, with
+    `lost` true, of one whose worker died on every one of ATTEMPTS attempts.  Interrupted, it
+    cancels what is still running, so a shared cluster is not left working for nobody.
+    """
+    from ray import exceptions as ray_errors
+
+    queue = collections.deque((index, 0) for index in range(len(payloads)))
+    pending: dict = {}
+
+    def submit():
+        while queue and len(pending) < cap:
+            index, attempt = queue.popleft()
+            pending[remote.remote(*payloads[index], attempt)] = (index, attempt)
+
+    submit()
+    try:
+        while pending:
+            [ref], _ = ray.wait(list(pending), num_returns=1)
+            index, attempt = pending.pop(ref)
+            try:
+                value, error, lost = ray.get(ref), None, False
+            except ray_errors.RayTaskError as exc:  # our own code raised
+                value, error, lost = None, f"internal error in the Ray task: {_first_line(getattr(exc, 'cause', None) or exc)}"
+            except ray_errors.RayError as exc:  # the worker, its node or its result was lost
+                if attempt + 1 < ATTEMPTS:
+                    retried.append(index)
+                    queue.appendleft((index, attempt + 1))
+                    submit()
+                    continue
+                value, error, lost = None, (f"died on all {ATTEMPTS} attempts "
+                                            f"({type(exc).__name__}: {_first_line(exc)})"), True
+            submit()  # before the caller's logging, so workers never wait on the driver
+            yield index, value, error, lost
+    finally:
+        for ref in pending:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+
+
 def _on_ray(jobs, raws, workers, address, on_report) -> Sweep:
     with ray_session(workers, address) as ray:
-        from ray import exceptions as ray_errors
-
         # Retries are ours, not Ray's: exactly one more attempt, with the attempt number known.
         remote = ray.remote(num_cpus=1, max_retries=0)(_audit_in_worker)
-        # A local instance already runs at most `workers` tasks at once; on a cluster, --workers
-        # caps how many of its CPUs this sweep takes.
-        cap = workers if (workers and address) else max(len(jobs), 1)
-        queue = collections.deque((index, 0) for index in range(len(jobs)))
-        pending: dict = {}
         reports: list[AuditReport | None] = [None] * len(jobs)
         retried: list[int] = []
-
-        def submit():
-            while queue and len(pending) < cap:
-                index, attempt = queue.popleft()
-                pending[remote.remote(jobs[index], raws[index], attempt)] = (index, attempt)
-
         start = time.perf_counter()
-        submit()
-        try:
-            while pending:
-                [ref], _ = ray.wait(list(pending), num_returns=1)
-                index, attempt = pending.pop(ref)
-                job, raw = jobs[index], raws[index]
-                try:
-                    report, files = ray.get(ref)
-                except ray_errors.RayTaskError as exc:  # our own code raised: it would again
-                    report = error_report(job, raw, "internal error in the Ray task: "
-                                          f"{_first_line(getattr(exc, 'cause', None) or exc)}")
-                except ray_errors.RayError as exc:  # the worker, its node or its result was lost
-                    if attempt + 1 < ATTEMPTS:
-                        retried.append(index)
-                        queue.appendleft((index, attempt + 1))
-                        submit()
-                        continue
-                    report = error_report(
-                        job, raw, f"the Ray worker auditing this program died on all {ATTEMPTS} attempts "
-                                  f"({type(exc).__name__}: {_first_line(exc)})",
-                        hint="carverify's infrastructure failed, not the program: check the Ray node's "
-                             "memory and logs, then audit it again")
-                else:
-                    _materialize(files)
-                submit()  # before the callback, so workers never wait on the driver's logging
-                reports[index] = report
-                on_report(index, report, _source(raw))
-        finally:
-            for ref in pending:  # interrupted: leave no audits running on a shared cluster
-                with contextlib.suppress(Exception):
-                    ray.cancel(ref, force=True)
+        payloads = list(zip(jobs, raws))
+        for index, value, error, lost in _run_tasks(ray, remote, payloads, _cap(workers, address, len(jobs)),
+                                                    retried):
+            job, raw = payloads[index]
+            if error is None:
+                report, files = value
+                _materialize(files)
+            elif lost:
+                report = error_report(job, raw, f"the Ray worker auditing this program {error}", hint=_LOST_HINT)
+            else:
+                report = error_report(job, raw, error)
+            reports[index] = report
+            on_report(index, report, _source(raw))
         return Sweep(reports, retried, time.perf_counter() - start, workers, address)
+
+
+_LOST_HINT = ("carverify's infrastructure failed, not the program: check the Ray node's memory and logs, "
+              "then audit it again")
 
 
 def _audit_in_worker(job: AuditJob, raw: bytes, attempt: int):
@@ -264,7 +286,7 @@ def _audit_in_worker(job: AuditJob, raw: bytes, attempt: int):
     directory (counterexamples) are collected here and recreated by the driver at the same
     relative paths, as a sequential run in the driver's directory would have left them.
     """
-    _die_if_asked(job.path, attempt)
+    _die_if_asked(Path(job.path).name, attempt)
     home = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="carverify-ray-") as tmp:
         os.chdir(tmp)
@@ -276,13 +298,13 @@ def _audit_in_worker(job: AuditJob, raw: bytes, attempt: int):
     return report, files
 
 
-def _die_if_asked(path: str, attempt: int) -> None:
+def _die_if_asked(name: str, attempt: int) -> None:
     wanted = os.environ.get(DIE_ENV)
     if not wanted:
         return
     for entry in wanted.split(","):
-        name, _, when = entry.strip().partition(":")
-        if name == Path(path).name and (when == "always" or attempt == 0):
+        key, _, when = entry.strip().partition(":")
+        if key == name and (when == "always" or attempt == 0):
             os._exit(1)
 
 
@@ -438,12 +460,52 @@ def _worst(reports: Iterable[AuditReport]) -> str:
 
 
 # --------------------------------------------------------------------------- training
-#
-# Not here yet: `carverify train --ray-address`.  carverify/train.py exposes only `main(Args)`,
-# which runs every reward x seed in one process and logs to MLflow from inside the loop; running
-# `main` once per seed as a Ray task would have every worker open the SQLite store and overwrite
-# OUT/SUITE/REWARD/curves.json with one seed each.  The fan-out needs one seam in train.py: the
-# loop body as `run_seed(args, suite, reward, seed, program, config) -> RunResult` with no
-# tracking inside (RunResult already carries the curves).  Then, here: one Ray task per
-# (reward, seed) with num_cpus = n_envs or 1, retried once like an audit; the driver logs each
-# RunResult as a child of the reward's parent run and writes curves.json and the plot.
+
+
+def train_many(plan, tasks: Sequence[tuple[str, int]], *, workers: int | None = None, address: str | None = None,
+               on_result=None, progress: bool = True) -> None:
+    """Every (reward, seed) of a training sweep as one Ray task; `on_result(result, model_bytes)` in the driver.
+
+    Each task runs carverify.train.run_seed, the function a sequential run calls, and sends
+    back the RunResult (curves and every metric it would have logged) and the model's bytes:
+    the driver logs to MLflow and writes files, as for audits.  A run whose worker dies twice
+    is reported as a RunResult with `error` set and no model.
+    """
+    from carverify.train import RunResult
+
+    on_result = on_result or (lambda result, model: None)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        where = f"Ray at {address}" if address else "local Ray"
+        bar = tqdm(total=len(tasks), desc=f"train on {where}", unit="run", dynamic_ncols=True)
+    try:
+        with ray_session(workers, address) as ray:
+            # One CPU per run: run_seed uses one torch thread and envs in its own process.
+            remote = ray.remote(num_cpus=1, max_retries=0)(_train_in_worker)
+            payloads = [(plan, reward, seed) for reward, seed in tasks]
+            for index, value, error, lost in _run_tasks(ray, remote, payloads, _cap(workers, address, len(tasks)),
+                                                        []):
+                reward, seed = tasks[index]
+                if error is None:
+                    result, model = value
+                else:
+                    if lost:
+                        error = f"the Ray worker training this run {error}"
+                    result, model = RunResult(reward, seed, [], [], 0, None, 0.0, 0.0, [], error), None
+                on_result(result, model)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"{reward} seed {seed}: " + (
+                        "error" if error else f"success {result.final_success:.2f}"), refresh=True)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _train_in_worker(plan, reward: str, seed: int, attempt: int):
+    from carverify.train import run_seed
+
+    _die_if_asked(f"{reward}-seed{seed}", attempt)
+    return run_seed(plan, reward, seed)

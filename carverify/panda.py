@@ -21,7 +21,6 @@ import contextlib
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -453,16 +452,23 @@ class ProgramReward:
         return _ProgramReward(env)
 
 
-def train_settings(suite) -> dict:
+def train_config(suite, overrides: dict | None = None) -> dict:
+    """The suite's [train] section over the SAC defaults, then `overrides` (sac merged key by key)."""
     section = dict(suite.config.get("train", {}))
     if section.get("algorithm", "sac") != "sac":
         from carverify.errors import UsageError
         raise UsageError(f"suite {suite.name}: [train] algorithm must be 'sac' for Panda suites")
+    if suite.obs_kind != "state":
+        from carverify.errors import UsageError
+        raise UsageError(f"suite {suite.name} observes '{suite.obs_kind}': train a Panda state suite "
+                         "(the policy learns from the state vector)")
     section.setdefault("total_steps", 20_000)
     section.setdefault("eval_every", 2_500)
     section.setdefault("eval_episodes", 20)
     section.setdefault("progress_weight", 10.0)
     section["sac"] = dict(section.get("sac", {}))
+    section.update({k: v for k, v in (overrides or {}).items() if k != "sac"})
+    section["sac"].update((overrides or {}).get("sac", {}))
     return section
 
 
@@ -509,75 +515,32 @@ class Evaluator:
         self.env.close()
 
 
-def train(args, suite) -> list:
-    """SAC on a Panda state suite, CaR vs sparse: the Panda branch of carverify.train.main."""
-    import torch
+def _sac_arguments(settings: dict) -> tuple[dict, list[int]]:
+    sac = dict(settings["sac"])
+    return sac, list(sac.pop("net_arch", [256, 256]))
+
+
+def run_params(plan, reward: str) -> dict:
+    """What MLflow records of a Panda run: enough to repeat it."""
+    from carverify.suite import load_suite
+    from carverify.train import program_params
+
+    suite = load_suite(plan.suite)
+    sac, net_arch = _sac_arguments(plan.config)
+    params = {"suite": suite.name, "env_id": suite.env_id, "reward": reward, "steps": plan.steps,
+              "algorithm": "SAC", "eval_every": plan.eval_every, "eval_episodes": plan.eval_episodes,
+              "observation": f"state vector ({STATE_SIZE} floats)", "policy": f"MlpPolicy {net_arch}",
+              "bonus": suite.bonus, "progress_weight": plan.config["progress_weight"],
+              **{f"sac.{k}": v for k, v in sac.items()}}
+    return {**params, **program_params(plan.program, reward)}
+
+
+def build_run(plan, suite, reward: str, seed: int):
+    """SAC on one Panda env's state vector, and its evaluator: the Panda half of carverify.train.run_seed."""
     from stable_baselines3 import SAC
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
-    from carverify.errors import UsageError
-    from carverify.train import REWARDS, RunResult, TrainCallback, Tracker, plot_suite, resolve_program, save_curves
-
-    if suite.obs_kind != "state":
-        raise UsageError(f"suite {suite.name} observes '{suite.obs_kind}': train a Panda state suite "
-                         "(the policy learns from the state vector)")
-    bad = [r for r in args.rewards if r not in REWARDS]
-    if bad:
-        raise UsageError(f"unknown reward {bad[0]!r} — choose from {', '.join(REWARDS)}")
-    torch.set_num_threads(args.torch_threads)
-    settings = train_settings(suite)
-    settings.update({k: v for k, v in (args.overrides or {}).items() if k != "sac"})
-    settings["sac"].update((args.overrides or {}).get("sac", {}))
-    steps = int(args.steps or settings["total_steps"])
-    eval_every = int(args.eval_every or settings["eval_every"])
-    eval_episodes = int(args.eval_episodes or settings["eval_episodes"])
-    program = resolve_program(args, suite)
-    sac = dict(settings["sac"])
-    net_arch = list(sac.pop("net_arch", [256, 256]))
-    out = Path(args.out) / suite.name
-    tracker = Tracker(args.tracking_uri) if args.track else None
-    results = []
-    for reward in args.rewards:
-        params = {"suite": suite.name, "env_id": suite.env_id, "reward": reward, "steps": steps,
-                  "seeds": " ".join(map(str, args.seeds)), "algorithm": "SAC", "eval_every": eval_every,
-                  "eval_episodes": eval_episodes, "observation": f"state vector ({STATE_SIZE} floats)",
-                  "policy": f"MlpPolicy {net_arch}", "bonus": suite.bonus,
-                  "progress_weight": settings["progress_weight"], **{f"sac.{k}": v for k, v in sac.items()}}
-        if program is not None:
-            params.update(program_path=program["path"], program_sha256=program["sha256"])
-        parent = tracker.start(f"train {suite.name} {reward}", params, program) if tracker else None
-        reward_results = []
-        for seed in args.seeds:
-            child = tracker.child(parent, f"{reward} seed {seed}", {**params, "seed": seed}) if tracker else None
-            venv = VecMonitor(DummyVecEnv([make_train_env(suite, reward, program, settings)]))
-            model = SAC("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
-                        policy_kwargs={"net_arch": net_arch}, **sac)
-            callback = TrainCallback(Evaluator(suite, program, settings, eval_episodes), eval_every, steps,
-                                     stop_at=args.stop_at,
-                                     log=(lambda m, s, c=child: tracker.metrics(c, m, s)) if tracker else None,
-                                     progress=f"{reward} seed {seed}" if args.progress else None)
-            start = time.perf_counter()
-            try:
-                model.learn(total_timesteps=steps, callback=callback)
-            finally:
-                venv.close()
-                callback.close()
-            wall = time.perf_counter() - start
-            result = RunResult(reward, seed, callback.curve, callback.subtask_curve, model.num_timesteps,
-                               callback.steps_to_target, wall,
-                               model.num_timesteps / max(wall - callback.eval_seconds, 1e-9))
-            reward_results.append(result)
-            (out / reward).mkdir(parents=True, exist_ok=True)
-            model.save(out / reward / f"model-seed{seed}.zip")
-            if tracker:
-                tracker.finish(child, {"wall_seconds": wall, "steps_per_second": result.steps_per_second,
-                                       "final_success_rate": result.final_success,
-                                       "steps_to_target": float(result.steps_to_target or -1)})
-        curves_path = save_curves(out / reward / "curves.json", suite.name, reward, args, reward_results)
-        results.extend(reward_results)
-        plot_path = plot_suite(out)
-        if tracker:
-            tracker.summary(parent, reward_results)
-            tracker.artifacts(parent, [curves_path, plot_path])
-            tracker.finish(parent, {})
-    return results
+    sac, net_arch = _sac_arguments(plan.config)
+    venv = VecMonitor(DummyVecEnv([make_train_env(suite, reward, plan.program, plan.config)]))
+    model = SAC("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, policy_kwargs={"net_arch": net_arch}, **sac)
+    return model, venv, Evaluator(suite, plan.program, plan.config, plan.eval_episodes)

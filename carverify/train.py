@@ -67,7 +67,11 @@ class Args:
     track: bool = True
     """log params, learning curves and artifacts to MLflow"""
     progress: bool = True
-    """a tqdm progress bar per run"""
+    """a tqdm progress bar per run (on Ray: one bar over the runs)"""
+    workers: int | None = None
+    """train on Ray, at most N runs at once (a local Ray instance unless ray_address is set)"""
+    ray_address: str | None = None
+    """train on this Ray cluster (auto, HOST:6379, ray://HOST:10001); one Ray task per (reward, seed)"""
     overrides: dict = field(default_factory=dict)
     """[train] values to override (tests use it to shrink a run)"""
 
@@ -109,102 +113,238 @@ class RunResult(NamedTuple):
     steps_to_target: int | None               # first eval step with success >= target
     wall_seconds: float
     steps_per_second: float                   # training only, evaluation excluded
+    metrics: list[tuple[int, dict]] = []      # (env steps, what each evaluation logged to MLflow)
+    error: str | None = None                  # the run could not finish (e.g. its Ray worker died twice)
 
     @property
     def final_success(self) -> float:
         return self.curve[-1][1] if self.curve else 0.0
 
 
-def main(args: Args) -> list[RunResult]:
-    import torch
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
+@dataclass(frozen=True)
+class Plan:
+    """One training sweep, resolved and validated once in the driver.
 
+    Plain data, so a Ray task can take it to another machine: the suite travels by name,
+    the program as its source and accepting report (no file paths are read remotely).
+    """
+    suite: str
+    kind: str                       # "minigrid": PPO on the one-hot view; "panda": SAC on the state vector
+    steps: int
+    eval_every: int
+    eval_episodes: int
+    config: dict                    # train_config() of train.py (MiniGrid) or of panda.py
+    program: dict | None
+    ordered: bool = True
+    vec_env: str = "dummy"
+    stop_at: float | None = None
+    torch_threads: int = 1
+
+
+def make_plan(args: Args) -> Plan:
+    """Every usage error surfaces here, before a run starts or a Ray worker is asked for."""
     from carverify.suite import load_suite
 
-    torch.set_num_threads(args.torch_threads)
     bad = [r for r in args.rewards if r not in REWARDS]
     if bad:
         raise UsageError(f"unknown reward {bad[0]!r} — choose from {', '.join(REWARDS)}")
     if args.vec_env not in ("dummy", "subproc"):
         raise UsageError(f"vec_env must be 'dummy' or 'subproc', got {args.vec_env!r}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"workers must be at least 1, got {args.workers}")
+    if args.vec_env == "subproc" and on_ray(args):
+        # A Ray task is one process holding one CPU; fan out over seeds instead of envs.
+        raise UsageError("--vec-env subproc cannot run on Ray: each Ray task trains one seed in one process")
+    if not args.rewards or not args.seeds:
+        raise UsageError("nothing to train: give at least one reward and one seed")
     suite = load_suite(args.suite)
     if suite.kind == "panda":  # continuous control: SAC on the state vector (carverify/panda.py)
         from carverify import panda
-        return panda.train(args, suite)
-    if not suite.env_id.startswith("MiniGrid"):
-        raise UsageError(f"train supports MiniGrid suites (one-hot partial view); {suite.name} runs {suite.env_id}")
-    config = train_config(suite, args.overrides)
+
+        kind, config = "panda", panda.train_config(suite, args.overrides)
+    elif suite.env_id.startswith("MiniGrid"):
+        kind, config = "minigrid", train_config(suite, args.overrides)
+    else:
+        raise UsageError(f"train supports MiniGrid and Panda suites; {suite.name} runs {suite.env_id}")
     steps = int(args.steps or config["total_steps"])
     eval_every = int(args.eval_every or config["eval_every"])
     eval_episodes = int(args.eval_episodes or config["eval_episodes"])
     if steps < 1 or eval_every < 1 or eval_episodes < 1:
         raise UsageError(f"steps, eval_every and eval_episodes must be at least 1, got {steps}, "
                          f"{eval_every}, {eval_episodes}")
-    program = resolve_program(args, suite)
-    out = Path(args.out) / suite.name
-    tracker = Tracker(args.tracking_uri) if args.track else None
+    return Plan(suite.name, kind, steps, eval_every, eval_episodes, config, resolve_program(args, suite),
+                ordered=args.ordered, vec_env=args.vec_env, stop_at=args.stop_at,
+                torch_threads=args.torch_threads)
 
-    results: list[RunResult] = []
+
+def on_ray(args: Args) -> bool:
+    return args.workers is not None or args.ray_address is not None
+
+
+def main(args: Args) -> list[RunResult]:
+    """Every (reward, seed) run of `args`, in that order: here one after another, or as Ray tasks."""
+    plan = make_plan(args)
+    tracker = Tracker(args.tracking_uri) if args.track else None
+    record = Recorder(plan, args, tracker)
     try:
-        for reward in args.rewards:
-            params = run_params(suite, reward, steps, eval_every, eval_episodes, config, args, program)
-            parent = tracker.start(f"train {suite.name} {reward}", params, program) if tracker else None
-            reward_results = []
-            for seed in args.seeds:
-                child = tracker.child(parent, f"{reward} seed {seed}", {**params, "seed": seed}) if tracker else None
-                env_fns = [make_env(suite, reward, program, ordered=args.ordered) for _ in range(config["n_envs"])]
-                venv = VecMonitor(SubprocVecEnv(env_fns) if args.vec_env == "subproc" else DummyVecEnv(env_fns))
-                model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
-                            policy_kwargs={"net_arch": list(config["net_arch"]), "normalize_images": False},
-                            **config["ppo"])
-                evaluator = Evaluator(suite, program, eval_episodes)
-                callback = TrainCallback(evaluator, eval_every, steps, stop_at=args.stop_at,
-                                         log=(lambda m, s, c=child: tracker.metrics(c, m, s)) if tracker else None,
+        if on_ray(args):
+            from carverify import distributed
+
+            distributed.train_many(plan, record.tasks, workers=args.workers, address=args.ray_address,
+                                   on_result=record.add, progress=args.progress)
+        else:
+            for reward, seed in record.tasks:
+                child = record.child(reward, seed)
+                log = (lambda m, s, c=child: tracker.metrics(c, m, s)) if tracker else None
+                result, model = run_seed(plan, reward, seed, log=log,
                                          progress=f"{reward} seed {seed}" if args.progress else None)
-                start = time.perf_counter()
-                try:
-                    model.learn(total_timesteps=steps, callback=callback)
-                finally:
-                    venv.close()
-                    callback.close()
-                wall = time.perf_counter() - start
-                train_seconds = max(wall - callback.eval_seconds, 1e-9)
-                result = RunResult(reward, seed, callback.curve, callback.subtask_curve, model.num_timesteps,
-                                   callback.steps_to_target, wall, model.num_timesteps / train_seconds)
-                reward_results.append(result)
-                (out / reward).mkdir(parents=True, exist_ok=True)
-                model.save(out / reward / f"model-seed{seed}.zip")
-                if tracker:
-                    tracker.finish(child, {"wall_seconds": wall, "steps_per_second": result.steps_per_second,
-                                           "final_success_rate": result.final_success,
-                                           "steps_to_target": float(result.steps_to_target or -1)})
-            curves_path = save_curves(out / reward / "curves.json", suite.name, reward, args, reward_results)
-            results.extend(reward_results)
-            plot_path = plot_suite(out)
-            if tracker:
-                tracker.summary(parent, reward_results)
-                tracker.artifacts(parent, [curves_path, plot_path])
-                tracker.finish(parent, {})
+                record.add(result, model, child=child)
     except BaseException:
         if tracker:
             tracker.fail_open()  # an interrupted or crashed run must not stay RUNNING
         raise
-    return results
+    return record.results()
 
 
-def run_params(suite, reward: str, steps: int, eval_every: int, eval_episodes: int, config: dict, args: Args,
-               program: dict | None) -> dict:
-    """What MLflow records of a run: enough to repeat it."""
-    params = {"suite": suite.name, "env_id": suite.env_id, "reward": reward, "steps": steps,
-              "seeds": " ".join(map(str, args.seeds)), "n_envs": config["n_envs"], "eval_every": eval_every,
-              "eval_episodes": eval_episodes, "observation": "OneHotPartialObsWrapper+ImgObsWrapper (7x7x20)",
-              "policy": f"MlpPolicy {config['net_arch']}", "ordered": args.ordered, "bonus": suite.bonus,
-              "vec_env": args.vec_env, **{f"ppo.{k}": v for k, v in config["ppo"].items()}}
-    if program is not None:
-        params.update(program_path=program["path"], program_sha256=program["sha256"],
-                      program_role="reward" if reward == "car" else "measures sub-task completion only")
-    return params
+def run_seed(plan: Plan, reward: str, seed: int, *, log=None, progress: str | None = None
+             ) -> tuple[RunResult, bytes]:
+    """One training run, with no tracking and no files: the result and the saved model's bytes.
+
+    The same function runs in the driver (sequential) and in a Ray worker, which is what
+    makes a Ray sweep's runs identical to the sequential ones.
+    """
+    import io
+
+    import torch
+
+    from carverify.suite import load_suite
+
+    torch.set_num_threads(plan.torch_threads)
+    suite = load_suite(plan.suite)
+    if plan.kind == "panda":
+        from carverify import panda
+
+        model, venv, evaluator = panda.build_run(plan, suite, reward, seed)
+    else:
+        model, venv, evaluator = build_run(plan, suite, reward, seed)
+    callback = TrainCallback(evaluator, plan.eval_every, plan.steps, stop_at=plan.stop_at, log=log,
+                             progress=progress)
+    start = time.perf_counter()
+    try:
+        model.learn(total_timesteps=plan.steps, callback=callback)
+    finally:
+        venv.close()
+        callback.close()
+    wall = time.perf_counter() - start
+    train_seconds = max(wall - callback.eval_seconds, 1e-9)
+    result = RunResult(reward, seed, callback.curve, callback.subtask_curve, model.num_timesteps,
+                       callback.steps_to_target, wall, model.num_timesteps / train_seconds, callback.logged)
+    buffer = io.BytesIO()
+    model.save(buffer)
+    return result, buffer.getvalue()
+
+
+def build_run(plan: Plan, suite, reward: str, seed: int):
+    """MiniGrid: PPO on n_envs one-hot partial views, and its evaluator."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
+
+    config = plan.config
+    env_fns = [make_env(suite, reward, plan.program, ordered=plan.ordered) for _ in range(config["n_envs"])]
+    venv = VecMonitor(SubprocVecEnv(env_fns) if plan.vec_env == "subproc" else DummyVecEnv(env_fns))
+    model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
+                policy_kwargs={"net_arch": list(config["net_arch"]), "normalize_images": False}, **config["ppo"])
+    return model, venv, Evaluator(suite, plan.program, plan.eval_episodes)
+
+
+class Recorder:
+    """The driver's side of a sweep: MLflow runs, models, curves.json and the plot.
+
+    Results may arrive in any order (Ray); each reward's parent run opens with its first
+    seed and closes, with curves and plot, when its last seed is in.
+    """
+
+    def __init__(self, plan: Plan, args: Args, tracker: "Tracker | None"):
+        self.plan, self.args, self.tracker = plan, args, tracker
+        self.tasks = [(reward, seed) for reward in args.rewards for seed in dict.fromkeys(args.seeds)]
+        self.out = Path(args.out) / plan.suite
+        self.done: dict[tuple[str, int], RunResult] = {}
+        self.parents: dict[str, str] = {}
+
+    def params(self, reward: str) -> dict:
+        if self.plan.kind == "panda":
+            from carverify import panda
+
+            params = panda.run_params(self.plan, reward)
+        else:
+            params = run_params(self.plan, reward)
+        params.update(seeds=" ".join(map(str, dict.fromkeys(self.args.seeds))))
+        if on_ray(self.args):
+            params.update(ray_address=self.args.ray_address or "local", ray_workers=self.args.workers or "-")
+        return params
+
+    def child(self, reward: str, seed: int) -> str | None:
+        if self.tracker is None:
+            return None
+        if reward not in self.parents:
+            self.parents[reward] = self.tracker.start(f"train {self.plan.suite} {reward}", self.params(reward),
+                                                      self.plan.program)
+        return self.tracker.child(self.parents[reward], f"{reward} seed {seed}",
+                                  {**self.params(reward), "seed": seed})
+
+    def add(self, result: RunResult, model: bytes | None, *, child: str | None = None) -> None:
+        reward = result.reward
+        if self.tracker and child is None:  # a Ray run: its curve is logged now, all at once
+            child = self.child(reward, result.seed)
+            for step, values in result.metrics:
+                self.tracker.metrics(child, values, step)
+        if model is not None:
+            (self.out / reward).mkdir(parents=True, exist_ok=True)
+            (self.out / reward / f"model-seed{result.seed}.zip").write_bytes(model)
+        if self.tracker:
+            if result.error:
+                self.tracker.fail(child, result.error)
+            else:
+                self.tracker.finish(child, {"wall_seconds": result.wall_seconds,
+                                            "steps_per_second": result.steps_per_second,
+                                            "final_success_rate": result.final_success,
+                                            "steps_to_target": float(result.steps_to_target or -1)})
+        self.done[(reward, result.seed)] = result
+        runs = [self.done.get(task) for task in self.tasks if task[0] == reward]
+        if all(runs):
+            self._close(reward, runs)
+
+    def _close(self, reward: str, runs: list[RunResult]) -> None:
+        curves_path = save_curves(self.out / reward / "curves.json", self.plan.suite, reward, self.args, runs)
+        plot_path = plot_suite(self.out)
+        if self.tracker and reward in self.parents:
+            parent = self.parents[reward]
+            self.tracker.summary(parent, [r for r in runs if not r.error])
+            self.tracker.artifacts(parent, [curves_path, plot_path])
+            self.tracker.finish(parent, {})
+
+    def results(self) -> list[RunResult]:
+        return [self.done[task] for task in self.tasks]
+
+
+def run_params(plan: Plan, reward: str) -> dict:
+    """What MLflow records of a MiniGrid run: enough to repeat it."""
+    from carverify.suite import load_suite
+
+    config, suite = plan.config, load_suite(plan.suite)
+    params = {"suite": suite.name, "env_id": suite.env_id, "reward": reward, "steps": plan.steps,
+              "n_envs": config["n_envs"], "eval_every": plan.eval_every,
+              "eval_episodes": plan.eval_episodes, "observation": "OneHotPartialObsWrapper+ImgObsWrapper (7x7x20)",
+              "policy": f"MlpPolicy {config['net_arch']}", "ordered": plan.ordered, "bonus": suite.bonus,
+              "vec_env": plan.vec_env, **{f"ppo.{k}": v for k, v in config["ppo"].items()}}
+    return {**params, **program_params(plan.program, reward)}
+
+
+def program_params(program: dict | None, reward: str) -> dict:
+    if program is None:
+        return {}
+    return {"program_path": program["path"], "program_sha256": program["sha256"],
+            "program_role": "reward" if reward == "car" else "measures sub-task completion only"}
 
 
 def resolve_program(args: Args, suite) -> dict | None:
@@ -283,6 +423,7 @@ class TrainCallback(BaseCallback):
         self.stop_at, self.log, self.target = stop_at, log, target
         self.curve: list[tuple[int, float]] = []
         self.subtask_curve: list[tuple[int, dict]] = []
+        self.logged: list[tuple[int, dict]] = []  # every evaluation's metrics, for runs logged afterwards (Ray)
         self.steps_to_target: int | None = None
         self.eval_seconds = 0.0
         self.next_eval = 0
@@ -325,16 +466,17 @@ class TrainCallback(BaseCallback):
         if self.steps_to_target is None and success >= self.target:
             self.steps_to_target = step
         self.next_eval = (step // self.eval_every + 1) * self.eval_every
+        metrics = {"eval.success_rate": success, **{f"eval.subtask.{k}": v for k, v in subtasks.items()}}
+        if self._episodes:
+            for name in self._episodes[0]:
+                metrics[f"train.subtask.{name}"] = float(np.mean([e.get(name, False) for e in self._episodes]))
+        if self._returns:
+            metrics["train.episode_return"] = float(np.mean(self._returns))
+        elapsed = time.perf_counter() - self._t0 - self.eval_seconds
+        if step and elapsed > 0:
+            metrics["train.steps_per_second"] = step / elapsed
+        self.logged.append((step, metrics))
         if self.log:
-            metrics = {"eval.success_rate": success, **{f"eval.subtask.{k}": v for k, v in subtasks.items()}}
-            if self._episodes:
-                for name in self._episodes[0]:
-                    metrics[f"train.subtask.{name}"] = float(np.mean([e.get(name, False) for e in self._episodes]))
-            if self._returns:
-                metrics["train.episode_return"] = float(np.mean(self._returns))
-            elapsed = time.perf_counter() - self._t0 - self.eval_seconds
-            if step and elapsed > 0:
-                metrics["train.steps_per_second"] = step / elapsed
             self.log(metrics, step)
         self._episodes, self._returns = [], []
         if self.bar is not None:
@@ -352,7 +494,8 @@ def save_curves(path: Path, suite: str, reward: str, args: Args, results: list[R
     data = {"suite": suite, "reward": reward, "args": {k: v for k, v in asdict(args).items() if k != "overrides"},
             "runs": [{"seed": r.seed, "curve": r.curve, "subtask_curve": r.subtask_curve, "steps": r.steps,
                       "steps_to_target": r.steps_to_target, "wall_seconds": r.wall_seconds,
-                      "steps_per_second": r.steps_per_second} for r in results]}
+                      "steps_per_second": r.steps_per_second, **({"error": r.error} if r.error else {})}
+                     for r in results]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1), encoding="utf-8")
     return path
@@ -438,6 +581,8 @@ class Tracker:
         """Mean/min/max success over seeds at each evaluation step, for the parent's own curve."""
         from carverify.plot import band
 
+        if not results:
+            return
         steps, mean, low, high = band([r.curve for r in results])
         for s, m, lo, hi in zip(steps, mean, low, high):
             self.metrics(parent, {"eval.success_rate.mean": m, "eval.success_rate.min": lo,
@@ -454,6 +599,12 @@ class Tracker:
         if values:
             self.metrics(run_id, values, 0)
         self.client.set_terminated(run_id, status="FINISHED")
+        self.open.remove(run_id)
+
+    def fail(self, run_id: str, message: str) -> None:
+        """One run that could not finish while the sweep goes on: FAILED, with the reason as a tag."""
+        self.client.set_tag(run_id, "carverify.error", message[:5000])
+        self.client.set_terminated(run_id, status="FAILED")
         self.open.remove(run_id)
 
     def fail_open(self) -> None:
