@@ -33,6 +33,9 @@ FAST = ("parse", "policy", "restricted")
 # Report fields that measure time rather than the program: they differ between any two runs.
 TIMING_METRIC = re.compile(r"(seconds|_ms)$")
 DIES_ONCE, DIES_ALWAYS = "dies_once.py", "dies_always.py"
+# Training runs the hook kills (named REWARD-seedN): seed 7 on its first attempt, seed 8 always.
+RUN_DIES_ONCE, RUN_DIES_ALWAYS = "car-seed7", "car-seed8"
+DIE_HOOK = f"{DIES_ONCE},{DIES_ALWAYS}:always,{RUN_DIES_ONCE},{RUN_DIES_ALWAYS}:always"
 
 
 def comparable(report) -> dict:
@@ -90,7 +93,7 @@ def ray_local(tmp_path_factory):
     # must be set before, and names programs only the retry tests use.
     restore = distributed._raylet_messages_to_log()  # as `carverify audit --workers` does
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(distributed.DIE_ENV, f"{DIES_ONCE},{DIES_ALWAYS}:always")
+        mp.setenv(distributed.DIE_ENV, DIE_HOOK)
         start = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                  object_store_memory=256 << 20, _temp_dir=temp)
@@ -319,7 +322,7 @@ def test_cli_workers_sweep(tmp_path, tmp_path_factory):
     always = _copy(tmp_path, EXAMPLES / "good_vectorized.py", DIES_ALWAYS)
     bad = str(EXAMPLES / "imports_os.py")
     ray_tmp = _ray_temp(tmp_path_factory)
-    env = {**os.environ, distributed.DIE_ENV: f"{DIES_ONCE},{DIES_ALWAYS}:always", "RAY_TMPDIR": ray_tmp}
+    env = {**os.environ, distributed.DIE_ENV: DIE_HOOK, "RAY_TMPDIR": ray_tmp}
     try:
         out = subprocess.run([sys.executable, "-m", "carverify.cli", "audit", once, always, bad, "--suite", SUITE,
                               "--stages", *FAST, "--no-track", "--workers", "2", "--json", str(tmp_path / "r.json")],
@@ -337,3 +340,145 @@ def test_cli_workers_sweep(tmp_path, tmp_path_factory):
     reports = json.loads((tmp_path / "r.json").read_text())
     assert [r["verdict"] for r in reports] == ["accepted", "error", "rejected"]
     assert not left, f"Ray processes left after the CLI exited: {left}"
+
+
+# ------------------------------------------------------------------- training
+
+
+def _tiny_train(out: Path, uri: str | None, **kwargs):
+    from carverify import train
+
+    # 2 PPO updates of 8 envs x 128 steps; evaluated at 0, 1024 and 2048 steps on 2 layouts.
+    return train.Args(suite=SUITE, rewards=("car", "sparse"), steps=2048, seeds=(0, 1), eval_every=1024,
+                      eval_episodes=2, out=str(out), tracking_uri=uri, track=uri is not None, progress=False,
+                      **kwargs)
+
+
+def _without_timings(metrics):
+    return [(step, {k: v for k, v in values.items() if k != "train.steps_per_second"}) for step, values in metrics]
+
+
+def _policy_weights(path: Path) -> dict:
+    import zipfile
+
+    import torch
+
+    with zipfile.ZipFile(path) as archive, archive.open("policy.pth") as f:
+        return torch.load(f, map_location="cpu", weights_only=True)
+
+
+@pytest.mark.slow
+def test_ray_training_equals_sequential_and_logs_the_same_runs(ray_local, tmp_path):
+    """Each (reward, seed) as a Ray task: same curves, same metrics, bit-identical policy weights, same MLflow runs."""
+    import torch
+    from mlflow.tracking import MlflowClient
+
+    from carverify import train
+
+    uris = {how: f"sqlite:///{tmp_path / how / 'mlruns.db'}" for how in ("sequential", "ray")}
+    start = time.perf_counter()
+    sequential = train.main(_tiny_train(tmp_path / "sequential", uris["sequential"]))
+    middle = time.perf_counter()
+    on_ray = train.main(_tiny_train(tmp_path / "ray", uris["ray"], workers=2))
+    print(f"\n4 tiny PPO runs: sequential {middle - start:.1f} s, Ray with 2 workers "
+          f"{time.perf_counter() - middle:.1f} s")
+
+    assert [(r.reward, r.seed) for r in on_ray] == [("car", 0), ("car", 1), ("sparse", 0), ("sparse", 1)]
+    for seq, ray_run in zip(sequential, on_ray):
+        assert ray_run.error is None and ray_run.steps == seq.steps == 2048
+        assert ray_run.curve == seq.curve and [s for s, _ in seq.curve] == [8, 1024, 2048]
+        assert ray_run.subtask_curve == seq.subtask_curve
+        assert _without_timings(ray_run.metrics) == _without_timings(seq.metrics)
+        name = Path(SUITE) / seq.reward / f"model-seed{seq.seed}.zip"
+        ours, theirs = _policy_weights(tmp_path / "sequential" / name), _policy_weights(tmp_path / "ray" / name)
+        assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    # Different seeds train differently: the equality above is not two copies of one run.
+    first = _policy_weights(tmp_path / "ray" / SUITE / "car" / "model-seed0.zip")
+    second = _policy_weights(tmp_path / "ray" / SUITE / "car" / "model-seed1.zip")
+    assert not all(torch.equal(first[k], second[k]) for k in first)
+
+    def runs(uri):
+        client = MlflowClient(uri)
+        experiment = client.get_experiment_by_name("carverify-train")
+        found = client.search_runs([experiment.experiment_id])
+        by_id = {r.info.run_id: r for r in found}
+        tree = {}
+        for r in found:
+            parent = by_id.get(r.data.tags.get("mlflow.parentRunId"))
+            history = [(m.step, m.value) for m in client.get_metric_history(r.info.run_id, "eval.success_rate")]
+            tree[r.info.run_name] = (parent.info.run_name if parent else None, r.info.status, sorted(history))
+        return tree
+    expected = runs(uris["sequential"])
+    assert set(expected) == {f"train {SUITE} car", f"train {SUITE} sparse", "car seed 0", "car seed 1",
+                             "sparse seed 0", "sparse seed 1"}
+    assert expected["car seed 1"][0] == f"train {SUITE} car"
+    assert runs(uris["ray"]) == expected
+    for how in ("sequential", "ray"):
+        curves = json.loads((tmp_path / how / SUITE / "car" / "curves.json").read_text())
+        assert [r["seed"] for r in curves["runs"]] == [0, 1]
+    assert (tmp_path / "ray" / SUITE / "success_rate.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_ray_training_retries_a_dead_worker_then_reports_the_run_as_failed(ray_local, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from carverify import train
+
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    args = train.Args(suite=SUITE, rewards=("car",), steps=256, seeds=(0, 7, 8), eval_every=256, eval_episodes=1,
+                      out=str(tmp_path), tracking_uri=uri, progress=False, workers=2)
+    results = train.main(args)
+    assert [(r.seed, r.error is None) for r in results] == [(0, True), (7, True), (8, False)]
+    assert results[1].steps >= 256                             # died once, ran again
+    assert results[2].error.startswith("the Ray worker training this run died on all 2 attempts ")
+    assert results[2].curve == [] and results[2].final_success == 0.0
+    folder = tmp_path / SUITE / "car"
+    assert sorted(p.name for p in folder.glob("model-*.zip")) == ["model-seed0.zip", "model-seed7.zip"]
+    curves = json.loads((folder / "curves.json").read_text())
+    assert [("error" in r) for r in curves["runs"]] == [False, False, True]
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("carverify-train")
+    status = {r.info.run_name: (r.info.status, r.data.tags.get("carverify.error", ""))
+              for r in client.search_runs([experiment.experiment_id])}
+    assert status[f"train {SUITE} car"][0] == "FINISHED"
+    assert status["car seed 0"] == ("FINISHED", "") and status["car seed 7"] == ("FINISHED", "")
+    assert status["car seed 8"][0] == "FAILED" and "died on all 2 attempts" in status["car seed 8"][1]
+
+
+def test_training_on_ray_refuses_subprocess_envs(capsys):
+    from carverify.cli import EXIT_USAGE, main
+
+    code = main(["train", "--suite", SUITE, "--workers", "2", "--vec-env", "subproc", "--no-track"])
+    assert code == EXIT_USAGE
+    assert capsys.readouterr().err == ("carverify: error: --vec-env subproc cannot run on Ray: each Ray task "
+                                       "trains one seed in one process\n")
+
+
+@pytest.mark.slow
+def test_cli_train_on_local_ray_and_sequential_train_never_imports_ray(tmp_path, tmp_path_factory):
+    """`train --workers 2` starts and stops its own instance; a dead run is an ERROR row and exit 3."""
+    _need_ray()
+    ray_tmp = _ray_temp(tmp_path_factory)
+    env = {**os.environ, distributed.DIE_ENV: DIE_HOOK, "RAY_TMPDIR": ray_tmp}
+    tiny = ["--suite", SUITE, "--steps", "128", "--eval-every", "128", "--eval-episodes", "1", "--no-track",
+            "--no-progress"]
+    try:
+        out = subprocess.run([sys.executable, "-m", "carverify.cli", "train", *tiny, "--seeds", "0", "8",
+                              "--out", str(tmp_path / "ray"), "--workers", "2"],
+                             capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+        left = _wait_gone(lambda: _processes_mentioning(ray_tmp))
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert out.returncode == 3, out.stdout + out.stderr
+    rows = out.stdout.splitlines()
+    assert rows[1].split()[:2] == ["car", "0"] and rows[1].split()[3] == "1024"  # PPO trains whole rollouts: 8 envs x 128
+    assert rows[2].startswith("car        8 ERROR   the Ray worker training this run died on all 2 attempts")
+    assert not left, f"Ray processes left after the CLI exited: {left}"
+
+    code = ("import sys, carverify.cli as c\n"
+            f"code = c.main(['train', *{tiny!r}, '--seeds', '0', '--out', {str(tmp_path / 'seq')!r}])\n"
+            "print('EXIT', code, 'RAY', 'ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert "EXIT 0 RAY False" in out.stdout, out.stdout + out.stderr
