@@ -26,6 +26,7 @@ bench: install
 	$(BIN)/python bench/sandbox_overhead.py
 	$(BIN)/python bench/check_cost.py
 	$(BIN)/python bench/audit_throughput.py
+	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/wrapper_overhead.py
 
 bench-rl: install
