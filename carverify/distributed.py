@@ -1,12 +1,13 @@
-"""Audit many programs in one sweep: in this process, or as Ray tasks on a local instance or a cluster.
+"""Sweeps on Ray: audit many programs, or train many (reward, seed) runs, on a local instance or a cluster.
 
 Ray is imported only on the Ray path (``pip install 'carverify[ray]'``); a sweep without
-workers or an address never touches it.  Each Ray task runs the same audit a sequential
-run does, in a worker process that starts its own sandbox child, with the same limits.
+workers or an address never touches it.  Each Ray task runs what a sequential run does (an
+audit, in a worker that starts its own sandbox child with the same limits; or
+carverify.train.run_seed), and one loop (`_run_tasks`) retries a task whose worker died once.
 
-Tracking: the driver logs every audit as results come back, each run a child of one parent
-run for the sweep, all in one experiment.  Workers never open the store: SQLite is a file on
-the driver's disk that a remote worker cannot reach and that concurrent writers would lock.
+Tracking: the driver logs every result as it comes back, each run a child of a parent run,
+all in one experiment.  Workers never open the store: SQLite is a file on the driver's disk
+that a remote worker cannot reach and that concurrent writers would lock.
 """
 from __future__ import annotations
 
