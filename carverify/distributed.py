@@ -475,34 +475,36 @@ def train_many(plan, tasks: Sequence[tuple[str, int]], *, workers: int | None = 
     from carverify.train import RunResult
 
     on_result = on_result or (lambda result, model: None)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    with ray_session(workers, address) as ray, _runs_bar(len(tasks), address, progress) as bar:
+        # One CPU per run: run_seed uses one torch thread and keeps its envs in its own process.
+        remote = ray.remote(num_cpus=1, max_retries=0)(_train_in_worker)
+        payloads = [(plan, reward, seed) for reward, seed in tasks]
+        for index, value, error, lost in _run_tasks(ray, remote, payloads, _cap(workers, address, len(tasks)), []):
+            reward, seed = tasks[index]
+            if error is None:
+                result, model = value
+            else:
+                if lost:
+                    error = f"the Ray worker training this run {error}"
+                result, model = RunResult(reward, seed, [], [], 0, None, 0.0, 0.0, [], error), None
+            on_result(result, model)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(f"{reward} seed {seed}: "
+                                    + ("error" if error else f"success {result.final_success:.2f}"), refresh=True)
 
-        where = f"Ray at {address}" if address else "local Ray"
-        bar = tqdm(total=len(tasks), desc=f"train on {where}", unit="run", dynamic_ncols=True)
-    try:
-        with ray_session(workers, address) as ray:
-            # One CPU per run: run_seed uses one torch thread and envs in its own process.
-            remote = ray.remote(num_cpus=1, max_retries=0)(_train_in_worker)
-            payloads = [(plan, reward, seed) for reward, seed in tasks]
-            for index, value, error, lost in _run_tasks(ray, remote, payloads, _cap(workers, address, len(tasks)),
-                                                        []):
-                reward, seed = tasks[index]
-                if error is None:
-                    result, model = value
-                else:
-                    if lost:
-                        error = f"the Ray worker training this run {error}"
-                    result, model = RunResult(reward, seed, [], [], 0, None, 0.0, 0.0, [], error), None
-                on_result(result, model)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(f"{reward} seed {seed}: " + (
-                        "error" if error else f"success {result.final_success:.2f}"), refresh=True)
-    finally:
-        if bar is not None:
-            bar.close()
+
+@contextlib.contextmanager
+def _runs_bar(total: int, address: str | None, enabled: bool):
+    """One bar over the runs, shown once Ray is up (a bad address fails without a stray bar)."""
+    if not enabled:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    where = f"Ray at {address}" if address else "local Ray"
+    with tqdm(total=total, desc=f"train on {where}", unit="run", dynamic_ncols=True) as bar:
+        yield bar
 
 
 def _train_in_worker(plan, reward: str, seed: int, attempt: int):

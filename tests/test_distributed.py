@@ -482,3 +482,81 @@ def test_cli_train_on_local_ray_and_sequential_train_never_imports_ray(tmp_path,
             "print('EXIT', code, 'RAY', 'ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert "EXIT 0 RAY False" in out.stdout, out.stdout + out.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_listening(port: int, seconds: float = 60.0) -> bool:
+    import socket
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+@pytest.mark.slow
+def test_audit_and_train_on_a_cluster_reached_by_address(tmp_path, tmp_path_factory):
+    """A head node started the way the README tells users (`ray start --head`), reached as HOST:PORT.
+
+    Ray >= 2.59 authenticates with a token; head and driver share one through the environment,
+    as the README says to, so nothing is read from or written to ~/.ray.
+    """
+    import secrets
+
+    _need_ray()
+    ray_tmp, port = _ray_temp(tmp_path_factory), _free_port()
+    address = f"127.0.0.1:{port}"
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+                             f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+                             f"--temp-dir={ray_tmp}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        assert _wait_listening(port), "the Ray head never listened on its port"
+        good, bad = str(EXAMPLES / "good_vectorized.py"), str(EXAMPLES / "imports_os.py")
+        audit = subprocess.run([sys.executable, "-m", "carverify.cli", "audit", good, bad, "--suite", SUITE,
+                                "--stages", *FAST, "--no-track", "--ray-address", address],
+                               capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+        trained = subprocess.run([sys.executable, "-m", "carverify.cli", "train", "--suite", SUITE, "--steps", "128",
+                                  "--eval-every", "128", "--eval-episodes", "1", "--seeds", "0", "1", "--no-track",
+                                  "--no-progress", "--out", str(tmp_path), "--ray-address", address],
+                                 capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+    finally:
+        head.terminate()
+        head.wait(timeout=60)
+        left = _wait_gone(lambda: _processes_mentioning(ray_tmp), seconds=30)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert audit.returncode == 1, audit.stdout + audit.stderr
+    lines = audit.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines[:2]] == ["ACCEPTED", "REJECTED"]
+    assert lines[2].startswith(f"2 programs: 1 accepted, 1 rejected, 0 errors (Ray at {address}, ")
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    rows = trained.stdout.splitlines()
+    assert [row.split()[:2] for row in rows[1:3]] == [["car", "0"], ["car", "1"]]
+    assert sorted(p.name for p in (tmp_path / SUITE / "car").glob("model-*.zip")) == [
+        "model-seed0.zip", "model-seed1.zip"]
+    assert not left, f"Ray processes left after the head stopped: {left}"
+
+
+@pytest.mark.parametrize("command", ["audit", "train"])
+def test_an_address_nobody_answers_is_one_line_and_exit_3(command, capsys):
+    from carverify.cli import EXIT_INTERNAL, main
+
+    port = _free_port()  # nothing listens on it once the probe socket is closed
+    target = [str(EXAMPLES / "good_vectorized.py")] if command == "audit" else ["--seeds", "0"]
+    code = main([command, *target, "--suite", SUITE, "--no-track", "--ray-address", f"127.0.0.1:{port}"])
+    assert code == EXIT_INTERNAL
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"carverify: internal error: cannot start or reach Ray at 127.0.0.1:{port}: "
+                            f"nothing answers at 127.0.0.1:{port} (Connection refused)\n")
