@@ -76,8 +76,10 @@ def _build(tree, info) -> dict[str, Callable]:
     from sandbox import native  # JIT options and builtins shared with the audited compile
     from sandbox.guards import make_builtins
 
-    namespace = {"__builtins__": make_builtins(native._import_numpy), "__name__": "reward_program"}
-    exec(compile(tree, native.PROGRAM_FILE, "exec"), namespace)  # noqa: S102 - audited constants only
+    from sandbox.numba_compat import HELPERS
+
+    namespace = {"__builtins__": make_builtins(native._import_numpy), "__name__": "reward_program", **HELPERS}
+    exec(compile(native.for_numba(tree, info), native.PROGRAM_FILE, "exec"), namespace)  # noqa: S102 - audited constants only
     for name, value in list(namespace.items()):
         # As in the sandbox child: constants are immutable, lists become tuples.
         if isinstance(value, np.ndarray):

@@ -24,7 +24,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "min_precision": 0.9,
     "min_recall": 0.9,
 }
-DEFAULT_BUDGET: dict[str, float] = {"compiled_step_fraction": 0.05}
+DEFAULT_BUDGET: dict[str, float] = {"compiled_step_fraction": 0.25}
 KINDS = ("minigrid", "panda")
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import numba
 from numba.core import errors as numba_errors
 
-from sandbox import allowlist
+from sandbox import allowlist, numba_compat
 from sandbox.guards import make_builtins
 from sandbox.issue import Issue
 
@@ -73,6 +73,11 @@ def _import_numpy(name, globals=None, locals=None, fromlist=(), level=0):
 
 
 
+def for_numba(tree, info):
+    """The normalized tree with the idioms numba rejects spelled its way (sandbox/numba_compat.py)."""
+    return numba_compat.rewrite(tree, info.numpy_aliases, info.functions)
+
+
 def load_native(program, tree, info) -> dict:
     """Exec the normalized module with real numpy, then replace each function by its jitted twin.
 
@@ -80,8 +85,9 @@ def load_native(program, tree, info) -> dict:
     (see `compile_for`).  All functions share one globals dict, so a sub-task that
     calls a helper resolves the jitted helper when it is compiled.
     """
-    code = compile(tree, PROGRAM_FILE, "exec")
-    program.globals = {"__builtins__": make_builtins(_import_numpy), "__name__": "reward_program"}
+    code = compile(for_numba(tree, info), PROGRAM_FILE, "exec")
+    program.globals = {"__builtins__": make_builtins(_import_numpy), "__name__": "reward_program",
+                       **numba_compat.HELPERS}
     issue = program._run_module(code)
     if issue is not None:
         return {"ok": False, "issues": [issue.to_json()]}

@@ -78,7 +78,7 @@ def at_goal(obs):
     return bool(obs[:, :, 1].max(axis=0)[0] > 200)
 '''
 
-# Correct, but sorts every channel value eight times per check: far over 5% of a step.
+# Correct, but sorts every channel value eight times per check: far over 25% of a step.
 SLOW = '''
 import numpy as np
 
@@ -225,7 +225,7 @@ def test_over_budget_program_is_cv603(tmp_path, monkeypatch):
     budget = load_suite(SUITE).budget["compiled_step_fraction"]
     assert stage.metrics["step_fraction"] > budget
     f = stage.findings[0]
-    assert "µs per step" in f.message and "the budget is 5%" in f.message
+    assert "µs per step" in f.message and "the budget is 25%" in f.message
     assert f.data["compiled_step_us"] == pytest.approx(stage.metrics["compiled_step_us"])
 
 
