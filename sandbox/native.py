@@ -175,8 +175,10 @@ _NOISE = ("Failed in ", "During:", "File \"", "<source", "raised from", "There a
           "Overload", "With argument", "No match", "This error may have been caused", "- Resolution",
           "For more information", "If you see this", "^", ">>>", "No implementation of function")
 _HINTS = (
-    ("yield", "generator expressions such as any(x for x in ...) do not compile: use a for loop"),
-    ("axis", "numba takes axis= only in a few reductions (sum): reduce with a loop, or use .sum(axis=...) > 0"),
+    ("yield", "generator expressions compile only as the argument of any, all, sum, max, min, sorted or "
+              "list: use a list comprehension or a for loop"),
+    ("axis", ".any/.all/.max/.min/.mean/.sum(axis=k) compile for one integer axis, without keepdims: "
+             "reduce one axis at a time, e.g. .max(axis=3).max(axis=1)"),
     ("contiguous", "numba reshapes only contiguous arrays: call .copy() on the slice before .reshape()"),
     ("forbidden", "numba cannot store lists in a dict or nest lists freely: use numpy arrays or tuples"),
     ("reflected", "numba cannot store lists in a dict or nest lists freely: use numpy arrays or tuples"),
@@ -200,6 +202,7 @@ def compile_issue(name: str, exc: BaseException, function_lines: dict[str, int])
         reason = _reason(text) or type(exc).__name__
     else:  # a failure inside numba's own compiler, e.g. an assertion on an unsupported index
         reason = f"numba's compiler failed ({type(exc).__name__}{_origin(exc)})"
+    reason = _as_written(reason)
     inside = f" (in {where})" if where and where != name else ""
     hint = next((h for key, h in _HINTS if key in text or key in reason), _DEFAULT_HINT)
     untyped = re.search(r"Untyped global name '(\w+)'", text)
@@ -207,6 +210,17 @@ def compile_issue(name: str, exc: BaseException, function_lines: dict[str, int])
         hint = f"numba does not support the builtin {untyped.group(1)}(): write the loop out"
     return Issue("CV601", f"{name}: numba nopython cannot compile it{inside}: {reason}",
                  line or function_lines.get(where or name), None, hint, name)
+
+
+_HELPER_NAMES = ((re.compile(r"__cv_(\w+)_axis"), r".\1(axis=...)"), (re.compile(r"__cv_(any|all)_of"), r"\1()"),
+                 (re.compile(r"__cv_contiguous"), ".reshape()"), (re.compile(r"__cv_setitem"), "item assignment"))
+
+
+def _as_written(reason: str) -> str:
+    """Name the program's own spelling, not the numba_compat helper it was rewritten to."""
+    for pattern, spelling in _HELPER_NAMES:
+        reason = pattern.sub(spelling, reason)
+    return reason
 
 
 def _reason(text: str) -> str | None:

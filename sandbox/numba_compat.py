@@ -111,17 +111,46 @@ class _Rewrite(ast.NodeTransformer):
                 return _call(f"__cv_{func.id}_of", node.args, node)
         return node
 
+    def visit_FunctionDef(self, node: ast.FunctionDef):
+        # Names this function only ever binds to mask expressions: `m[mask] = v` may use them.
+        bound: dict[str, list[ast.expr]] = {}
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Assign):
+                for target in sub.targets:
+                    if isinstance(target, ast.Name):
+                        bound.setdefault(target.id, []).append(sub.value)
+            elif isinstance(sub, (ast.For, ast.comprehension)) and isinstance(sub.target, ast.Name):
+                bound.setdefault(sub.target.id, []).append(sub.target)  # a loop variable is no mask
+        outer, self.masks = getattr(self, "masks", frozenset()), frozenset(
+            name for name, values in bound.items() if all(_mask_like(v) for v in values))
+        self.generic_visit(node)
+        self.masks = outer
+        return node
+
     def visit_Assign(self, node: ast.Assign):
-        # a[mask] = v: numba assigns through 1-D masks only; the helper handles any rank
+        # a[mask] = v: numba stores through 1-D masks only; the helper handles any rank.  Only
+        # indexes that are visibly masks are rewritten: through a call, numba could no longer
+        # infer the types of an empty dict or list from what is stored in it.
         self.generic_visit(node)
         if len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript):
             target = node.targets[0]
-            if not isinstance(target.slice, (ast.Slice, ast.Tuple, ast.Constant)):
+            index = target.slice
+            if _mask_like(index) or (isinstance(index, ast.Name) and index.id in getattr(self, "masks", ())):
                 array = copy.deepcopy(target.value)
                 array.ctx = ast.Load()
-                return ast.copy_location(ast.Expr(_call("__cv_setitem", [array, target.slice, node.value], node)),
-                                         node)
+                return ast.copy_location(ast.Expr(_call("__cv_setitem", [array, index, node.value], node)), node)
         return node
+
+
+def _mask_like(node: ast.expr) -> bool:
+    """An expression that can only be a boolean array or a bool: a comparison, or &, |, ^, ~ of such."""
+    if isinstance(node, ast.Compare):
+        return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr, ast.BitXor)):
+        return _mask_like(node.left) or _mask_like(node.right)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
+        return _mask_like(node.operand)
+    return False
 
 
 def _only_axis(args: list[ast.expr], keywords: list[ast.keyword]) -> ast.expr | None:
