@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -154,22 +155,54 @@ def ray_session(workers: int | None = None, address: str | None = None):
         return
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     restore = _raylet_messages_to_log()
+    said = b""
     try:
         if address:
             _probe(address)
-            ray.init(address=address, **quiet)
+            with _stderr_kept() as kept:
+                try:
+                    ray.init(address=address, **quiet)
+                finally:
+                    said = kept()
         else:
             ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
                      object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         restore()
         where = f"Ray at {address}" if address else "a local Ray instance"
+        if b"InvalidAuthToken" in said:
+            raise InternalError(f"{where} refused this driver's authentication token: set RAY_AUTH_TOKEN to the "
+                                "cluster's token (`ray get-auth-token` on the head node)") from exc
         raise InternalError(f"cannot start or reach {where}: {_first_line(exc)}") from exc
+    if said:  # connected after all: what Ray's C++ client printed on the way is the user's to see
+        os.write(2, said)
     try:
         yield ray
     finally:
         ray.shutdown()
         restore()
+
+
+@contextlib.contextmanager
+def _stderr_kept():
+    """Hold what is written to file descriptor 2 (Ray's C++ client logs there, not via Python).
+
+    While connecting to a cluster, a refused token makes Ray log one InvalidAuthToken line per
+    second for ~10 s; we turn that into one line of our own.  Yields a function returning
+    the bytes held so far; file descriptor 2 is restored on exit.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            def kept() -> bytes:
+                held.seek(0)
+                return held.read()
+            yield kept
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _probe(address: str, timeout: float = 5.0) -> None:

@@ -535,6 +535,10 @@ def test_audit_and_train_on_a_cluster_reached_by_address(tmp_path, tmp_path_fact
                                   "--eval-every", "128", "--eval-episodes", "1", "--seeds", "0", "1", "--no-track",
                                   "--no-progress", "--out", str(tmp_path), "--ray-address", address],
                                  capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+        refused = subprocess.run([sys.executable, "-m", "carverify.cli", "audit", good, "--suite", SUITE,
+                                  "--stages", "parse", "--no-track", "--ray-address", address],
+                                 capture_output=True, text=True, cwd=ROOT, timeout=300,
+                                 env={**env, "RAY_AUTH_TOKEN": "not-the-cluster-token"})
     finally:
         head.terminate()
         head.wait(timeout=60)
@@ -549,6 +553,11 @@ def test_audit_and_train_on_a_cluster_reached_by_address(tmp_path, tmp_path_fact
     assert [row.split()[:2] for row in rows[1:3]] == [["car", "0"], ["car", "1"]]
     assert sorted(p.name for p in (tmp_path / SUITE / "car").glob("model-*.zip")) == [
         "model-seed0.zip", "model-seed1.zip"]
+    # Ray's client logs a refused token once a second to file descriptor 2; the user gets one line.
+    assert refused.returncode == 3 and refused.stdout == ""
+    assert refused.stderr == (f"carverify: internal error: Ray at {address} refused this driver's authentication "
+                              "token: set RAY_AUTH_TOKEN to the cluster's token (`ray get-auth-token` on the head "
+                              "node)\n")
     assert not left, f"Ray processes left after the head stopped: {left}"
 
 
