@@ -30,6 +30,7 @@ RANDOM_SEED = 6021          # fixed: the same program always meets the same obse
 N_RANDOM = 64
 TIMING_REPEATS = 5          # per-call cost = the best of five passes over the suite frames (robust to load)
 ENV_STEPS = 200
+RETIMES = 2                 # an over-budget timing is measured again at most this often
 DRIFT_HINT = ("numba widens uint8 arithmetic that NumPy wraps (obs[y, x, 0] + obs[y, x, 1] is an int64 "
               "compiled but a wrapping uint8 interpreted); cast with int(...) or .astype(np.int32) before arithmetic")
 
@@ -91,6 +92,23 @@ def _run(candidate, suite, config: AuditConfig) -> StageResult:
         native["random"] = box.call(subtasks, randoms, stop_on_error=False, returns=RETURNS)
         timings = [native["suite"]] + [box.call(subtasks, frames, stop_on_error=False, returns=RETURNS)
                                        for _ in range(TIMING_REPEATS - 1)]
+        budget = float(suite.budget["compiled_step_fraction"])
+        cost = None
+        if all(b.dead is None for b in (*native.values(), *timings)):
+            cost = _step_cost(timings, subtasks, env_step_seconds(suite))
+            # Another tenant can double a timing on a shared machine.  Before calling a program
+            # slow, time it again next to a fresh env step, at most RETIMES times, and keep its
+            # best showing: a program that is really slow stays over budget every time.
+            for _ in range(RETIMES):
+                if cost[3] <= budget:
+                    break
+                again = [box.call(subtasks, frames, stop_on_error=False, returns=RETURNS)
+                         for _ in range(TIMING_REPEATS)]
+                if any(b.dead is not None for b in again):
+                    timings += again  # reported below like any other death
+                    break
+                cost = min(cost, _step_cost(again, subtasks, measure_env_step(suite, ENV_STEPS // 2)),
+                           key=lambda c: c[3])
     dead = [b.dead for b in (*native.values(), *timings) if b.dead is not None]
     if dead:
         return StageResult("compile", "failed", [_compiled_death(dead[0], config.limits)], metrics)
@@ -112,11 +130,7 @@ def _run(candidate, suite, config: AuditConfig) -> StageResult:
             if diff is not None:
                 findings.append(diff)
 
-    per_call = {n: min(b.seconds[n] / max(len(b.values[n]), 1) for b in timings) for n in subtasks}
-    step = sum(per_call.values())
-    env_step = env_step_seconds(suite)
-    fraction = step / env_step if env_step > 0 else 0.0
-    budget = float(suite.budget["compiled_step_fraction"])
+    per_call, step, env_step, fraction = cost
     native_random = sum(native["random"].seconds.values()) / max(len(randoms) * len(subtasks), 1)
     restricted_random = sum(interpreted["random"].seconds.values()) / max(len(randoms) * len(subtasks), 1)
     metrics.update({
@@ -262,18 +276,32 @@ def _mosaic(frames: np.ndarray, tile: int, rng) -> np.ndarray:
     return out
 
 
+def _step_cost(timings, subtasks, env_step: float) -> tuple[dict[str, float], float, float, float]:
+    """(seconds per call by check, their sum, env_step, the sum as a fraction of env_step)."""
+    per_call = {n: min(b.seconds[n] / max(len(b.values[n]), 1) for b in timings) for n in subtasks}
+    step = sum(per_call.values())
+    return per_call, step, env_step, (step / env_step if env_step > 0 else 0.0)
+
+
 def env_step_seconds(suite) -> float:
     """Median seconds of one random env.step plus the render a program sees; cached per suite."""
     with _LOCK:
         known = _ENV_STEP_SECONDS.get(suite.name)
     if known is not None:
         return known
+    seconds = measure_env_step(suite, ENV_STEPS)
+    with _LOCK:
+        _ENV_STEP_SECONDS[suite.name] = seconds
+    return seconds
+
+
+def measure_env_step(suite, steps: int) -> float:
     env = suite.make_env()
     try:
         env.reset(seed=0)
         env.action_space.seed(0)
         spent = []
-        for i in range(ENV_STEPS):
+        for i in range(steps):
             action = env.action_space.sample()
             begin = time.perf_counter()
             _, _, terminated, truncated, _ = env.step(action)
@@ -283,10 +311,7 @@ def env_step_seconds(suite) -> float:
                 env.reset(seed=i + 1)
     finally:
         env.close()
-    seconds = statistics.median(spent)
-    with _LOCK:
-        _ENV_STEP_SECONDS[suite.name] = seconds
-    return seconds
+    return statistics.median(spent)
 
 
 def clear_cache() -> None:
