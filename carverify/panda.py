@@ -454,12 +454,12 @@ class ProgramReward:
 
 def train_config(suite, overrides: dict | None = None) -> dict:
     """The suite's [train] section over the SAC defaults, then `overrides` (sac merged key by key)."""
+    from carverify.errors import UsageError
+
     section = dict(suite.config.get("train", {}))
     if section.get("algorithm", "sac") != "sac":
-        from carverify.errors import UsageError
         raise UsageError(f"suite {suite.name}: [train] algorithm must be 'sac' for Panda suites")
     if suite.obs_kind != "state":
-        from carverify.errors import UsageError
         raise UsageError(f"suite {suite.name} observes '{suite.obs_kind}': train a Panda state suite "
                          "(the policy learns from the state vector)")
     section.setdefault("total_steps", 20_000)

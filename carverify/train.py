@@ -270,8 +270,15 @@ class Recorder:
         self.out = Path(args.out) / plan.suite
         self.done: dict[tuple[str, int], RunResult] = {}
         self.parents: dict[str, str] = {}
+        self._params: dict[str, dict] = {}
 
     def params(self, reward: str) -> dict:
+        # Once per reward: every seed's child run repeats its parent's parameters.
+        if reward not in self._params:
+            self._params[reward] = self._describe(reward)
+        return self._params[reward]
+
+    def _describe(self, reward: str) -> dict:
         if self.plan.kind == "panda":
             from carverify import panda
 

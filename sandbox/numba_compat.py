@@ -82,6 +82,7 @@ class _Rewrite(ast.NodeTransformer):
     def __init__(self, numpy_aliases: frozenset[str], functions: frozenset[str]):
         self.numpy = numpy_aliases
         self.functions = functions  # a program's own function named like a builtin is left alone
+        self.masks: frozenset[str] = frozenset()  # names the current function binds only to masks
 
     def visit_Call(self, node: ast.Call):
         self.generic_visit(node)
@@ -121,7 +122,7 @@ class _Rewrite(ast.NodeTransformer):
                         bound.setdefault(target.id, []).append(sub.value)
             elif isinstance(sub, (ast.For, ast.comprehension)) and isinstance(sub.target, ast.Name):
                 bound.setdefault(sub.target.id, []).append(sub.target)  # a loop variable is no mask
-        outer, self.masks = getattr(self, "masks", frozenset()), frozenset(
+        outer, self.masks = self.masks, frozenset(
             name for name, values in bound.items() if all(_mask_like(v) for v in values))
         self.generic_visit(node)
         self.masks = outer
@@ -135,7 +136,7 @@ class _Rewrite(ast.NodeTransformer):
         if len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript):
             target = node.targets[0]
             index = target.slice
-            if _mask_like(index) or (isinstance(index, ast.Name) and index.id in getattr(self, "masks", ())):
+            if _mask_like(index) or (isinstance(index, ast.Name) and index.id in self.masks):
                 array = copy.deepcopy(target.value)
                 array.ctx = ast.Load()
                 return ast.copy_location(ast.Expr(_call("__cv_setitem", [array, index, node.value], node)), node)
