@@ -151,6 +151,12 @@ def ray_session(workers: int | None = None, address: str | None = None):
     else start a quiet local instance with `workers` CPUs; shut down only what was started here."""
     ray = _import_ray()
     if ray.is_initialized():
+        # Library use: a caller that connected first.  Sending a sweep meant for another
+        # cluster to this one would be silent and wrong, so a different address is refused.
+        current = ray.get_runtime_context().gcs_address
+        if address and not _same_instance(address, current):
+            raise UsageError(f"this process is already connected to Ray at {current}; it cannot also use {address} "
+                             "(call ray.shutdown() first, or leave the address out)")
         yield ray
         return
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
@@ -205,13 +211,56 @@ def _stderr_kept():
             os.close(saved)
 
 
-def _probe(address: str, timeout: float = 5.0) -> None:
-    """Fail fast on a HOST:PORT nobody listens on: Ray itself retries for minutes, printing as it goes."""
+def _split_address(address: str) -> tuple[str, int] | None:
     host, sep, port = address.rpartition(":")
     if "://" in address or not sep or not port.isdigit():
-        return  # "auto", "local", ray://…: Ray resolves and reports these itself
+        return None  # "auto", "local", ray://…: Ray resolves and reports these itself
+    return host.strip("[]"), int(port)
+
+
+def _same_instance(address: str, current: str) -> bool:
+    """Whether HOST:PORT names the GCS at `current`; anything but HOST:PORT is taken as the user's to judge.
+
+    Ray reports a local head by this machine's outward address, while users write
+    127.0.0.1 or localhost for it, so two local names for one port are the same instance.
+    """
+    asked, there = _split_address(address), _split_address(current)
+    if asked is None or there is None:
+        return True
+    if asked[1] != there[1]:
+        return False
+    resolved = {_resolve(asked[0]), _resolve(there[0])}
+    local = _local_addresses()
+    return len(resolved) == 1 or all(ip.startswith("127.") or ip in local for ip in resolved)
+
+
+def _resolve(host: str) -> str:
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        return socket.gethostbyname(host)
+    except OSError:
+        return host
+
+
+def _local_addresses() -> set[str]:
+    names = {"127.0.0.1", "0.0.0.0"}
+    try:
+        names.update(socket.gethostbyname_ex(socket.gethostname())[2])
+    except OSError:
+        pass
+    # The address the kernel would leave by: what Ray picks for a head started on this machine.
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET: no packet is sent by a UDP connect
+        names.add(probe.getsockname()[0])
+    return names
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nobody listens on: Ray itself retries for minutes, printing as it goes."""
+    parts = _split_address(address)
+    if parts is None:
+        return
+    try:
+        socket.create_connection(parts, timeout=timeout).close()
     except OSError as exc:
         raise ConnectionError(f"nothing answers at {address} ({exc.strerror or exc})") from exc
 

@@ -264,6 +264,19 @@ def test_dead_worker_is_retried_once_then_reported_as_error(ray_local, tmp_path)
     ray_local.update(ray.get([pid.remote() for _ in range(4)]))
 
 
+def test_a_connected_process_refuses_another_address_and_accepts_its_own(ray_local):
+    """Library use: connected first, then asked for another cluster, a sweep must not land here silently."""
+    import ray
+    port = ray.get_runtime_context().gcs_address.rpartition(":")[2]
+    jobs = [AuditJob(str(EXAMPLES / "imports_os.py"), SUITE, FAST)]
+    with pytest.raises(UsageError, match=r"already connected to Ray at .*; it cannot also use 127\.0\.0\.1:1 "):
+        audit_many(jobs, address="127.0.0.1:1")
+    assert ray.is_initialized(), "the refusal must leave the caller's connection alone"
+    # The same head, however the user spells this machine, is the connection already open.
+    for spelling in (f"127.0.0.1:{port}", f"localhost:{port}", "auto"):
+        assert audit_many(jobs, address=spelling).reports[0].verdict == "rejected"
+
+
 def test_sweep_tracks_one_parent_run_with_a_child_per_audit(ray_local, tmp_path):
     from mlflow.tracking import MlflowClient
 
