@@ -21,6 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("suites", help="list the bundled suites")
+    codes = sub.add_parser("codes", help="list the finding codes, or explain some",
+                           description="Without arguments, one line per code. With codes (CV505) or "
+                                       "prefixes (CV5, a stage's codes), what makes each fire and what to do.")
+    codes.add_argument("codes", nargs="*", metavar="CODE")
 
     audit = sub.add_parser("audit", help="audit reward programs against a suite",
                            description="Exit codes: 0 accepted, 1 rejected, 2 usage error, 3 internal error; "
@@ -115,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "suites":
             return cmd_suites()
+        if args.command == "codes":
+            return cmd_codes(args.codes)
         if args.command == "audit":
             return cmd_audit(args)
         if args.command == "run":
@@ -136,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("carverify: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `carverify codes | head`: the reader left.  Point stdout at /dev/null so the
+        # interpreter's final flush cannot raise again, and exit as a shell would on SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return EXIT_USAGE
 
 
@@ -283,6 +294,30 @@ def cmd_suites() -> int:
     print(f"{'suite':<{width}}  {'environment':<28} {'obs':<5} sub-tasks")
     for s in suites:
         print(f"{s.name:<{width}}  {s.env_id:<28} {s.obs_kind:<5} {', '.join(s.subtask_facts)}")
+    return EXIT_ACCEPTED
+
+
+def cmd_codes(wanted: list[str]) -> int:
+    import textwrap
+
+    from carverify.codes import CODES, EXPLAIN, STAGE_OF
+    from carverify.errors import UsageError
+
+    everything = sorted(CODES, key=lambda c: (c == "CV000", c))
+    if not wanted:
+        for code in everything:
+            print(f"{code}  {STAGE_OF[code[2]]:<12}  {CODES[code]}")
+        return EXIT_ACCEPTED
+    chosen: list[str] = []
+    for text in wanted:
+        prefix = text.strip().upper()
+        matched = [c for c in everything if c.startswith(prefix)] if prefix.startswith("CV") else []
+        if not matched:
+            raise UsageError(f"no finding code {text!r}: codes look like CV505 or CV5 (see carverify codes)")
+        chosen += [c for c in matched if c not in chosen]
+    for i, code in enumerate(chosen):
+        print(("\n" if i else "") + f"{code} ({STAGE_OF[code[2]]}): {CODES[code]}")
+        print(textwrap.fill(EXPLAIN[code], width=88, initial_indent="  ", subsequent_indent="  "))
     return EXIT_ACCEPTED
 
 

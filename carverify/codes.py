@@ -59,3 +59,87 @@ CODES: dict[str, str] = {
 
 # Not a program finding: carverify itself broke while checking (status "error").
 CODES["CV000"] = "internal error"
+
+# What makes each code fire and what to do about it: `carverify codes CODE` prints these,
+# and SARIF rules carry them as help text.  A finding's own hint is specific to the
+# program; these are the general case.
+EXPLAIN: dict[str, str] = {
+    "CV101": "Python could not parse the program. Fix the syntax error at the reported line; "
+             "models often leave prose or a half-closed bracket after the code.",
+    "CV102": "The source is over 64 KiB. Reward checks are a few dozen lines; a file this large is "
+             "usually a pasted data table or a padding attack.",
+    "CV103": "The syntax tree is nested more than 60 levels deep. Flatten the expression (name "
+             "intermediate results); deep nesting is how parser-crash attacks start.",
+    "CV104": "The file is not UTF-8 text. Save it as UTF-8.",
+    "CV201": "A construct outside the allowlist: class, try, with, lambda, global/nonlocal, "
+             "f-strings, async, yield and the like. Write plain functions with if/for/while.",
+    "CV202": "A builtin or global name outside the allowlist (open, eval, getattr, __import__, ...). "
+             "Use numpy through `np` and the plain builtins (len, range, abs, min, max, ...).",
+    "CV203": "An attribute outside the allowlist: only numpy array methods and `np` functions that "
+             "compute on arrays are allowed; raw memory views (.ctypes, .base, .data) are not.",
+    "CV204": "Only `import numpy as np` is allowed. Everything else a check needs is in numpy.",
+    "CV205": "The program must define SUBTASKS = (\"name\", ...) as a tuple of string literals, in "
+             "completion order, whose last name is the task goal.",
+    "CV206": "A name listed in SUBTASKS has no function of that name. Define def NAME(obs) for each.",
+    "CV207": "A sub-task function must take exactly one required parameter, the observation: "
+             "def NAME(obs). Extra parameters need literal defaults; no *args or **kwargs.",
+    "CV208": "Module-level code may only define functions and constants (numbers, strings, tuples, "
+             "np.array of literals). State kept between calls would make a reward depend on history.",
+    "CV209": "Names starting with an underscore are reserved: they reach Python's internals.",
+    "CV210": "A keyword argument outside the allowlist: out= writes into existing arrays and "
+             "where= leaves memory unwritten. Assign the result instead.",
+    "CV211": "RestrictedPython refused to compile the program; the message quotes its reason.",
+    "CV301": "The check raised an exception on a real suite frame (IndexError, ValueError, ...). "
+             "Reproduce with `carverify run PROGRAM --obs FRAME.npy --fn NAME`.",
+    "CV302": "One call ran longer than 0.5 s, or the child ran past its 60 s wall-clock limit. "
+             "The check runs at every env step: bound every loop, prefer vectorised numpy.",
+    "CV303": "The child ran out of its 1 GiB address space. Allocate arrays the size of the frame.",
+    "CV304": "A sub-task check must return a truth value (bool or np.bool_; progress a number). "
+             "Wrap an array result in bool(...any()) or bool(...all()).",
+    "CV305": "The check wrote into its observation (or into a module constant). Work on a copy: "
+             "m = obs.copy().",
+    "CV306": "The sandbox child was killed by a signal or crashed (segfault, abort). Usually a "
+             "resource attack or a numpy call on a pathological shape.",
+    "CV307": "The sandbox child exited without sending a result, e.g. the program called exit.",
+    "CV308": "The child used more than 45 s of CPU in all: many calls each just under the "
+             "per-call limit. Make each check cheaper.",
+    "CV309": "Module-level code (constants) raised or exhausted a limit while loading.",
+    "CV310": "A run-time guard refused an operation the static policy could not see, such as an "
+             "object-dtype array or a forbidden keyword passed through a computed call.",
+    "CV401": "The check raised on an observation hypothesis generated in the suite's shape and "
+             "dtype. The report saves the shrunk frame as .npy; `carverify run` reproduces it.",
+    "CV402": "The check returned a non-truth value on a generated observation (see CV304).",
+    "CV403": "Two calls on the same observation gave different answers. Checks must be pure "
+             "functions of the frame.",
+    "CV404": "The check modified a generated observation (see CV305).",
+    "CV405": "An interpreted call took over 250 ms on a generated observation.",
+    "CV501": "In some expert episode the sub-task never became true. The check is too strict or "
+             "reads the wrong colour, cell or channel; the message names the first missed seed.",
+    "CV502": "The sub-task is already true on the first frame of an episode, so completing it "
+             "earns nothing. Usually the check detects the object instead of the achieved state.",
+    "CV503": "In expert episodes the sub-tasks became true in a different order than SUBTASKS lists.",
+    "CV504": "In random episodes the goal check fired on a frame where the environment reported "
+             "no success: the reward would pay for a task not done.",
+    "CV505": "The goal check stayed false when the environment reported success.",
+    "CV506": "Against the suite's oracle, per-frame precision or recall is below the threshold "
+             "(0.9 by default, [thresholds] in suite.toml). The message gives both and the oracle "
+             "fact the sub-task was matched to.",
+    "CV507": "progress(obs) returned a value outside [0, 1], or NaN/inf. Clip it.",
+    "CV508": "progress(obs) does not rise as the oracle's distance to the goal falls: its "
+             "Spearman rank correlation over expert frames is below min_progress_spearman.",
+    "CV601": "numba could not compile the check in nopython mode. carverify already rewrites "
+             "common numpy spellings (axis reductions, reshape of slices, mask stores, generator "
+             "expressions); the message names the construct left over.",
+    "CV602": "The compiled check disagreed with the restricted run on some frame, typically "
+             "uint8 wrap-around (a - b on uint8 frames) or integer/float division. Cast to int first.",
+    "CV603": "The compiled checks cost more than the suite's budget (25% of an env step plus "
+             "render by default, [budget] compiled_step_fraction in suite.toml).",
+    "CV701": "The model's reply held no Python program. The next round asks again.",
+    "CV702": "The model's reply ended inside the program (token limit). Raise max tokens or ask "
+             "for a shorter program.",
+    "CV000": "carverify or its sandbox broke while checking; the program was not judged. Report "
+             "it with the JSON report attached.",
+}
+
+STAGE_OF = {"1": "parse", "2": "policy", "3": "restricted", "4": "properties", "5": "trajectories",
+            "6": "compile", "7": "generation", "0": "internal"}

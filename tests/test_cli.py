@@ -1,5 +1,6 @@
 """The CLI contract: exit codes, one-line usage errors, report files, instant --help."""
 import json
+import re
 import subprocess
 import sys
 import time
@@ -83,3 +84,49 @@ def test_audit_tracks_to_local_sqlite_by_default(tmp_path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "mlruns.db").is_file()
     assert out.stderr == ""
+
+
+def test_every_emitted_code_is_listed_and_explained():
+    """Every CVnnn literal in the source is a code `carverify codes` knows; every listed code is explained."""
+    from carverify.codes import CODES, EXPLAIN, STAGE_OF
+    emitted = set()
+    for folder in ("carverify", "sandbox"):
+        for path in (ROOT / folder).rglob("*.py"):
+            emitted |= set(re.findall(r"\bCV\d{3}\b", path.read_text(encoding="utf-8")))
+    assert len(emitted) > 40 and emitted <= set(CODES), sorted(emitted - set(CODES))
+    assert set(EXPLAIN) == set(CODES) and all(len(text) > 30 for text in EXPLAIN.values())
+    assert {code[2] for code in CODES} <= set(STAGE_OF)
+
+
+def test_codes_lists_every_code_and_explains_a_prefix():
+    from carverify.codes import CODES, EXPLAIN
+    out = carverify("codes")
+    assert out.returncode == 0, out.stderr
+    listed = [line.split()[0] for line in out.stdout.splitlines()]
+    assert sorted(listed) == sorted(CODES) and listed[-1] == "CV000"
+    assert "CV505  trajectories  goal check misses the environment's success" in out.stdout
+
+    out = carverify("codes", "cv5", "CV603", "CV505")  # any case; a code named twice is shown once
+    assert out.returncode == 0, out.stderr
+    shown = re.findall(r"^(CV\d{3}) \((\w+)\): ", out.stdout, flags=re.M)
+    assert shown == [(c, "trajectories") for c in sorted(c for c in CODES if c.startswith("CV5"))] + [("CV603", "compile")]
+    assert " ".join(EXPLAIN["CV603"].split()) in " ".join(out.stdout.split())
+
+
+@pytest.mark.parametrize("bad", ["CV999", "505", "trajectories"])
+def test_codes_refuses_what_is_not_a_code_in_one_line(bad):
+    out = carverify("codes", bad)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [f"carverify: error: no finding code {bad!r}: codes look like "
+                                                "CV505 or CV5 (see carverify codes)"]
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`carverify codes | head -1`: the pipe closes under us; exit as a shell would on SIGPIPE, silently."""
+    proc = subprocess.Popen([sys.executable, "-m", "carverify.cli", "codes"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    first = proc.stdout.read(10)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert first.startswith(b"CV101")
+    assert proc.returncode in (141, 0) and b"Traceback" not in err and err == b"", err

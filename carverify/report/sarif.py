@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from carverify import __version__
-from carverify.codes import CODES
+from carverify.codes import CODES, EXPLAIN
 from carverify.report.json_report import plain
 from carverify.result import AuditReport, Finding
 
@@ -71,8 +71,12 @@ def _artifact(uri: str, sha256: str) -> dict[str, Any]:
 
 def _rule(code: str) -> dict[str, Any]:
     title = CODES.get(code, code)
-    return {"id": code, "name": _pascal(title), "shortDescription": {"text": title},
+    rule = {"id": code, "name": _pascal(title), "shortDescription": {"text": title},
             "defaultConfiguration": {"level": "error"}}
+    if code in EXPLAIN:  # shown by code-scanning UIs beside the alert
+        rule["fullDescription"] = {"text": EXPLAIN[code]}
+        rule["help"] = {"text": EXPLAIN[code]}
+    return rule
 
 
 def _result(finding: Finding, uri: str, index: dict[str, int],

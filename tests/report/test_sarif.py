@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from carverify import __version__
-from carverify.codes import CODES
+from carverify.codes import CODES, EXPLAIN
 from carverify.report import render
 from carverify.report.sarif import FINGERPRINT_KEY, artifact_uri, render_sarif
 from carverify.result import AuditReport, Finding, StageResult
@@ -30,6 +30,7 @@ def check_sarif(log):
     for rule in rules:
         assert rule["id"] in CODES
         assert rule["shortDescription"] == {"text": CODES[rule["id"]]}
+        assert rule["help"] == rule["fullDescription"] == {"text": EXPLAIN[rule["id"]]}
         assert re.fullmatch(r"[A-Za-z0-9]+", rule["name"])
     for invocation in run.get("invocations", []):
         assert isinstance(invocation["executionSuccessful"], bool)
@@ -68,6 +69,7 @@ def test_rejected_results_point_at_the_source(rejected):
     assert [r["id"] for r in rules] == ["CV203", "CV206", "CV501"]
     assert rules[0] == {"id": "CV203", "name": "AttributeNotAllowed",
                         "shortDescription": {"text": "attribute not allowed"},
+                        "fullDescription": {"text": EXPLAIN["CV203"]}, "help": {"text": EXPLAIN["CV203"]},
                         "defaultConfiguration": {"level": "error"}}
     first, missing, trajectory = run["results"]
     assert first["ruleId"] == "CV203" and first["ruleIndex"] == 0 and first["level"] == "error"
@@ -136,4 +138,4 @@ def test_unknown_code_still_gets_a_rule():
     report = AuditReport("p.py", "0" * 64, "s", [StageResult("policy", "failed", [
         Finding("CV999", "brand new check")])])
     rule = _sarif(report)["runs"][0]["tool"]["driver"]["rules"][0]
-    assert rule["id"] == "CV999" and rule["shortDescription"] == {"text": "CV999"}
+    assert rule["id"] == "CV999" and rule["shortDescription"] == {"text": "CV999"} and "help" not in rule
