@@ -292,13 +292,15 @@ def _cap(workers: int | None, address: str | None, n: int) -> int:
     return workers if (workers and address) else max(n, 1)
 
 
-def _run_tasks(ray, remote, payloads: Sequence[tuple], cap: int, retried: list[int]):
+def _run_tasks(ray, remote, payloads: Sequence[tuple], cap: int, retried: list[int], *,
+               tick: Callable[[], None] | None = None, every: float = 1.0):
     """Run `remote(*payload, attempt)` for every payload, at most `cap` at once.
 
     Yields `(index, value, error, lost)` in completion order: the task's return value, or the
     error text of a task whose own code raised (not retried: it would raise again), or, with
     `lost` true, of one whose worker died on every one of ATTEMPTS attempts.  Interrupted, it
     cancels what is still running, so a shared cluster is not left working for nobody.
+    `tick()` runs every `every` seconds while waiting, and before each result is yielded.
     """
     from ray import exceptions as ray_errors
 
@@ -313,7 +315,12 @@ def _run_tasks(ray, remote, payloads: Sequence[tuple], cap: int, retried: list[i
     submit()
     try:
         while pending:
-            [ref], _ = ray.wait(list(pending), num_returns=1)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=every if tick else None)
+            if tick:
+                tick()
+            if not ready:
+                continue
+            [ref] = ready
             index, attempt = pending.pop(ref)
             try:
                 value, error, lost = ray.get(ref), None, False
@@ -546,22 +553,42 @@ def _worst(reports: Iterable[AuditReport]) -> str:
 
 
 def train_many(plan, tasks: Sequence[tuple[str, int]], *, workers: int | None = None, address: str | None = None,
-               on_result=None, progress: bool = True) -> None:
+               on_result=None, on_metrics=None, progress: bool = True) -> None:
     """Every (reward, seed) of a training sweep as one Ray task; `on_result(result, model_bytes)` in the driver.
 
     Each task runs carverify.train.run_seed, the function a sequential run calls, and sends
     back the RunResult (curves and every metric it would have logged) and the model's bytes:
-    the driver logs to MLflow and writes files, as for audits.  A run whose worker dies twice
-    is reported as a RunResult with `error` set and no model.
+    the driver logs to MLflow and writes files, as for audits.  While runs train, their
+    evaluations reach `on_metrics(reward, seed, metrics, step)` and their steps the progress
+    bar, through a small actor the workers post to.  A run whose worker dies twice is
+    reported as a RunResult with `error` set and no model.
     """
     from carverify.train import RunResult
 
     on_result = on_result or (lambda result, model: None)
-    with ray_session(workers, address) as ray, _runs_bar(len(tasks), address, progress) as bar:
+    with ray_session(workers, address) as ray, _StepsBar(len(tasks), plan.steps, address, progress) as bar:
         # One CPU per run: run_seed uses one torch thread and keeps its envs in its own process.
         remote = ray.remote(num_cpus=1, max_retries=0)(_train_in_worker)
-        payloads = [(plan, reward, seed) for reward, seed in tasks]
-        for index, value, error, lost in _run_tasks(ray, remote, payloads, _cap(workers, address, len(tasks)), []):
+        inbox = ray.remote(num_cpus=0)(_Inbox).remote()
+        payloads = [(plan, reward, seed, inbox, index) for index, (reward, seed) in enumerate(tasks)]
+
+        def deliver():
+            nonlocal inbox
+            if inbox is None:
+                return
+            try:
+                messages = ray.get(inbox.take.remote())
+            except Exception:  # noqa: BLE001 - the inbox's node went away: results still carry every metric
+                inbox = None
+                return
+            for index, step, metrics in messages:
+                reward, seed = tasks[index]
+                bar.advance(index, step)
+                if metrics is not None and on_metrics is not None:
+                    on_metrics(reward, seed, metrics, step)
+
+        for index, value, error, lost in _run_tasks(ray, remote, payloads, _cap(workers, address, len(tasks)), [],
+                                                    tick=deliver):
             reward, seed = tasks[index]
             if error is None:
                 result, model = value
@@ -570,27 +597,70 @@ def train_many(plan, tasks: Sequence[tuple[str, int]], *, workers: int | None = 
                     error = f"the Ray worker training this run {error}"
                 result, model = RunResult(reward, seed, [], [], 0, None, 0.0, 0.0, [], error), None
             on_result(result, model)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix_str(f"{reward} seed {seed}: "
-                                    + ("error" if error else f"success {result.final_success:.2f}"), refresh=True)
+            bar.finish(index, f"{reward} seed {seed}: "
+                       + ("error" if error else f"success {result.final_success:.2f}"))
 
 
-@contextlib.contextmanager
-def _runs_bar(total: int, address: str | None, enabled: bool):
-    """One bar over the runs, shown once Ray is up (a bad address fails without a stray bar)."""
-    if not enabled:
-        yield None
-        return
-    from tqdm.auto import tqdm
+class _Inbox:
+    """A Ray actor: training workers post (task index, step, metrics or None) here; the driver takes them."""
 
-    where = f"Ray at {address}" if address else "local Ray"
-    with tqdm(total=total, desc=f"train on {where}", unit="run", dynamic_ncols=True) as bar:
-        yield bar
+    def __init__(self):
+        self.messages: list[tuple[int, int, dict | None]] = []
+
+    def post(self, index: int, step: int, metrics: dict | None) -> None:
+        self.messages.append((index, step, metrics))
+
+    def take(self) -> list[tuple[int, int, dict | None]]:
+        messages, self.messages = self.messages, []
+        return messages
 
 
-def _train_in_worker(plan, reward: str, seed: int, attempt: int):
+class _StepsBar:
+    """One bar over every run's env steps, shown once Ray is up (a bad address fails without a stray bar).
+
+    A run counts up to the steps asked of it: PPO may overshoot to finish a rollout, a run
+    stopped early (--stop-at) or failed jumps to its end, and a retried run does not count twice.
+    """
+
+    def __init__(self, runs: int, steps: int, address: str | None, enabled: bool):
+        self.runs, self.steps, self.address, self.enabled = runs, steps, address, enabled
+        self.counted: dict[int, int] = {}
+        self.finished = 0
+        self.bar = None
+
+    def __enter__(self):
+        if self.enabled:
+            from tqdm.auto import tqdm
+
+            where = f"Ray at {self.address}" if self.address else "local Ray"
+            self.bar = tqdm(total=self.runs * self.steps, desc=f"train on {where}", unit="step",
+                            dynamic_ncols=True)
+            self.bar.set_postfix_str(f"0/{self.runs} runs done")
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+    def advance(self, index: int, step: int) -> None:
+        step = min(step, self.steps)
+        gained = step - self.counted.get(index, 0)
+        if gained > 0:
+            self.counted[index] = step
+            if self.bar is not None:
+                self.bar.update(gained)
+
+    def finish(self, index: int, what: str) -> None:
+        self.advance(index, self.steps)
+        self.finished += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{self.finished}/{self.runs} runs done; {what}", refresh=True)
+
+
+def _train_in_worker(plan, reward: str, seed: int, inbox, index: int, attempt: int):
     from carverify.train import run_seed
 
     _die_if_asked(f"{reward}-seed{seed}", attempt)
-    return run_seed(plan, reward, seed)
+    # Fire and forget: a run never waits on the driver; whatever is lost is in the result too.
+    return run_seed(plan, reward, seed, log=lambda metrics, step: inbox.post.remote(index, step, metrics),
+                    heartbeat=lambda step: inbox.post.remote(index, step, None))

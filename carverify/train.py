@@ -10,6 +10,7 @@ frame that CodeReward renders separately.
 """
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -191,14 +192,14 @@ def main(args: Args) -> list[RunResult]:
             from carverify import distributed
 
             distributed.train_many(plan, record.tasks, workers=args.workers, address=args.ray_address,
-                                   on_result=record.add, progress=args.progress)
+                                   on_result=record.add, on_metrics=record.live, progress=args.progress)
         else:
             for reward, seed in record.tasks:
-                child = record.child(reward, seed)
-                log = (lambda m, s, c=child: tracker.metrics(c, m, s)) if tracker else None
+                record.child(reward, seed)  # open before training: the run shows as RUNNING meanwhile
+                log = functools.partial(record.live, reward, seed)
                 result, model = run_seed(plan, reward, seed, log=log,
                                          progress=f"{reward} seed {seed}" if args.progress else None)
-                record.add(result, model, child=child)
+                record.add(result, model)
     except BaseException:
         if tracker:
             tracker.fail_open()  # an interrupted or crashed run must not stay RUNNING
@@ -206,12 +207,13 @@ def main(args: Args) -> list[RunResult]:
     return record.results()
 
 
-def run_seed(plan: Plan, reward: str, seed: int, *, log=None, progress: str | None = None
+def run_seed(plan: Plan, reward: str, seed: int, *, log=None, progress: str | None = None, heartbeat=None
              ) -> tuple[RunResult, bytes]:
     """One training run, with no tracking and no files: the result and the saved model's bytes.
 
     The same function runs in the driver (sequential) and in a Ray worker, which is what
-    makes a Ray sweep's runs identical to the sequential ones.
+    makes a Ray sweep's runs identical to the sequential ones.  `log(metrics, step)` gets
+    every evaluation as it happens; `heartbeat(step)` about every 2% of the run.
     """
     import io
 
@@ -228,7 +230,7 @@ def run_seed(plan: Plan, reward: str, seed: int, *, log=None, progress: str | No
     else:
         model, venv, evaluator = build_run(plan, suite, reward, seed)
     callback = TrainCallback(evaluator, plan.eval_every, plan.steps, stop_at=plan.stop_at, log=log,
-                             progress=progress)
+                             progress=progress, heartbeat=heartbeat)
     start = time.perf_counter()
     try:
         model.learn(total_timesteps=plan.steps, callback=callback)
@@ -270,6 +272,8 @@ class Recorder:
         self.out = Path(args.out) / plan.suite
         self.done: dict[tuple[str, int], RunResult] = {}
         self.parents: dict[str, str] = {}
+        self.children: dict[tuple[str, int], str] = {}
+        self.logged_to: dict[tuple[str, int], int] = {}  # last step whose metrics reached MLflow, per run
         self._params: dict[str, dict] = {}
 
     def params(self, reward: str) -> dict:
@@ -291,20 +295,35 @@ class Recorder:
         return params
 
     def child(self, reward: str, seed: int) -> str | None:
+        """The run's MLflow child run, opened (with its parent) the first time it is asked for."""
         if self.tracker is None:
             return None
         if reward not in self.parents:
             self.parents[reward] = self.tracker.start(f"train {self.plan.suite} {reward}", self.params(reward),
                                                       self.plan.program)
-        return self.tracker.child(self.parents[reward], f"{reward} seed {seed}",
-                                  {**self.params(reward), "seed": seed})
+        if (reward, seed) not in self.children:
+            self.children[(reward, seed)] = self.tracker.child(self.parents[reward], f"{reward} seed {seed}",
+                                                               {**self.params(reward), "seed": seed})
+        return self.children[(reward, seed)]
 
-    def add(self, result: RunResult, model: bytes | None, *, child: str | None = None) -> None:
+    def live(self, reward: str, seed: int, metrics: dict, step: int) -> None:
+        """One evaluation's metrics while the run trains (here, or sent from a Ray worker).
+
+        A Ray run retried after its worker died repeats evaluations already logged, and a
+        message may arrive after its run's result: both are dropped, so each step is logged once.
+        """
+        key = (reward, seed)
+        if key in self.done or step <= self.logged_to.get(key, -1):
+            return
+        self.logged_to[key] = step
+        if self.tracker:
+            self.tracker.metrics(self.child(reward, seed), metrics, step)
+
+    def add(self, result: RunResult, model: bytes | None) -> None:
         reward = result.reward
-        if self.tracker and child is None:  # a Ray run: its curve is logged now, all at once
-            child = self.child(reward, result.seed)
-            for step, values in result.metrics:
-                self.tracker.metrics(child, values, step)
+        for step, values in result.metrics:  # whatever did not arrive live (on Ray, messages can lag)
+            self.live(reward, result.seed, values, step)
+        child = self.child(reward, result.seed)
         if model is not None:
             (self.out / reward).mkdir(parents=True, exist_ok=True)
             (self.out / reward / f"model-seed{result.seed}.zip").write_bytes(model)
@@ -424,8 +443,10 @@ class TrainCallback(BaseCallback):
     """Evaluates every `eval_every` steps (and at step 0), logs curves, drives the progress bar."""
 
     def __init__(self, evaluator: Evaluator, eval_every: int, total: int, *, stop_at: float | None = None,
-                 log=None, progress: str | None = None, target: float = 0.8):
+                 log=None, progress: str | None = None, target: float = 0.8, heartbeat=None):
         super().__init__()
+        self.heartbeat, self.beat_every = heartbeat, max(total // 50, 1)
+        self.next_beat = self.beat_every
         self.evaluator, self.eval_every, self.total = evaluator, eval_every, total
         self.stop_at, self.log, self.target = stop_at, log, target
         self.curve: list[tuple[int, float]] = []
@@ -455,6 +476,9 @@ class TrainCallback(BaseCallback):
                     self._returns.append(info["episode"]["r"])
         if self.bar is not None:
             self.bar.update(self.training_env.num_envs)
+        if self.heartbeat is not None and self.num_timesteps >= self.next_beat:
+            self.heartbeat(self.num_timesteps)
+            self.next_beat = (self.num_timesteps // self.beat_every + 1) * self.beat_every
         if self.num_timesteps >= self.next_eval:
             return self._evaluate()
         return True

@@ -448,6 +448,41 @@ def test_ray_training_equals_sequential_and_logs_the_same_runs(ray_local, tmp_pa
 
 
 @pytest.mark.slow
+def test_ray_training_streams_evaluations_and_steps_while_runs_train(ray_local, tmp_path, monkeypatch, capsys):
+    """Evaluations reach the driver (MLflow) and steps the bar before a run ends, not only with its result."""
+    from carverify import train
+
+    plan = train.make_plan(_tiny_train(tmp_path, None, workers=2))
+    events = []
+    advance = distributed._StepsBar.advance
+    monkeypatch.setattr(distributed._StepsBar, "advance",
+                        lambda bar, index, step: (events.append(("step", index, step)), advance(bar, index, step)))
+    distributed.train_many(plan, [("car", 0), ("car", 1)], workers=2, progress=True,
+                           on_result=lambda result, model: events.append(("result", result.seed, result.steps)),
+                           on_metrics=lambda reward, seed, metrics, step: events.append(("eval", seed, step)))
+    results = [e for e in events if e[0] == "result"]
+    assert sorted(results) == [("result", 0, 2048), ("result", 1, 2048)]
+    for seed in (0, 1):
+        done = events.index(next(e for e in results if e[1] == seed))
+        evals = [e[2] for e in events[:done] if e[:2] == ("eval", seed)]
+        assert evals[:2] == [8, 1024], events   # the last evaluation may trail its result: the result carries it
+        beats = [e[2] for e in events[:done] if e[:2] == ("step", seed) and 0 < e[2] < 2048]
+        assert len(beats) >= 10 and beats == sorted(beats), beats  # about every 2% of the run
+    err = capsys.readouterr().err
+    assert "4096/4096" in err and "2/2 runs done" in err, err[-500:]
+
+
+def test_steps_bar_counts_each_run_once_up_to_its_steps():
+    bar = distributed._StepsBar(runs=2, steps=100, address=None, enabled=False)
+    bar.advance(0, 40)
+    bar.advance(0, 8)       # a retried run starting over counts nothing new
+    bar.advance(1, 130)     # PPO finishing a rollout past the steps asked
+    assert bar.counted == {0: 40, 1: 100}
+    bar.finish(0, "car seed 0: error")  # a failed or early-stopped run jumps to its end
+    assert bar.counted == {0: 100, 1: 100} and bar.finished == 1
+
+
+@pytest.mark.slow
 def test_ray_training_retries_a_dead_worker_then_reports_the_run_as_failed(ray_local, tmp_path):
     from mlflow.tracking import MlflowClient
 
