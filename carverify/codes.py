@@ -85,7 +85,8 @@ EXPLAIN: dict[str, str] = {
              "def NAME(obs). Extra parameters need literal defaults; no *args or **kwargs.",
     "CV208": "Module-level code may only define functions and constants (numbers, strings, tuples, "
              "np.array of literals). State kept between calls would make a reward depend on history.",
-    "CV209": "Names starting with an underscore are reserved: they reach Python's internals.",
+    "CV209": "Names starting with an underscore are reserved: they reach Python's internals and the "
+             "sandbox's guards. A lone `_` is allowed as a throwaway local (h, w, _ = obs.shape).",
     "CV210": "A keyword argument outside the allowlist: out= writes into existing arrays and "
              "where= leaves memory unwritten. Assign the result instead.",
     "CV211": "RestrictedPython refused to compile the program; the message quotes its reason.",
@@ -128,8 +129,9 @@ EXPLAIN: dict[str, str] = {
     "CV508": "progress(obs) does not rise as the oracle's distance to the goal falls: its "
              "Spearman rank correlation over expert frames is below min_progress_spearman.",
     "CV601": "numba could not compile the check in nopython mode. carverify already rewrites "
-             "common numpy spellings (axis reductions, reshape of slices, mask stores, generator "
-             "expressions); the message names the construct left over.",
+             "common spellings (axis reductions, reshape of slices, mask stores, generator "
+             "expressions, arrays against tuples, tuple(pixel) comparisons, .astype(int), "
+             "np.isclose); the message names the construct left over.",
     "CV602": "The compiled check disagreed with the restricted run on some frame, typically "
              "uint8 wrap-around (a - b on uint8 frames) or integer/float division. Cast to int first.",
     "CV603": "The compiled checks cost more than the suite's budget (25% of an env step plus "

@@ -2,7 +2,10 @@
 
 numba's nopython mode rejects several allowed, reasonable spellings: `.any/.all/.max/
 .min/.mean` with `axis=`, `.reshape` of a non-contiguous slice, a boolean mask of more
-than one dimension on the left of `=`, and generator expressions (`any(x for x in ...)`).
+than one dimension on the left of `=`, generator expressions (`any(x for x in ...)`),
+Python types as dtypes (`.astype(int)`), and an array or `tuple(pixel)` compared with a
+tuple (`obs == (255, 255, 0)`).  One it accepts but computes differently: `int(x)` of an
+unsigned integer is a uint64 in numba, so `int(r) - int(b)` wraps where Python's does not.
 Rejecting a correct program for how it is spelled would make the verifier over-strict
 (SECURITY.md), so before numba sees a program these calls are rewritten to helpers
 defined here, with NumPy's semantics.
@@ -23,7 +26,7 @@ import copy
 
 import numpy as np
 
-from numba import types
+from numba import njit, types
 from numba.extending import overload
 
 AXIS_REDUCTIONS = ("any", "all", "max", "min", "mean")   # numba takes axis= for sum/argmax itself
@@ -57,8 +60,24 @@ def __cv_setitem(a, index, value):
     raise NotImplementedError
 
 
+# An array and a tuple under a comparison or arithmetic operator: NumPy makes the tuple an array.
+TUPLE_OPS = {ast.Eq: ("eq", "=="), ast.NotEq: ("ne", "!="), ast.Lt: ("lt", "<"), ast.LtE: ("le", "<="),
+             ast.Gt: ("gt", ">"), ast.GtE: ("ge", ">="), ast.Add: ("add", "+"), ast.Sub: ("sub", "-"),
+             ast.Mult: ("mul", "*"), ast.Div: ("truediv", "/"), ast.FloorDiv: ("floordiv", "//"),
+             ast.Mod: ("mod", "%")}
+OP_HELPERS = {f"__cv_{name}": _stub(f"__cv_{name}") for name, _ in TUPLE_OPS.values()}
+# tuple(p) == t, tuple(p) in ts; int(x); np.isclose/np.allclose (numba's own crash on broadcast shapes)
+COMPARE_HELPERS = {name: _stub(name) for name in ("__cv_seq_eq", "__cv_seq_in", "__cv_int", "__cv_isclose",
+                                                  "__cv_allclose")}
+CLOSE_DEFAULTS = (("rtol", 1e-05), ("atol", 1e-08))   # NumPy's
+
+# A Python type where NumPy takes a dtype means NumPy's default for it; numba wants the dtype.
+DTYPE_NAMES = {"int": "__cv_dtype_int", "float": "__cv_dtype_float", "bool": "__cv_dtype_bool"}
+DTYPES = {"__cv_dtype_int": np.dtype(int).type, "__cv_dtype_float": np.dtype(float).type,
+          "__cv_dtype_bool": np.bool_}
+
 HELPERS = {**{f.__name__: f for f in AXIS_HELPERS.values()}, "__cv_any_of": __cv_any_of, "__cv_all_of": __cv_all_of,
-           "__cv_contiguous": __cv_contiguous, "__cv_setitem": __cv_setitem}
+           "__cv_contiguous": __cv_contiguous, "__cv_setitem": __cv_setitem, **OP_HELPERS, **COMPARE_HELPERS, **DTYPES}
 
 
 # -- the AST rewrite ----------------------------------------------------------------------
@@ -66,8 +85,57 @@ HELPERS = {**{f.__name__: f for f in AXIS_HELPERS.values()}, "__cv_any_of": __cv
 
 def rewrite(tree: ast.Module, numpy_aliases=frozenset(), functions=()) -> ast.Module:
     """A copy of `tree` (already normalized) with the idioms above turned into helper calls."""
-    tree = _Rewrite(frozenset(numpy_aliases), frozenset(functions)).visit(copy.deepcopy(tree))
+    tuples = frozenset(_tuple_names(tree))
+    params = _tuple_parameters(tree, tuples)
+    tree = _Rewrite(frozenset(numpy_aliases), frozenset(functions), tuples, params).visit(copy.deepcopy(tree))
     return ast.fix_missing_locations(tree)
+
+
+def _tuple_parameters(tree: ast.Module, tuples: frozenset[str]) -> dict[str, frozenset[str]]:
+    """Per function, the parameters some call in the program passes a tuple: `distance(obs, KEY)`.
+
+    Followed through helpers that hand a tuple parameter on.  Over-marking costs nothing but
+    a call: the helpers fall back to the plain operator for anything but an array and a tuple.
+    """
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    marked: dict[str, set[str]] = {name: set() for name in functions}
+
+    def tuple_like(arg: ast.expr, caller: str | None) -> bool:
+        return isinstance(arg, ast.Tuple) or (isinstance(arg, ast.Name) and (
+            arg.id in tuples or (caller is not None and arg.id in marked[caller])))
+
+    changed = True
+    while changed:
+        changed = False
+        for caller, fn in [(None, tree), *functions.items()]:
+            for call in ast.walk(fn):
+                if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in functions):
+                    continue
+                callee = functions[call.func.id]
+                names = [a.arg for a in callee.args.posonlyargs + callee.args.args]
+                passed = list(zip(names, call.args)) + [(k.arg, k.value) for k in call.keywords if k.arg]
+                for name, arg in passed:
+                    if name not in marked[callee.name] and tuple_like(arg, caller):
+                        marked[callee.name].add(name)
+                        changed = True
+    return {name: frozenset(found) for name, found in marked.items()}
+
+
+def _tuple_names(tree: ast.Module):
+    """Names the program binds only to tuple displays, anywhere: `KEY = (255, 255, 0)`."""
+    bound: dict[str, list[ast.expr]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    bound.setdefault(target.id, []).append(node.value)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            bound.setdefault(node.target.id, []).append(node.value)
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            for name in ast.walk(node.target):
+                if isinstance(name, ast.Name):
+                    bound.setdefault(name.id, []).append(name)  # unpacked from who knows what
+    return (name for name, values in bound.items() if all(isinstance(v, ast.Tuple) for v in values))
 
 
 def _name(id_: str, like: ast.AST) -> ast.Name:
@@ -79,14 +147,35 @@ def _call(helper: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
 
 
 class _Rewrite(ast.NodeTransformer):
-    def __init__(self, numpy_aliases: frozenset[str], functions: frozenset[str]):
+    def __init__(self, numpy_aliases: frozenset[str], functions: frozenset[str], tuples: frozenset[str],
+                 tuple_params: dict[str, frozenset[str]]):
         self.numpy = numpy_aliases
         self.functions = functions  # a program's own function named like a builtin is left alone
+        self.module_tuples = self.tuples = tuples  # names bound only to tuple displays
+        self.tuple_params = tuple_params           # and, per function, parameters given tuples
         self.masks: frozenset[str] = frozenset()  # names the current function binds only to masks
+
+    def builtin(self, node: ast.expr, name: str) -> bool:
+        return isinstance(node, ast.Name) and node.id == name and name not in self.functions
 
     def visit_Call(self, node: ast.Call):
         self.generic_visit(node)
         func = node.func
+        # .astype(int) / dtype=float: the Python type stands for NumPy's default dtype of that kind
+        if isinstance(func, ast.Attribute) and func.attr == "astype" and node.args:
+            node.args[0] = self._dtype(node.args[0])
+        for keyword in node.keywords:
+            if keyword.arg == "dtype":
+                keyword.value = self._dtype(keyword.value)
+        # np.isclose(a, b[, rtol, atol]) / np.allclose(...): NumPy's formula, broadcasting like NumPy
+        if (isinstance(func, ast.Attribute) and func.attr in ("isclose", "allclose")
+                and isinstance(func.value, ast.Name) and func.value.id in self.numpy):
+            close = self._isclose(node, f"__cv_{func.attr}")
+            if close is not None:
+                return close
+        # int(x): numba keeps an unsigned x unsigned (uint64), so int(r) - int(b) would wrap
+        if self.builtin(func, "int") and len(node.args) == 1 and not node.keywords:
+            return _call("__cv_int", node.args, node)
         # x.op(axis) / x.op(axis=k) and np.op(x, axis) / np.op(x, axis=k)
         if isinstance(func, ast.Attribute) and func.attr in AXIS_REDUCTIONS:
             on_numpy = isinstance(func.value, ast.Name) and func.value.id in self.numpy
@@ -112,6 +201,61 @@ class _Rewrite(ast.NodeTransformer):
                 return _call(f"__cv_{func.id}_of", node.args, node)
         return node
 
+    def _isclose(self, node: ast.Call, helper: str) -> ast.Call | None:
+        names = ("a", "b") + tuple(name for name, _ in CLOSE_DEFAULTS)
+        given = dict(zip(names, node.args))
+        for keyword in node.keywords:
+            if keyword.arg not in names[2:] or keyword.arg in given:
+                return None  # equal_nan=, or a spelling NumPy itself would refuse: leave it to numba
+            given[keyword.arg] = keyword.value
+        if len(node.args) > len(names) or "a" not in given or "b" not in given:
+            return None
+        for name, default in CLOSE_DEFAULTS:
+            given.setdefault(name, ast.copy_location(ast.Constant(default), node))
+        return _call(helper, [given[name] for name in names], node)
+
+    def _dtype(self, node: ast.expr) -> ast.expr:
+        for python_type, helper in DTYPE_NAMES.items():
+            if self.builtin(node, python_type):
+                return _name(helper, node)
+        return node
+
+    def visit_Compare(self, node: ast.Compare):
+        self.generic_visit(node)
+        if len(node.ops) != 1:
+            return node  # a chained comparison is left as written
+        op, left, right = node.ops[0], node.left, node.comparators[0]
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            # tuple(pixel) == KEY: a sequence comparison, one bool
+            if self._tuple_call(left) or self._tuple_call(right):
+                test = _call("__cv_seq_eq", [self._unwrap(left), self._unwrap(right)], node)
+                return test if isinstance(op, ast.Eq) else ast.copy_location(ast.UnaryOp(ast.Not(), test), node)
+        if isinstance(op, (ast.In, ast.NotIn)) and self._tuple_call(left) and self._tuple(right):
+            test = _call("__cv_seq_in", [self._unwrap(left), right], node)
+            return test if isinstance(op, ast.In) else ast.copy_location(ast.UnaryOp(ast.Not(), test), node)
+        return self._with_tuple(node, op, left, right)
+
+    def visit_BinOp(self, node: ast.BinOp):
+        self.generic_visit(node)
+        return self._with_tuple(node, node.op, node.left, node.right)
+
+    def _with_tuple(self, node, op, left, right):
+        # pixels == KEY, obs - KEY: NumPy works element-wise against the tuple as an array.
+        # Only where a side is visibly a tuple; two tuples (or tuple * n) keep Python's meaning.
+        if type(op) in TUPLE_OPS and (self._tuple(left) or self._tuple(right)):
+            return _call(f"__cv_{TUPLE_OPS[type(op)][0]}", [left, right], node)
+        return node
+
+    def _tuple(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Tuple) or (isinstance(node, ast.Name) and node.id in self.tuples)
+
+    def _tuple_call(self, node: ast.expr) -> bool:
+        return (isinstance(node, ast.Call) and self.builtin(node.func, "tuple") and len(node.args) == 1
+                and not node.keywords)
+
+    def _unwrap(self, node: ast.expr) -> ast.expr:
+        return node.args[0] if self._tuple_call(node) else node
+
     def visit_FunctionDef(self, node: ast.FunctionDef):
         # Names this function only ever binds to mask expressions: `m[mask] = v` may use them.
         bound: dict[str, list[ast.expr]] = {}
@@ -124,8 +268,9 @@ class _Rewrite(ast.NodeTransformer):
                 bound.setdefault(sub.target.id, []).append(sub.target)  # a loop variable is no mask
         outer, self.masks = self.masks, frozenset(
             name for name, values in bound.items() if all(_mask_like(v) for v in values))
+        self.tuples = self.module_tuples | self.tuple_params.get(node.name, frozenset())
         self.generic_visit(node)
-        self.masks = outer
+        self.masks, self.tuples = outer, self.module_tuples
         return node
 
     def visit_Assign(self, node: ast.Assign):
@@ -289,3 +434,121 @@ def _setitem(a, index, value):
     def plain(a, index, value):
         a[index] = value
     return plain
+
+
+# -- comparisons with tuples, and int() ---------------------------------------------------
+
+
+def _register_tuple_op(name: str, symbol: str) -> None:
+    # One template per operator: numba resolves `a - np.asarray(b)` against the real types.
+    namespace = {"np": np}
+    exec(f"def array_tuple(a, b):\n    return a {symbol} np.asarray(b)\n"  # noqa: S102 - our own template
+         f"def tuple_array(a, b):\n    return np.asarray(a) {symbol} b\n"
+         f"def plain(a, b):\n    return a {symbol} b\n", namespace)
+
+    @overload(OP_HELPERS[f"__cv_{name}"])
+    def _op(a, b):
+        if isinstance(a, types.Array) and isinstance(b, types.BaseTuple):
+            return namespace["array_tuple"]
+        if isinstance(a, types.BaseTuple) and isinstance(b, types.Array):
+            return namespace["tuple_array"]
+        return namespace["plain"]
+
+
+for _op_name, _op_symbol in TUPLE_OPS.values():
+    _register_tuple_op(_op_name, _op_symbol)
+
+
+def _sequence(x) -> bool:
+    return (isinstance(x, types.Array) and x.ndim == 1) or (isinstance(x, types.BaseTuple) and len(x) > 0)
+
+
+@overload(COMPARE_HELPERS["__cv_seq_eq"])
+def _seq_eq(a, b):
+    # tuple(a) == tuple(b) is one bool: equal lengths and equal items, as Python compares tuples.
+    if not (_sequence(a) and _sequence(b)):
+        return None
+    # A pixel against a colour runs per pixel in loop-style checks: index the tuple in
+    # place rather than build an array from it on every call.
+    indexable = (types.Array, types.UniTuple)
+    if isinstance(a, indexable) and isinstance(b, indexable):
+        def direct(a, b):
+            if len(a) != len(b):
+                return False
+            for i in range(len(a)):
+                if a[i] != b[i]:
+                    return False
+            return True
+        return direct
+
+    def impl(a, b):
+        x, y = np.asarray(a), np.asarray(b)
+        if x.shape[0] != y.shape[0]:
+            return False
+        for i in range(x.shape[0]):
+            if x[i] != y[i]:
+                return False
+        return True
+    return impl
+
+
+@overload(COMPARE_HELPERS["__cv_seq_in"])
+def _seq_in(a, options):
+    if not isinstance(options, types.BaseTuple):
+        return None
+    from numba import literal_unroll
+
+    seq_eq = COMPARE_HELPERS["__cv_seq_eq"]
+
+    def impl(a, options):
+        found = False
+        for option in literal_unroll(options):
+            if seq_eq(a, option):
+                found = True
+        return found
+    return impl
+
+
+def _float_array(x) -> bool:
+    return isinstance(x, (types.Array, types.BaseTuple))
+
+
+def _close_arrays(a, b, rtol, atol):
+    # NumPy: |a - b| <= atol + rtol * |b| where both are finite, a == b where either is not
+    # (equal infinities are close, NaN is close to nothing).
+    x = np.asarray(a).astype(np.float64)
+    y = np.asarray(b).astype(np.float64)
+    finite = np.isfinite(x) & np.isfinite(y)
+    return np.where(finite, np.abs(x - y) <= atol + rtol * np.abs(y), x == y)
+
+
+def _close_scalars(a, b, rtol, atol):
+    x, y = float(a), float(b)
+    if np.isfinite(x) and np.isfinite(y):
+        return abs(x - y) <= atol + rtol * abs(y)
+    return x == y
+
+
+_close_jitted = njit(_close_arrays)  # compiled lazily, per argument types, when a program needs it
+
+
+@overload(COMPARE_HELPERS["__cv_isclose"])
+def _isclose(a, b, rtol, atol):
+    if _float_array(a) or _float_array(b):
+        return lambda a, b, rtol, atol: _close_jitted(a, b, rtol, atol)
+    return _close_scalars
+
+
+@overload(COMPARE_HELPERS["__cv_allclose"])
+def _allclose(a, b, rtol, atol):
+    if _float_array(a) or _float_array(b):
+        return lambda a, b, rtol, atol: _close_jitted(a, b, rtol, atol).all()
+    return _close_scalars
+
+
+@overload(COMPARE_HELPERS["__cv_int"])
+def _int(x):
+    # Python's int() is unbounded and signed: an unsigned pixel becomes a signed number.
+    if isinstance(x, types.Integer) and not x.signed:
+        return lambda x: np.int64(x)
+    return lambda x: int(x)

@@ -141,6 +141,9 @@ def _scan_module(tree, issues):
                 issues.append(_issue(node, "CV208", "module-level assignments must bind one name to a constant"))
                 continue
             name = targets[0].id
+            if name.startswith("_"):
+                issues.append(_issue(node, "CV209", f"module-level name '{name}' starts with an underscore",
+                                     "underscore names are reserved for the sandbox's guards"))
             if name in constants or name in functions:
                 issues.append(_issue(node, "CV208", f"module-level name '{name}' is assigned twice",
                                      "module-level names are constants"))
@@ -148,9 +151,13 @@ def _scan_module(tree, issues):
             if name == "SUBTASKS":
                 subtasks_node = node.value
             elif not _is_constant_expr(node.value, aliases):
+                hint = ("a dict is mutable state shared by every call: give each entry its own constant "
+                        "(KEY_COLOUR = (255, 255, 0)) or use a tuple of pairs"
+                        if isinstance(node.value, (ast.Dict, ast.DictComp)) else
+                        "use a tuple for fixed collections; compute per call inside a function")
                 issues.append(_issue(node.value, "CV208",
                                      f"module-level '{name}' must be a constant (number, string, tuple, np.array of numbers)",
-                                     "use a tuple for fixed collections; compute per call inside a function"))
+                                     hint))
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             continue  # docstring or stray string: inert
         elif isinstance(node, ast.ImportFrom):
@@ -250,8 +257,13 @@ class _FunctionPolicy(ast.NodeVisitor):
             if node is not None:
                 self.visit(node)
 
+    def reserved(self, name: str) -> bool:
+        # A lone `_` is the conventional throwaway local (`h, w, _ = obs.shape`): it names none
+        # of the sandbox's guards, which all have longer names.  At module level it stays reserved.
+        return name.startswith("_") and (name != "_" or self.module_level)
+
     def check_binding(self, node, name):
-        if name.startswith("_"):
+        if self.reserved(name):
             self.error(node, "CV209", f"name '{name}' starts with an underscore",
                        "underscore names are reserved for the sandbox's guards")
         elif name in self.aliases:
@@ -278,7 +290,7 @@ class _FunctionPolicy(ast.NodeVisitor):
         self._visit_annotation(fn.returns)
         self.local_names |= _stored_names(fn)
         for name in self.local_names:
-            if name.startswith("_"):
+            if self.reserved(name):
                 self.error(fn, "CV209", f"name '{name}' starts with an underscore")
         for stmt in fn.body:
             self.visit(stmt)
@@ -340,7 +352,7 @@ class _FunctionPolicy(ast.NodeVisitor):
 
     def visit_Name(self, node):
         name = node.id
-        if name.startswith("_"):
+        if self.reserved(name):
             self.error(node, "CV209", f"name '{name}' starts with an underscore",
                        "dunder and underscore names are never allowed")
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -280,8 +281,7 @@ class Sandbox:
                 where = f" while running {subtask}(obs) on frame {progress % n}"
         else:
             where = " while loading the program"
-        tail = child.stderr_tail.decode("utf-8", "replace").strip().splitlines()
-        detail = f": {tail[-1][:200]}" if tail else ""
+        detail = _crash_detail(child.stderr_tail.decode("utf-8", "replace"))
         if child.killed_by_us and why is None:
             if wall:
                 issue = Issue("CV302", f"sandbox child exceeded its {self.limits.wall_seconds:.0f} s wall-clock limit{where}",
@@ -319,3 +319,21 @@ def _write_all(stream, payload: bytes) -> None:
         stream.flush()
     except (BrokenPipeError, OSError, ValueError):
         pass
+
+
+_EXCEPTION_LINE = re.compile(r"^\w+(Error|Exception): .+")
+
+
+def _crash_detail(stderr: str) -> str:
+    """The line of a dead child's stderr that says what happened, as ": line" (or "").
+
+    faulthandler ends its report with the list of loaded extension modules, which says
+    nothing; an exception raised just before the crash, or faulthandler's own headline, does.
+    """
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(("Extension modules:", "File ", "Stack (most recent",
+                                                             "Current thread", "Thread 0x", "<no Python frame>"))]
+    pick = next((line for line in reversed(useful) if _EXCEPTION_LINE.match(line)), None) \
+        or next((line for line in reversed(useful) if line.startswith("Fatal Python error")), None) \
+        or (useful[-1] if useful else None)
+    return f": {pick[:200]}" if pick else ""

@@ -34,6 +34,12 @@ RETIMES = 2                 # an over-budget timing is measured again at most th
 DRIFT_HINT = ("numba widens uint8 arithmetic that NumPy wraps (obs[y, x, 0] + obs[y, x, 1] is an int64 "
               "compiled but a wrapping uint8 interpreted); cast with int(...) or .astype(np.int32) before arithmetic")
 
+# numba checks no bounds and implements some NumPy calls its own way; when its code dies the
+# interpreter gave no clue, so the hint names the usual causes.
+CRASH_HINT = ("the compiled check crashed where the interpreted one did not: numba does not check index "
+              "bounds, and a few of its NumPy functions fail on broadcast shapes (np.isclose, np.allclose); "
+              "keep indexes inside the frame and spell such calls with plain arithmetic (np.abs(a - b) <= tol)")
+
 _CACHE: dict[tuple, StageResult] = {}
 _ENV_STEP_SECONDS: dict[str, float] = {}
 _LOCK = threading.Lock()
@@ -223,8 +229,11 @@ def _compiled_death(issue, limits) -> Finding:
         message = message.replace("sandbox child was killed by SIGALRM",
                                   f"timed out (limit {limits.call_seconds:g} s per call)").split(": ")[0]
         code = "CV302"
-    return Finding("CV602", f"compiled run: {message}", issue.line, issue.col, issue.subtask,
-                   "compiled code has no interpreter to stop it: bound every loop; " + DRIFT_HINT,
+    if code in ("CV302", "CV308"):
+        hint = "compiled code has no interpreter to stop it: bound every loop; " + DRIFT_HINT
+    else:
+        hint = CRASH_HINT
+    return Finding("CV602", f"compiled run: {message}", issue.line, issue.col, issue.subtask, hint,
                    {"child_code": code})
 
 

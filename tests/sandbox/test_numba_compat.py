@@ -147,3 +147,140 @@ def test_rewrite_keeps_line_numbers(op, axis):
     tree = numba_compat.rewrite(ast.parse(f"def f(a):\n\n    return a.{op}(axis={axis})\n"), {"np"}, ["f"])
     call = tree.body[0].body[0].value
     assert call.func.id == f"__cv_{op}_axis" and call.lineno == 3
+
+
+def _frame(shape=(8, 8, 3)):
+    obs = RNG.integers(0, 256, shape).astype(np.uint8)
+    obs[1, 2] = (255, 255, 0)  # some pixels equal the colours compared with
+    obs[3, 3] = (0, 255, 0)
+    obs.setflags(write=False)
+    return obs
+
+
+def _same(source: str, *args):
+    got, want = _jitted(source)(*args), _python(source)(*args)
+    if isinstance(want, np.ndarray):
+        assert got.dtype == want.dtype and np.array_equal(got, want), (source, got, want)
+    else:
+        assert got == want and type(bool(got)) is type(bool(want)), (source, got, want)
+    return want
+
+
+@pytest.mark.parametrize("source", [
+    "def f(obs):\n    return obs.astype(int) - obs.astype(int)[::-1]\n",
+    "def f(obs):\n    return obs.astype(float) / 3\n",
+    "def f(obs):\n    return obs.astype(bool)\n",
+    "def f(obs):\n    return np.zeros(obs.shape[:2], dtype=int) + obs[:, :, 0]\n",
+    "def f(obs):\n    return np.array((255, 255, 0), dtype=float) - obs[0, 0]\n",
+    "def f(obs):\n    return np.ones(4, dtype=bool)\n",
+])
+def test_python_types_as_dtypes_mean_numpys_defaults(source):
+    _same(source, _frame())
+
+
+def test_int_of_an_unsigned_pixel_is_signed_as_in_python():
+    # numba's own int() keeps uint8 unsigned (uint64), so this difference would wrap around.
+    source = ("def f(obs):\n    best = 0\n    for y in range(obs.shape[0]):\n        r, g, b = obs[y, 0]\n"
+              "        best = min(best, int(r) - int(b))\n    return best\n")
+    obs = _frame()
+    assert _same(source, obs) < 0
+    _same("def f(obs):\n    return int(obs[0, 0, 0]) - 300 + int(2.7) + int(-2.7) + int(True)\n", obs)
+
+
+@pytest.mark.parametrize("source", [
+    "KEY = (255, 255, 0)\ndef f(obs):\n    return obs == KEY\n",
+    "KEY = (255, 255, 0)\ndef f(obs):\n    return KEY != obs\n",
+    "def f(obs):\n    return np.all(obs.reshape(-1, 3) == (0, 255, 0), axis=1)\n",
+    "WEIGHTS = (0.5, 1, 2.0)\ndef f(obs):\n    return obs[0] == WEIGHTS\n",
+    "def f(obs):\n    key = (255, 255, 0)\n    return (obs[1] != key).any(axis=-1)\n",
+])
+def test_arrays_compared_with_tuples_elementwise(source):
+    _same(source, _frame())
+
+
+@pytest.mark.parametrize("source", [
+    "KEY = (255, 255, 0)\ndef f(obs):\n    return tuple(obs[1, 2]) == KEY\n",
+    "KEY = (255, 255, 0)\ndef f(obs):\n    return tuple(obs[1, 3]) == KEY\n",
+    "KEY = (255, 255, 0)\ndef f(obs):\n    return KEY != tuple(obs[1, 2])\n",
+    "def f(obs):\n    return tuple(obs[1, 2]) == (255, 255)\n",                  # lengths differ
+    "def f(obs):\n    return tuple(obs[1, 2]) == tuple(obs[3, 3])\n",
+    "def f(obs):\n    return tuple(obs[1, 2, :2]) == tuple(obs[3, 3])\n",
+    "COLOURS = ((0, 255, 0), (255, 255, 0))\ndef f(obs):\n    return tuple(obs[1, 2]) in COLOURS\n",
+    "COLOURS = ((0, 255, 0), (255, 0, 0))\ndef f(obs):\n    return tuple(obs[1, 2]) in COLOURS\n",
+    "def f(obs):\n    return tuple(obs[3, 3]) not in ((0, 255, 0), (1, 2, 3, 4))\n",  # options of two lengths
+    "def f(obs):\n    n = 0\n    for y in range(obs.shape[0]):\n        for x in range(obs.shape[1]):\n"
+    "            if tuple(obs[y, x]) == (255, 255, 0):\n                n += 1\n    return n\n",
+])
+def test_tuple_of_a_pixel_compares_as_python_compares_tuples(source):
+    _same(source, _frame())
+
+
+def test_tuples_compared_with_tuples_stay_tuple_comparisons():
+    source = "KEY = (255, 255, 0)\ndef f(obs):\n    return (int(obs[1, 2, 0]), int(obs[1, 2, 1]), 0) == KEY\n"
+    assert _same(source, _frame()) is True
+
+
+def test_only_names_bound_to_tuples_alone_are_treated_as_tuples():
+    # A name taken for a tuple wrongly would cost nothing but a call: __cv_eq falls back to ==.
+    tree = ast.parse("KEY = (1, 2)\nOTHER = 3\ndef f(a):\n    for item in a:\n        pass\n    both = (1, 2)\n"
+                     "    both = a\n    return a == KEY, a == item, a == OTHER, a == both, a != (1, 2)\n")
+    text = ast.unparse(numba_compat.rewrite(tree, {"np"}, ["f"]))
+    assert text.endswith("return (__cv_eq(a, KEY), a == item, a == OTHER, a == both, __cv_ne(a, (1, 2)))"), text
+
+
+def test_a_program_function_named_like_a_builtin_is_not_rewritten():
+    tree = ast.parse("def int(x):\n    return 1\ndef tuple(x):\n    return x\ndef f(a):\n"
+                     "    return int(a), tuple(a) == (1,), a.astype(float)\n")
+    text = ast.unparse(numba_compat.rewrite(tree, {"np"}, ["int", "tuple", "f"]))
+    assert "__cv_int" not in text and "__cv_seq_eq" not in text and "__cv_dtype_float" in text
+
+
+@pytest.mark.parametrize("source", [
+    "KEY = (255, 255, 0)\ndef f(obs):\n    return np.abs(obs.astype(int) - KEY).sum(axis=2)\n",
+    "KEY = (255, 255, 0)\ndef f(obs):\n    return KEY - obs.astype(np.int32)\n",
+    "def f(obs):\n    return obs / (255.0, 255.0, 255.0)\n",
+    "def f(obs):\n    return (obs.astype(int) * (1, 2, 4)).sum(axis=-1) % (7, 5, 3)[0]\n",
+    "LOW = (200, 200, 0)\ndef f(obs):\n    return np.all(obs >= LOW, axis=2) & np.all(obs < (256, 256, 60), axis=2)\n",
+    "def f(obs):\n    return obs // (2, 3, 4)\n",
+])
+def test_arrays_and_tuples_in_arithmetic_as_numpy(source):
+    _same(source, _frame())
+
+
+def test_tuples_with_tuples_keep_python_meaning():
+    # Concatenation and ordering of tuples, not element-wise arithmetic (numba has no tuple * n).
+    _same("KEY = (1, 2)\ndef f(obs):\n    t = KEY + (3,)\n    return len(t) * 10 + int(t < (1, 3)) + int(KEY == (1, 2))\n",
+          _frame())
+
+
+@pytest.mark.parametrize("source", [
+    "KEY = (255, 255, 0)\ndef f(obs):\n    return np.isclose(obs.astype(float), np.array(KEY, dtype=float), atol=10.0)\n",
+    "def f(obs):\n    return np.isclose(obs[:, :, 0] / 255, 0.5, 0.1)\n",
+    "def f(obs):\n    return np.isclose(obs[0], (255, 255, 0), rtol=0.0, atol=1e-9)\n",
+    "def f(obs):\n    return np.allclose(obs[1, 2], (255, 255, 0))\n",
+    "def f(obs):\n    return np.allclose(obs[1, 3], (255, 255, 0), atol=300)\n",
+    "def f(obs):\n    return np.isclose(float(obs[0, 0, 0]), 3.0, atol=0.5)\n",
+    "def f(obs):\n    return np.allclose(1.0, 1.0 + 1e-9)\n",
+])
+def test_isclose_and_allclose_broadcast_as_numpy(source):
+    _same(source, _frame())
+
+
+def test_isclose_treats_infinities_and_nan_as_numpy():
+    source = "def f(a, b):\n    return np.isclose(a, b)\n"
+    a = np.array([np.inf, -np.inf, np.inf, np.nan, 1.0, 1.0])
+    b = np.array([np.inf, np.inf, 1.0, np.nan, np.inf, 1.0 + 1e-9])
+    assert np.array_equal(_jitted(source)(a, b), _python(source)(a, b))
+
+
+def test_parameters_given_tuples_are_followed_through_helpers():
+    source = ("KEY = (255, 255, 0)\n"
+              "def dist(obs, colour):\n    return np.abs(obs.astype(int) - colour).sum(axis=-1)\n"
+              "def near(obs, colour, tol):\n    return dist(obs, colour) <= tol\n"
+              "def scale(obs, factor):\n    return obs * factor\n"
+              "def f(obs):\n    return near(obs, KEY, 90).sum() + near(obs, colour=(0, 255, 0), tol=160).sum()"
+              " + scale(obs.astype(np.int32), 2).sum()\n")
+    text = ast.unparse(numba_compat.rewrite(ast.parse(source), {"np"}, ["dist", "near", "scale", "f"]))
+    assert "__cv_sub(obs.astype(__cv_dtype_int), colour)" in text   # reached through near()
+    assert "__cv_le" not in text and "return obs * factor" in text   # tol and factor never get tuples
+    _same(source, _frame())

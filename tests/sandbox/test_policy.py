@@ -103,3 +103,27 @@ def test_subtasks_list_literal_is_accepted():
 def test_module_level_annotation_is_checked():
     issues = violations(HEADER + 'TILE: __import__("os").system("x") = 8\ndef a(obs):\n    return True\n')
     assert {i.code for i in issues} >= {"CV209"}
+
+
+def test_lone_underscore_is_a_local_throwaway():
+    # `h, w, _ = obs.shape` and `for _ in range(n)` are everyday Python; `_` names no guard.
+    src = HEADER + ("def a(obs):\n    h, w, _ = obs.shape\n    n = 0\n    for _ in range(h):\n        n += 1\n"
+                    "    pairs = [1 for _ in range(w)]\n    return n == h and _ == h - 1 and len(pairs) == w\n")
+    assert violations(src) == []
+
+
+@pytest.mark.parametrize("src,code", [
+    (HEADER + "_ = 3\ndef a(obs):\n    return True\n", "CV209"),              # module level stays reserved
+    (HEADER + "def a(obs, _=1):\n    return True\n", "CV209"),              # so do parameters
+    (HEADER + "def _(obs):\n    return True\ndef a(obs):\n    return True\n", "CV209"),
+    (HEADER + "def a(obs):\n    return _\n", "CV202"),                     # unbound: no builtin `_`
+    (HEADER + "def a(obs):\n    __ = 1\n    return True\n", "CV209"),
+    (HEADER + "def a(obs):\n    _x = 1\n    return True\n", "CV209"),
+])
+def test_other_underscore_names_stay_reserved(src, code):
+    assert code in {i.code for i in violations(src)}
+
+
+def test_module_level_dict_is_global_state_with_a_hint_that_says_what_to_write():
+    (issue,) = violations(HEADER + 'COLOURS = {"key": (255, 255, 0)}\ndef a(obs):\n    return True\n')
+    assert issue.code == "CV208" and "KEY_COLOUR = (255, 255, 0)" in issue.hint

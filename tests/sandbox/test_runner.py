@@ -152,3 +152,20 @@ def test_limits_drop_privileges_and_forbid_fork(tmp_path):
     if os.geteuid() == 0:
         assert lines[2] == "65534"
     assert not (tmp_path / "x").exists() or (tmp_path / "x").stat().st_size == 0
+
+
+@pytest.mark.parametrize("stderr,detail", [
+    # faulthandler's report ends with the loaded modules: its headline says more
+    ("Fatal Python error: Segmentation fault\n\nCurrent thread 0x00007f (most recent call first):\n"
+     '  File "/x.py", line 3 in f\n\nExtension modules: numpy._core, numba (total: 40)\n',
+     ": Fatal Python error: Segmentation fault"),
+    # an exception printed just before the crash says the most
+    ("Traceback (most recent call last):\n  File \"a.py\", line 1\nValueError: operands could not be broadcast\n"
+     "corrupted double-linked list\nFatal Python error: Aborted\n\nExtension modules: numpy (total: 3)\n",
+     ": ValueError: operands could not be broadcast"),
+    ("plain last words\n", ": plain last words"),
+    ("", ""),
+])
+def test_a_dead_childs_stderr_is_summed_up_by_its_telling_line(stderr, detail):
+    from sandbox.runner import _crash_detail
+    assert _crash_detail(stderr) == detail

@@ -336,3 +336,17 @@ def test_random_observations_are_seeded_and_varied():
     assert not a[0].any() and (a[1] == 255).all()
     distinct = [len(np.unique(f.reshape(-1, 3), axis=0)) for f in a]
     assert min(distinct) == 1 and max(distinct) > 1000 and any(2 <= d <= 10 for d in distinct)
+
+
+def test_a_compiled_crash_gets_a_crash_hint_and_a_timeout_a_loop_hint():
+    from sandbox.issue import Issue
+    from sandbox.limits import Limits
+
+    crash = compile_stage._compiled_death(Issue("CV306", "sandbox child was killed by SIGSEGV while running "
+                                                "has_key(obs) on frame 3: Fatal Python error: Segmentation fault",
+                                                subtask="has_key"), Limits())
+    assert crash.code == "CV602" and crash.hint == compile_stage.CRASH_HINT and crash.data == {"child_code": "CV306"}
+    assert "index" in crash.hint and "uint8" not in crash.hint
+    stuck = compile_stage._compiled_death(Issue("CV306", "sandbox child was killed by SIGALRM while running "
+                                                "has_key(obs) on frame 0", subtask="has_key"), Limits())
+    assert stuck.data == {"child_code": "CV302"} and stuck.hint.startswith("compiled code has no interpreter")
