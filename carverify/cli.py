@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit reward programs against a suite",
                            description="Exit codes: 0 accepted, 1 rejected, 2 usage error, 3 internal error; "
                                        "for several programs: 3 if any audit broke, else 1 if any was rejected.")
-    audit.add_argument("programs", nargs="+", metavar="PROGRAM", help="path of a reward program (.py)")
+    audit.add_argument("programs", nargs="+", metavar="PROGRAM",
+                       help="a reward program (.py), or a folder: every .py file below it")
     audit.add_argument("--workers", type=_positive_int, metavar="N",
                        help="audit on Ray, N at a time (a local Ray instance unless --ray-address)")
     audit.add_argument("--ray-address", metavar="ADDR",
@@ -333,17 +334,37 @@ def _write(path: str, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
+def _programs(names: list[str]) -> list[str]:
+    """The files to audit: each name as given, a folder as the .py files below it (sorted)."""
+    from carverify.errors import UsageError
+
+    found: list[str] = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            inside = sorted(str(p) for p in path.rglob("*.py")
+                            if p.is_file() and not any(part.startswith(".") or part == "__pycache__"
+                                                       for part in p.relative_to(path).parts))
+            if not inside:
+                raise UsageError(f"no .py files in {name}")
+            found += inside
+        elif path.is_file():
+            found.append(name)
+        else:
+            raise UsageError(f"cannot read {name}: no such file")
+    return found
+
+
 def cmd_audit(args) -> int:
     from carverify.audit import audit_file
     from carverify.errors import UsageError
     from carverify.report import render
     from carverify.suite import load_suite
 
+    args.programs = _programs(args.programs)
     if len(args.programs) > 1 or args.workers or args.ray_address:
         return cmd_audit_sweep(args)
     program = Path(args.programs[0])
-    if not program.is_file():
-        raise UsageError(f"cannot read {program}: no such file")
     suite = load_suite(args.suite)
     for target in (args.json, args.junit, args.sarif):
         if target and target != "-" and Path(target).is_dir():
@@ -374,9 +395,6 @@ def cmd_audit_sweep(args) -> int:
     load_suite(args.suite)
     for stage in args.stages or ():
         stage_function(stage)
-    for name in args.programs:
-        if not Path(name).is_file():
-            raise UsageError(f"cannot read {name}: no such file")
     for target in (args.json, args.junit, args.sarif):
         if target and target != "-" and Path(target).is_dir():
             raise UsageError(f"cannot write report to {target}: it is a directory")

@@ -6,8 +6,9 @@ audit, in a worker that starts its own sandbox child with the same limits; or
 carverify.train.run_seed), and one loop (`_run_tasks`) retries a task whose worker died once.
 
 Tracking: the driver logs every result as it comes back, each run a child of a parent run,
-all in one experiment.  Workers never open the store: SQLite is a file on the driver's disk
-that a remote worker cannot reach and that concurrent writers would lock.
+all in one experiment; a training run's evaluations also reach it while the run trains,
+through a small actor the workers post to.  Workers never open the store: SQLite is a file
+on the driver's disk that a remote worker cannot reach and that concurrent writers would lock.
 """
 from __future__ import annotations
 

@@ -28,6 +28,10 @@ NUMPY_DTYPES = frozenset("""
 
 NUMPY_CONSTANTS = frozenset("pi e inf nan newaxis".split())
 
+# Submodules a program may reach one function of, always spelled in full (np.linalg.norm):
+# linalg also holds LAPACK drivers and error classes that nobody computing a reward needs.
+NUMPY_SUBMODULES = {"linalg": frozenset({"norm"})}
+
 NUMPY_ATTRS = NUMPY_FUNCTIONS | NUMPY_DTYPES | NUMPY_CONSTANTS
 
 # Attributes of arrays and numpy scalars.  No base/ctypes/data/flat/flags/setflags/fill/

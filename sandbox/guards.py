@@ -58,8 +58,23 @@ class NumpyFacade:
         return "<numpy facade>"
 
 
+class SubmoduleFacade:
+    """np.linalg and the like: the few functions allowlist.NUMPY_SUBMODULES names, wrapped."""
+
+    __slots__ = ("name", "functions")
+
+    def __init__(self, name: str):
+        module = getattr(np, name)
+        self.name = name
+        self.functions = {f: _wrap(f"np.{name}.{f}", getattr(module, f)) for f in allowlist.NUMPY_SUBMODULES[name]}
+
+    def __repr__(self):
+        return f"<numpy.{self.name} facade>"
+
+
 FACADE = NumpyFacade()
 _FACADE_ATTRS = {name: _wrap(name, getattr(np, name)) for name in allowlist.NUMPY_FUNCTIONS}
+_FACADE_ATTRS.update({name: SubmoduleFacade(name) for name in allowlist.NUMPY_SUBMODULES})
 _FACADE_ATTRS.update({name: getattr(np, name) for name in allowlist.NUMPY_DTYPES})
 _FACADE_ATTRS.update({name: getattr(np, name) for name in allowlist.NUMPY_CONSTANTS})
 # Annotations such as `obs: np.ndarray` are stripped before compiling; this is inert.
@@ -73,6 +88,10 @@ def guarded_getattr(obj, name, default=None):
         if name in _FACADE_ATTRS:
             return _FACADE_ATTRS[name]
         raise Forbidden(f"'np.{name}' is not allowed")
+    if isinstance(obj, SubmoduleFacade):
+        if name in obj.functions:
+            return obj.functions[name]
+        raise Forbidden(f"'np.{obj.name}.{name}' is not allowed")
     if isinstance(obj, (np.ndarray, np.generic)):
         allowed = allowlist.ARRAY_ATTRS
     elif isinstance(obj, tuple):

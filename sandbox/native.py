@@ -215,7 +215,9 @@ def compile_issue(name: str, exc: BaseException, function_lines: dict[str, int])
 _HELPER_NAMES = ((re.compile(r"__cv_(\w+)_axis"), r".\1(axis=...)"), (re.compile(r"__cv_(any|all)_of"), r"\1()"),
                  (re.compile(r"__cv_contiguous"), ".reshape()"), (re.compile(r"__cv_setitem"), "item assignment"),
                  (re.compile(r"__cv_seq_eq"), "tuple(...) =="), (re.compile(r"__cv_seq_in"), "tuple(...) in"),
-                 (re.compile(r"__cv_int\b"), "int()"), (re.compile(r"__cv_(isclose|allclose)"), r"np.\1()"),
+                 (re.compile(r"__cv_int\b"), "int()"),
+                 (re.compile(r"__cv_norm(_axis)?"), "np.linalg.norm()"),
+                 (re.compile(r"__cv_clip"), "np.clip()"), (re.compile(r"__cv_(isclose|allclose)"), r"np.\1()"),
                  (re.compile(r"__cv_dtype_(\w+)"), r"\1"),
                  *((re.compile(rf"__cv_{name}\b"), f"operator {symbol}")
                    for name, symbol in numba_compat.TUPLE_OPS.values()))

@@ -66,9 +66,10 @@ TUPLE_OPS = {ast.Eq: ("eq", "=="), ast.NotEq: ("ne", "!="), ast.Lt: ("lt", "<"),
              ast.Mult: ("mul", "*"), ast.Div: ("truediv", "/"), ast.FloorDiv: ("floordiv", "//"),
              ast.Mod: ("mod", "%")}
 OP_HELPERS = {f"__cv_{name}": _stub(f"__cv_{name}") for name, _ in TUPLE_OPS.values()}
-# tuple(p) == t, tuple(p) in ts; int(x); np.isclose/np.allclose (numba's own crash on broadcast shapes)
+# tuple(p) == t, tuple(p) in ts; int(x); np.isclose/np.allclose (numba's own crash on broadcast shapes);
+# np.linalg.norm of integers or along an axis (numba's takes float arrays and no axis); np.clip of a number
 COMPARE_HELPERS = {name: _stub(name) for name in ("__cv_seq_eq", "__cv_seq_in", "__cv_int", "__cv_isclose",
-                                                  "__cv_allclose")}
+                                                  "__cv_allclose", "__cv_norm", "__cv_norm_axis", "__cv_clip")}
 CLOSE_DEFAULTS = (("rtol", 1e-05), ("atol", 1e-08))   # NumPy's
 
 # A Python type where NumPy takes a dtype means NumPy's default for it; numba wants the dtype.
@@ -173,6 +174,21 @@ class _Rewrite(ast.NodeTransformer):
             close = self._isclose(node, f"__cv_{func.attr}")
             if close is not None:
                 return close
+        # np.clip(x, lo, hi) / x.clip(lo, hi): numba clips arrays only, and progress clips a number
+        if isinstance(func, ast.Attribute) and func.attr == "clip" and not node.keywords:
+            on_numpy = isinstance(func.value, ast.Name) and func.value.id in self.numpy
+            args = node.args if on_numpy else [func.value, *node.args]
+            if len(args) == 3:
+                return _call("__cv_clip", list(args), node)
+        # np.linalg.norm(x) / np.linalg.norm(x, axis=k)
+        if (isinstance(func, ast.Attribute) and func.attr == "norm" and isinstance(func.value, ast.Attribute)
+                and func.value.attr == "linalg" and isinstance(func.value.value, ast.Name)
+                and func.value.value.id in self.numpy and len(node.args) == 1):
+            if not node.keywords:
+                return _call("__cv_norm", node.args, node)
+            axis = _only_axis([], node.keywords)
+            if axis is not None:
+                return _call("__cv_norm_axis", [node.args[0], axis], node)
         # int(x): numba keeps an unsigned x unsigned (uint64), so int(r) - int(b) would wrap
         if self.builtin(func, "int") and len(node.args) == 1 and not node.keywords:
             return _call("__cv_int", node.args, node)
@@ -310,6 +326,64 @@ def _only_axis(args: list[ast.expr], keywords: list[ast.keyword]) -> ast.expr | 
 # -- helper implementations (typed by numba at compile time) ------------------------------
 
 
+# Reduce one contiguous row `row` of length n into `acc`, as NumPy does (NaN wins max/min).
+_ROW_BODY = {
+    "any": "        acc = False\n        for j in range(n):\n            if row[j]:\n                acc = True\n"
+           "                break\n",
+    "all": "        acc = True\n        for j in range(n):\n            if not row[j]:\n                acc = False\n"
+           "                break\n",
+    "max": "        acc = row[0]\n        for j in range(1, n):\n            if row[j] > acc or row[j] != row[j]:\n"
+           "                acc = row[j]\n",
+    "min": "        acc = row[0]\n        for j in range(1, n):\n            if row[j] < acc or row[j] != row[j]:\n"
+           "                acc = row[j]\n",
+    "mean": "        acc = 0.0\n        for j in range(n):\n            acc += row[j]\n        acc = acc / n\n",
+}
+
+
+def _empty_check(op: str) -> str:
+    return ("    if n == 0:\n        raise ValueError('zero-size array to reduction operation "
+            "which has no identity')\n") if op in ("max", "min") else ""
+
+
+def _tuple_reduction_source(ndim: int, axes: tuple[int, ...], op: str) -> str:
+    """numba code reducing an ndim-array over several axes known when it is compiled (literal tuples).
+
+    The kept axes go first and the reduced ones last, so each output element is one
+    contiguous row: NumPy's result, with the mean a float64 sum over the row divided by its length.
+    """
+    kept = [d for d in range(ndim) if d not in axes]
+    perm = tuple(kept) + tuple(axes)
+    shape = "(" + "".join(f"a.shape[{d}], " for d in kept) + ")"
+    return (
+        "def impl(a, axis):\n"
+        f"    b = np.ascontiguousarray(a.transpose({perm}))\n"
+        "    n = 1\n"
+        + "".join(f"    n *= a.shape[{d}]\n" for d in axes)
+        + _empty_check(op) +
+        "    outer = 1\n"
+        + "".join(f"    outer *= a.shape[{d}]\n" for d in kept) +
+        "    rows = b.reshape((outer, n))\n"
+        "    out = np.empty(outer, OUT)\n"
+        "    for i in range(outer):\n"
+        "        row = rows[i]\n"
+        + _ROW_BODY[op] +
+        "        out[i] = acc\n"
+        + (f"    return out.reshape({shape})\n" if kept else "    return out[0]\n")
+    )
+
+
+def _literal_axes(axis, ndim: int) -> tuple[int, ...] | None | str:
+    """A tuple axis of integer literals, normalized; None if not one; an error text if NumPy would refuse it."""
+    if not isinstance(axis, types.BaseTuple) or not all(isinstance(t, types.IntegerLiteral) for t in axis):
+        return None
+    axes = [t.literal_value + ndim if t.literal_value < 0 else t.literal_value for t in axis]
+    if any(not 0 <= d < ndim for d in axes):
+        return "axis is out of bounds for array"
+    if len(set(axes)) != len(axes):
+        return "duplicate value in 'axis'"
+    return tuple(sorted(axes))
+
+
 def _reduction_source(ndim: int, op: str) -> str:
     """numba code reducing an ndim-array along a runtime axis: move it last, then loop over rows."""
     branches = []
@@ -317,19 +391,7 @@ def _reduction_source(ndim: int, op: str) -> str:
         perm = tuple(j for j in range(ndim) if j != k) + (k,)
         keyword = "if" if k == 0 else "elif"
         branches.append(f"    {keyword} ax == {k}:\n        b = np.ascontiguousarray(a.transpose({perm}))")
-    body = {
-        "any": "        acc = False\n        for j in range(n):\n            if row[j]:\n                acc = True\n"
-               "                break\n",
-        "all": "        acc = True\n        for j in range(n):\n            if not row[j]:\n                acc = False\n"
-               "                break\n",
-        "max": "        acc = row[0]\n        for j in range(1, n):\n            if row[j] > acc or row[j] != row[j]:\n"
-               "                acc = row[j]\n",
-        "min": "        acc = row[0]\n        for j in range(1, n):\n            if row[j] < acc or row[j] != row[j]:\n"
-               "                acc = row[j]\n",
-        "mean": "        acc = 0.0\n        for j in range(n):\n            acc += row[j]\n        acc = acc / n\n",
-    }[op]
-    empty_check = ("    if n == 0:\n        raise ValueError('zero-size array to reduction operation "
-                   "which has no identity')\n") if op in ("max", "min") else ""
+    body, empty_check = _ROW_BODY[op], _empty_check(op)
     return (
         "def impl(a, axis):\n"
         f"    ax = axis + {ndim} if axis < 0 else axis\n"
@@ -369,7 +431,21 @@ def _out_dtype(op: str, dtype) -> np.dtype:
 def _register_axis(op: str) -> None:
     @overload(AXIS_HELPERS[op])
     def _reduce_axis(a, axis):
-        if not isinstance(a, types.Array) or a.ndim < 1 or not isinstance(axis, types.Integer):
+        if not isinstance(a, types.Array) or a.ndim < 1:
+            return None
+        axes = _literal_axes(axis, a.ndim)
+        if isinstance(axes, str):
+            def refuse(a, axis):
+                raise ValueError(axes)
+            return refuse
+        if axes is not None:
+            key = (a.ndim, op, str(a.dtype), axes)
+            if key not in _REDUCTIONS:
+                namespace = {"np": np, "OUT": _out_dtype(op, a.dtype)}
+                exec(_tuple_reduction_source(a.ndim, axes, op), namespace)  # noqa: S102 - our own template
+                _REDUCTIONS[key] = namespace["impl"]
+            return _REDUCTIONS[key]
+        if not isinstance(axis, types.Integer):
             return None
         key = (a.ndim, op, str(a.dtype))
         if key not in _REDUCTIONS:
@@ -544,6 +620,46 @@ def _allclose(a, b, rtol, atol):
     if _float_array(a) or _float_array(b):
         return lambda a, b, rtol, atol: _close_jitted(a, b, rtol, atol).all()
     return _close_scalars
+
+
+@overload(COMPARE_HELPERS["__cv_norm"])
+def _norm(x):
+    # NumPy turns integers into floats first; numba's norm accepts float arrays only.
+    if isinstance(x, types.Array) and not isinstance(x.dtype, types.Float):
+        return lambda x: np.linalg.norm(x.astype(np.float64))
+    if isinstance(x, types.BaseTuple):
+        return lambda x: np.linalg.norm(np.asarray(x).astype(np.float64))
+    return lambda x: np.linalg.norm(x)
+
+
+@overload(COMPARE_HELPERS["__cv_norm_axis"])
+def _norm_axis(x, axis):
+    # NumPy, for the default order along an axis: sqrt(sum(x * x, axis)) in floating point.
+    if not isinstance(x, types.Array) or not isinstance(axis, types.Integer):
+        return None
+
+    def impl(x, axis):
+        y = x.astype(np.float64)
+        return np.sqrt(np.sum(y * y, axis=axis))
+    return impl
+
+
+@overload(COMPARE_HELPERS["__cv_clip"])
+def _clip(x, lo, hi):
+    if isinstance(x, types.Array):
+        return lambda x, lo, hi: np.clip(x, lo, hi)
+    if not isinstance(x, (types.Number, types.Boolean)):
+        return None
+
+    def number(x, lo, hi):
+        # As NumPy's minimum(maximum(x, lo), hi): NaN stays NaN, the result takes the wider type.
+        value = x
+        if value < lo:
+            value = lo
+        if value > hi:
+            value = hi
+        return value
+    return number
 
 
 @overload(COMPARE_HELPERS["__cv_int"])

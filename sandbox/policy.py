@@ -371,6 +371,12 @@ class _FunctionPolicy(ast.NodeVisitor):
                        "dunder and underscore attributes are never allowed")
         elif isinstance(node.ctx, ast.Store):
             self.error(node, "CV201", f"assigning to attribute '{attr}' is not allowed")
+        elif self._numpy_submodule(node.value) is not None:
+            submodule = self._numpy_submodule(node.value)
+            if attr not in allowlist.NUMPY_SUBMODULES[submodule]:
+                self.error(node, "CV203", f"'np.{submodule}.{attr}' is not allowed",
+                           f"allowed in np.{submodule}: " + ", ".join(sorted(allowlist.NUMPY_SUBMODULES[submodule])))
+            return  # np.linalg itself is fine here, spelled in full
         elif isinstance(node.value, ast.Name) and node.value.id in self.aliases:
             allowed = allowlist.NUMPY_ATTRS | ({"ndarray"} if self.in_annotation else set())
             if attr not in allowed:
@@ -380,6 +386,12 @@ class _FunctionPolicy(ast.NodeVisitor):
             self.error(node, "CV203", f"attribute '{attr}' is not allowed",
                        "allowed on arrays: " + ", ".join(sorted(allowlist.ARRAY_ATTRS)))
         self.visit(node.value)
+
+    def _numpy_submodule(self, node) -> str | None:
+        if (isinstance(node, ast.Attribute) and node.attr in allowlist.NUMPY_SUBMODULES
+                and isinstance(node.value, ast.Name) and node.value.id in self.aliases):
+            return node.attr
+        return None
 
     def visit_Subscript(self, node):
         if isinstance(node.ctx, ast.Store):

@@ -130,3 +130,23 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
     _, err = proc.communicate(timeout=60)
     assert first.startswith(b"CV101")
     assert proc.returncode in (141, 0) and b"Traceback" not in err and err == b"", err
+
+
+def test_a_folder_audits_every_program_below_it(tmp_path):
+    (tmp_path / "round1").mkdir()
+    (tmp_path / "round1" / "good.py").write_text(GOOD.read_text())
+    (tmp_path / "bad.py").write_text(BAD.read_text())
+    (tmp_path / "notes.txt").write_text("not a program")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "stale.py").write_text("x = 1")
+    out = carverify("audit", tmp_path, "--suite", "minigrid-doorkey-5x5", *FAST)
+    assert out.returncode == 1, out.stderr                     # one rejected among them
+    lines = out.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:2]] == ["REJECTED", "ACCEPTED"]
+    assert lines[0].split()[1].endswith("bad.py") and lines[1].split()[1].endswith("round1/good.py")
+    assert "stale.py" not in out.stdout and "notes" not in out.stdout
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = carverify("audit", empty, "--suite", "minigrid-doorkey-5x5", *FAST)
+    assert out.returncode == 2 and out.stderr.strip() == f"carverify: error: no .py files in {empty}"

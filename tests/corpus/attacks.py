@@ -407,6 +407,20 @@ add("np-lib", I, inject("""
     if mixins is None:
         return False
 """, into="at_goal"), *BAD_ATTR)
+add("np-linalg-internals", I, inject("""
+    driver = np.linalg.lapack_lite
+    if driver is None:
+        return False
+""", into="at_goal"), *BAD_ATTR)
+add("np-linalg-alias", I, inject("""
+    module = np.linalg
+    if module.norm(obs[0, 0]) < 0:
+        return False
+""", into="door_open"), *BAD_ATTR)
+add("np-linalg-other-function", I, inject("""
+    if np.linalg.inv(np.eye(3)).sum() < 0:
+        return False
+""", into="has_key"), *BAD_ATTR)
 add("np-core", I, inject("""
     multiarray = np.core.multiarray
     if multiarray is None:

@@ -284,3 +284,64 @@ def test_parameters_given_tuples_are_followed_through_helpers():
     assert "__cv_sub(obs.astype(__cv_dtype_int), colour)" in text   # reached through near()
     assert "__cv_le" not in text and "return obs * factor" in text   # tol and factor never get tuples
     _same(source, _frame())
+
+
+@pytest.mark.parametrize("source", [
+    "def f(obs):\n    return np.linalg.norm(obs[0, 0].astype(float) - obs[1, 1])\n",
+    "def f(obs):\n    return np.linalg.norm(obs[0, 0])\n",                       # integers: NumPy makes them floats
+    "def f(obs):\n    return np.linalg.norm(obs[:, :, 0] / 255.0)\n",           # a matrix: the Frobenius norm
+    "def f(obs):\n    return np.linalg.norm(obs.astype(float) - (255, 255, 0), axis=-1)\n",
+    "def f(obs):\n    return np.linalg.norm(obs[0], axis=0)\n",
+    "def f(obs):\n    return np.linalg.norm(obs[2, 3, :2], axis=0) + np.linalg.norm((3, 4))\n",
+])
+def test_linalg_norm_as_numpy(source):
+    # NumPy sums squares with BLAS or pairwise: equal to the last bits, not always bit for bit.
+    obs = _frame()
+    got, want = _jitted(source)(obs), _python(source)(obs)
+    assert np.allclose(got, want, rtol=1e-12, atol=0) and np.shape(got) == np.shape(want), (source, got, want)
+
+
+@pytest.mark.parametrize("source", [
+    "def f(obs):\n    return np.clip(1.0 - obs[0, 0, 0] / 100.0, 0.0, 1.0)\n",
+    "def f(obs):\n    return np.clip(int(obs[0, 0, 0]) - 100, 0, 50)\n",
+    "def f(obs):\n    return np.clip(int(obs[0, 0, 0]), 0.0, 10.0)\n",           # the wider type wins
+    "def f(obs):\n    return np.clip(np.nan, 0.0, 1.0)\n",
+    "def f(obs):\n    return np.clip(obs, 10, 200)\n",
+    "def f(obs):\n    return obs.astype(np.int32).clip(-5, 100)\n",
+    "def f(obs):\n    return (obs[0, 0, 0] / 255.0 - 0.5).clip(0.0, 0.25)\n",     # the method on a number
+])
+def test_clip_of_numbers_and_arrays_as_numpy(source):
+    obs = _frame()
+    got, want = _jitted(source)(obs), _python(source)(obs)
+    if isinstance(want, np.ndarray):
+        assert got.dtype == want.dtype and np.array_equal(got, want), source
+    else:
+        assert np.array_equal(got, want, equal_nan=True) and isinstance(got, float) == isinstance(want, float), \
+            (source, got, want)
+
+
+@pytest.mark.parametrize("op", numba_compat.AXIS_REDUCTIONS)
+def test_literal_tuple_axes_reduce_as_numpy(op):
+    # Written in the source, the axes are known when numba compiles: one specialised loop each
+    # (so every case is a compile: a frame's dtype and one other, three spellings).
+    floats = RNG.standard_normal((4, 5, 3))
+    floats[1, 2, 0] = np.nan
+    other = RNG.random((3, 4, 2)) > 0.5 if op in ("any", "all") else floats
+    for axes in ("(0, 1)", "(2, 0)", "(0, -2, 2)"):
+        source = f"def f(a):\n    return a.{op}(axis={axes})\n"
+        f, g = _jitted(source), _python(source)
+        for a in (RNG.integers(0, 256, (6, 4, 3)).astype(np.uint8), other):
+            got, want = f(a), g(a)
+            assert np.shape(got) == np.shape(want), (op, axes, a.shape)
+            if np.ndim(want):
+                assert got.dtype == want.dtype, (op, axes, a.dtype)
+            assert np.allclose(got, want, equal_nan=True, rtol=1e-12), (op, axes, a.dtype, got, want)
+
+
+@pytest.mark.parametrize("axes", ["(0, 0)", "(0, 3)"])
+def test_tuple_axes_numpy_refuses_are_refused(axes):
+    a = np.zeros((2, 3, 4), np.uint8)
+    with pytest.raises(ValueError):
+        _python(f"def f(a):\n    return a.max(axis={axes})\n")(a)
+    with pytest.raises(ValueError):
+        _jitted(f"def f(a):\n    return a.max(axis={axes})\n")(a)

@@ -1,6 +1,7 @@
 """Static policy: messages are API, every violation is reported at once."""
 import textwrap
 
+import numpy as np
 import pytest
 
 from sandbox import check_policy, parse_source
@@ -127,3 +128,20 @@ def test_other_underscore_names_stay_reserved(src, code):
 def test_module_level_dict_is_global_state_with_a_hint_that_says_what_to_write():
     (issue,) = violations(HEADER + 'COLOURS = {"key": (255, 255, 0)}\ndef a(obs):\n    return True\n')
     assert issue.code == "CV208" and "KEY_COLOUR = (255, 255, 0)" in issue.hint
+
+
+def test_linalg_norm_is_the_one_linalg_function():
+    assert violations(HEADER + "def a(obs):\n    return bool(np.linalg.norm(obs[0:3] - obs[6:9], axis=-1) < 0.05)\n") == []
+    (issue,) = violations(HEADER + "def a(obs):\n    return bool(np.linalg.inv(obs).sum() > 0)\n")
+    assert issue.code == "CV203" and issue.message == "'np.linalg.inv' is not allowed" and "norm" in issue.hint
+    # Not as a value: an alias would hide which function is called.
+    assert {i.code for i in violations(HEADER + "def a(obs):\n    la = np.linalg\n    return True\n")} == {"CV203"}
+
+
+def test_the_linalg_facade_hands_out_norm_only():
+    from sandbox.guards import FACADE, Forbidden, guarded_getattr
+    linalg = guarded_getattr(FACADE, "linalg")
+    assert guarded_getattr(linalg, "norm")(np.array([3.0, 4.0])) == 5.0
+    for name in ("inv", "lapack_lite", "LinAlgError", "_umath_linalg"):
+        with pytest.raises(Forbidden):
+            guarded_getattr(linalg, name)

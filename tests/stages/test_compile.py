@@ -71,7 +71,8 @@ def has_key(obs):
 
 
 def door_open(obs):
-    return bool(obs.max(axis=(0, 1))[1] > 150)
+    axes = (0, obs.ndim - 2)
+    return bool(obs.max(axis=axes)[1] > 150)
 
 
 def at_goal(obs):
@@ -105,6 +106,37 @@ def at_goal(obs):
     labels[(obs[:, :, 0] >= 200) & (obs[:, :, 1] <= 120) & (obs[:, :, 2] <= 120)] = 2
     tiles = labels.reshape(obs.shape[0] // TILE, TILE, obs.shape[1] // TILE, TILE)
     return bool(((tiles == 1).any(axis=3).any(axis=1) & (tiles == 2).any(axis=3).any(axis=1)).any())
+'''
+
+# More of the same, as chat models write them: colour tuples against arrays and pixels,
+# Python types as dtypes, tuple axes, np.isclose/np.linalg.norm/np.clip, int() of uint8.
+REWRITTEN_MODEL = '''
+import numpy as np
+
+SUBTASKS = ("has_key", "door_open", "at_goal")
+
+KEY = (255, 255, 76)
+GOAL = (0, 255, 0)
+
+
+def has_key(obs):
+    h, w, _ = obs.shape
+    near = np.linalg.norm(obs.astype(float) - KEY, axis=-1) < 40
+    return int(near.sum()) < 4 and tuple(obs[h // 2, w // 2]) != KEY
+
+
+def door_open(obs):
+    for y in range(0, obs.shape[0], 8):
+        for x in range(0, obs.shape[1], 8):
+            avg = obs[y:y + 8, x:x + 8].mean(axis=(0, 1))
+            if np.allclose(avg, (114, 114, 0), atol=20) or int(avg[2]) - int(obs[y, x, 0]) > 300:
+                return False
+    return True
+
+
+def at_goal(obs):
+    green = np.all(np.isclose(obs, GOAL, atol=80), axis=-1).sum(axis=(0, 1))
+    return bool(np.clip(green / 64.0, 0.0, 1.0) < 0.9) and tuple(obs[0, 0]) not in (GOAL, KEY)
 '''
 
 # Correct, but sorts every channel value eight times per check: far over 25% of a step.
@@ -243,14 +275,15 @@ def test_uncompilable_idioms_are_cv601_with_readable_messages(tmp_path, monkeypa
     assert "as value is forbidden" in by["has_key"].message
     assert by["has_key"].line == lines.index("                groups[colour] = []") + 1
     assert "numpy arrays or tuples" in by["has_key"].hint
-    # A tuple axis is not rewritten into something that compiles; the message names what was written.
+    # A tuple axis computed at run time cannot be specialised; the message names what was written.
     assert ".max(axis=...)" in by["door_open"].message and "__cv" not in by["door_open"].message
     assert "got an unexpected keyword argument 'axis'" in by["at_goal"].message
     assert "one integer axis" in by["at_goal"].hint and "keepdims" in by["at_goal"].hint
 
 
-def test_idioms_numba_rejects_as_written_compile_and_match_the_interpreted_run(tmp_path, monkeypatch):
-    report = audit(REWRITTEN, tmp_path, monkeypatch)
+@pytest.mark.parametrize("source", [REWRITTEN, REWRITTEN_MODEL], ids=["numpy", "model"])
+def test_idioms_numba_rejects_as_written_compile_and_match_the_interpreted_run(source, tmp_path, monkeypatch):
+    report = audit(source, tmp_path, monkeypatch)
     assert report.stage("restricted").status == "passed"
     stage = report.stage("compile")
     assert stage.status == "passed", [f.render() for f in stage.findings]
