@@ -122,21 +122,40 @@ def _tuple_parameters(tree: ast.Module, tuples: frozenset[str]) -> dict[str, fro
     return {name: frozenset(found) for name, found in marked.items()}
 
 
-def _tuple_names(tree: ast.Module):
-    """Names the program binds only to tuple displays, anywhere: `KEY = (255, 255, 0)`."""
+def _bindings(root: ast.AST) -> dict[str, list[ast.expr]]:
+    """What each name is bound to below `root`: the assigned expression, or the Name node
+    itself where the value is not one expression (unpacking, loop targets, augmented assignment)."""
     bound: dict[str, list[ast.expr]] = {}
-    for node in ast.walk(tree):
+
+    def opaque(target: ast.AST) -> None:
+        # Only the names a target binds: `a, (b, *c)` binds three; `m[i]` and `o.x` bind none.
+        if isinstance(target, ast.Name):
+            bound.setdefault(target.id, []).append(target)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                opaque(element)
+        elif isinstance(target, ast.Starred):
+            opaque(target.value)
+
+    for node in ast.walk(root):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     bound.setdefault(target.id, []).append(node.value)
+                else:
+                    opaque(target)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
             bound.setdefault(node.target.id, []).append(node.value)
+        elif isinstance(node, ast.AugAssign):
+            opaque(node.target)
         elif isinstance(node, (ast.For, ast.comprehension)):
-            for name in ast.walk(node.target):
-                if isinstance(name, ast.Name):
-                    bound.setdefault(name.id, []).append(name)  # unpacked from who knows what
-    return (name for name, values in bound.items() if all(isinstance(v, ast.Tuple) for v in values))
+            opaque(node.target)
+    return bound
+
+
+def _tuple_names(tree: ast.Module):
+    """Names the program binds only to tuple displays, anywhere: `KEY = (255, 255, 0)`."""
+    return (name for name, values in _bindings(tree).items() if all(isinstance(v, ast.Tuple) for v in values))
 
 
 def _name(id_: str, like: ast.AST) -> ast.Name:
@@ -274,16 +293,8 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_FunctionDef(self, node: ast.FunctionDef):
         # Names this function only ever binds to mask expressions: `m[mask] = v` may use them.
-        bound: dict[str, list[ast.expr]] = {}
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Assign):
-                for target in sub.targets:
-                    if isinstance(target, ast.Name):
-                        bound.setdefault(target.id, []).append(sub.value)
-            elif isinstance(sub, (ast.For, ast.comprehension)) and isinstance(sub.target, ast.Name):
-                bound.setdefault(sub.target.id, []).append(sub.target)  # a loop variable is no mask
         outer, self.masks = self.masks, frozenset(
-            name for name, values in bound.items() if all(_mask_like(v) for v in values))
+            name for name, values in _bindings(node).items() if all(_mask_like(v) for v in values))
         self.tuples = self.module_tuples | self.tuple_params.get(node.name, frozenset())
         self.generic_visit(node)
         self.masks, self.tuples = outer, self.module_tuples

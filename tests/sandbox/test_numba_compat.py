@@ -345,3 +345,11 @@ def test_tuple_axes_numpy_refuses_are_refused(axes):
         _python(f"def f(a):\n    return a.max(axis={axes})\n")(a)
     with pytest.raises(ValueError):
         _jitted(f"def f(a):\n    return a.max(axis={axes})\n")(a)
+
+
+def test_names_bound_by_unpacking_are_neither_masks_nor_tuples():
+    source = ("KEY = (1, 2, 3)\ndef f(obs):\n    hot = obs > 1\n    a, hot2 = obs > 1, obs\n    hot2 = obs > 2\n"
+              "    m = obs.copy()\n    m[hot] = 0\n    m[hot2] = 0\n    KEY2, n = KEY, 1\n    return m == KEY, m == KEY2\n")
+    text = ast.unparse(numba_compat.rewrite(ast.parse(source), {"np"}, ["f"]))
+    assert "__cv_setitem(m, hot, 0)" in text and "m[hot2] = 0" in text    # m[hot] binds no name
+    assert "__cv_eq(m, KEY)" in text and "m == KEY2" in text
