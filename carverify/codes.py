@@ -84,7 +84,8 @@ EXPLAIN: dict[str, str] = {
     "CV207": "A sub-task function must take exactly one required parameter, the observation: "
              "def NAME(obs). Extra parameters need literal defaults; no *args or **kwargs.",
     "CV208": "Module-level code may only define functions and constants (numbers, strings, tuples, "
-             "np.array of literals). State kept between calls would make a reward depend on history.",
+             "np.array of literals, dicts of those with literal keys). State kept between calls would "
+             "make a reward depend on history.",
     "CV209": "Names starting with an underscore are reserved: they reach Python's internals and the "
              "sandbox's guards. A lone `_` is allowed as a throwaway local (h, w, _ = obs.shape).",
     "CV210": "A keyword argument outside the allowlist: out= writes into existing arrays and "

@@ -74,20 +74,16 @@ def _build(tree, info) -> dict[str, Callable]:
     import numba
 
     from sandbox import native  # JIT options and builtins shared with the audited compile
-    from sandbox.guards import make_builtins
+    from sandbox.guards import freeze_constants, make_builtins
 
-    from sandbox.numba_compat import HELPERS
+    from sandbox.numba_compat import HELPERS, jit_generated
 
     namespace = {"__builtins__": make_builtins(native._import_numpy), "__name__": "reward_program", **HELPERS}
     exec(compile(native.for_numba(tree, info), native.PROGRAM_FILE, "exec"), namespace)  # noqa: S102 - audited constants only
-    for name, value in list(namespace.items()):
-        # As in the sandbox child: constants are immutable, lists become tuples.
-        if isinstance(value, np.ndarray):
-            value.setflags(write=False)
-        elif isinstance(value, list):
-            namespace[name] = tuple(value)
+    freeze_constants(namespace)  # as in the sandbox child
     for name in info.functions:
         namespace[name] = numba.njit(**native.JIT_OPTIONS)(namespace[name])
+    jit_generated(namespace, numba.njit(**native.JIT_OPTIONS))
     progress = None
     if "progress" in info.functions and "progress" not in info.subtasks:
         progress = _check("progress", namespace["progress"], float)

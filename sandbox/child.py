@@ -20,7 +20,7 @@ import numpy as np
 
 from RestrictedPython import compile_restricted_exec
 
-from sandbox.guards import Forbidden, InputWrite, make_globals
+from sandbox.guards import Forbidden, InputWrite, freeze_constants, make_globals
 from sandbox.issue import Issue
 from sandbox.limits import Limits
 from sandbox.normalize import normalize
@@ -159,12 +159,7 @@ class Program:
         return None
 
     def _finish_load(self, info) -> dict:
-        # Constants become immutable so no call can leave state behind for the next.
-        for name, value in list(self.globals.items()):
-            if isinstance(value, np.ndarray):
-                value.setflags(write=False)
-            elif isinstance(value, list):
-                self.globals[name] = tuple(value)
+        freeze_constants(self.globals)
         self.subtasks = tuple(info.subtasks)
         self.functions = {name: self.globals[name] for name in info.functions if callable(self.globals.get(name))}
         missing = [s for s in self.subtasks if s not in self.functions]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import operator
+import types
 
 import numpy as np
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
@@ -81,6 +82,24 @@ _FACADE_ATTRS.update({name: getattr(np, name) for name in allowlist.NUMPY_CONSTA
 _FACADE_ATTRS["ndarray"] = None
 
 
+def freeze_constants(namespace: dict) -> None:
+    """Module constants become immutable, so no call can leave state behind for the next:
+    arrays read-only, lists tuples, dicts read-only mappings (of frozen values)."""
+    for name, value in list(namespace.items()):
+        if not name.startswith("_"):  # the program's names; ours (__builtins__, guards) stay as they are
+            namespace[name] = _frozen(value)
+
+
+def _frozen(value):
+    if isinstance(value, np.ndarray):
+        value.setflags(write=False)
+    elif isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    elif isinstance(value, dict):
+        return types.MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    return value
+
+
 def guarded_getattr(obj, name, default=None):
     if not isinstance(name, str) or name.startswith("_"):
         raise Forbidden(f"attribute {name!r} is not allowed")
@@ -98,7 +117,7 @@ def guarded_getattr(obj, name, default=None):
         allowed = allowlist.TUPLE_ATTRS
     elif isinstance(obj, list):
         allowed = allowlist.LIST_ATTRS
-    elif isinstance(obj, dict):
+    elif isinstance(obj, (dict, types.MappingProxyType)):
         allowed = allowlist.DICT_ATTRS
     else:
         raise Forbidden(f"attribute '{name}' of {type(obj).__name__} is not allowed")

@@ -95,6 +95,7 @@ def load_native(program, tree, info) -> dict:
         fn = program.globals.get(name)
         if callable(fn):
             program.globals[name] = numba.njit(**JIT_OPTIONS)(fn)
+    numba_compat.jit_generated(program.globals, numba.njit(**JIT_OPTIONS))
     program.function_lines = dict(info.functions)
     return program._finish_load(info)
 

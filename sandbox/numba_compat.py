@@ -86,10 +86,131 @@ HELPERS = {**{f.__name__: f for f in AXIS_HELPERS.values()}, "__cv_any_of": __cv
 
 def rewrite(tree: ast.Module, numpy_aliases=frozenset(), functions=()) -> ast.Module:
     """A copy of `tree` (already normalized) with the idioms above turned into helper calls."""
+    tree = _dict_constants(copy.deepcopy(tree))
     tuples = frozenset(_tuple_names(tree))
     params = _tuple_parameters(tree, tuples)
-    tree = _Rewrite(frozenset(numpy_aliases), frozenset(functions), tuples, params).visit(copy.deepcopy(tree))
+    tree = _Rewrite(frozenset(numpy_aliases), frozenset(functions), tuples, params).visit(tree)
     return ast.fix_missing_locations(tree)
+
+
+DICT_PREFIX = "__cv_d_"
+
+
+def jit_generated(namespace: dict, jit) -> None:
+    """Compile the lookup functions _dict_constants wrote into the module (numba calls only jitted code)."""
+    for name, value in list(namespace.items()):
+        if name.startswith(DICT_PREFIX) and callable(value):
+            namespace[name] = jit(value)
+
+
+def _dict_constants(tree: ast.Module) -> ast.Module:
+    """Module-level dicts of constants, which numba cannot take as globals, spelled as tuples.
+
+    COLOURS = {"key": (255, 255, 0), ...} gains one constant per value, tuples of its keys,
+    values and items, and lookup functions; in functions, COLOURS["key"] becomes the
+    value's constant, COLOURS[k] and COLOURS.get(k) a lookup, .items()/.keys()/.values()
+    the tuples, and `for k in COLOURS`, `k in COLOURS`, len(COLOURS) the keys.  Any other
+    use is left as written, for numba to refuse (CV601) rather than to compute differently.
+    """
+    body, dicts = [], {}
+    for node in tree.body:
+        body.append(node)
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Dict) and node.value.keys
+                and all(isinstance(k, ast.Constant) for k in node.value.keys)
+                and len({type(k.value) for k in node.value.keys}) == 1):
+            name = node.targets[0].id
+            keys = [k.value for k in node.value.keys]
+            dicts[name] = keys
+            body += [ast.Assign(targets=[ast.Name(f"{DICT_PREFIX}{name}_{i}", ast.Store())], value=copy.deepcopy(value))
+                     for i, value in enumerate(node.value.values)]
+            body += ast.parse(_dict_source(name, keys)).body
+    tree.body = body
+    if dicts:
+        _DictUses(dicts).visit(tree)
+    return tree
+
+
+def _dict_source(name: str, keys: list) -> str:
+    p = f"{DICT_PREFIX}{name}_"
+    values = "".join(f"{p}{i}, " for i in range(len(keys)))
+    items = "".join(f"({k!r}, {p}{i}), " for i, k in enumerate(keys))
+    chain = "".join(f"    if key == {k!r}:\n        return {p}{i}\n" for i, k in enumerate(keys))
+    return (f"{p}keys = ({''.join(f'{k!r}, ' for k in keys)})\n{p}values = ({values})\n{p}items = ({items})\n"
+            f"def {p}item(key):\n{chain}    raise KeyError('{name}: no such key')\n"
+            f"def {p}get(key, default):\n{chain}    return default\n")
+
+
+class _DictUses(ast.NodeTransformer):
+    def __init__(self, dicts: dict[str, list]):
+        self.dicts = dicts
+        self.shadowed: frozenset[str] = frozenset()
+
+    def visit_FunctionDef(self, node: ast.FunctionDef):
+        if node.name.startswith(DICT_PREFIX):
+            return node
+        params = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
+        self.shadowed = frozenset(params | set(_bindings(node)))
+        self.generic_visit(node)
+        self.shadowed = frozenset()
+        return node
+
+    def ours(self, node) -> str | None:
+        if isinstance(node, ast.Name) and node.id in self.dicts and node.id not in self.shadowed:
+            return node.id
+        return None
+
+    def generated(self, name: str, part: str, like: ast.AST) -> ast.Name:
+        return _name(f"{DICT_PREFIX}{name}_{part}", like)
+
+    def visit_Subscript(self, node: ast.Subscript):
+        self.generic_visit(node)
+        name = self.ours(node.value)
+        if name is None or not isinstance(node.ctx, ast.Load):
+            return node
+        key = node.slice
+        if isinstance(key, ast.Constant) and key.value in self.dicts[name]:
+            return self.generated(name, str(self.dicts[name].index(key.value)), node)
+        return _call(f"{DICT_PREFIX}{name}_item", [key], node)
+
+    def visit_Call(self, node: ast.Call):
+        func = node.func
+        name = self.ours(func.value) if isinstance(func, ast.Attribute) else None
+        if name is not None and not node.keywords:
+            if func.attr in ("items", "keys", "values") and not node.args:
+                self._visit_all(node.args)
+                return self.generated(name, func.attr, node)
+            if func.attr == "get" and 1 <= len(node.args) <= 2:
+                self._visit_all(node.args)
+                default = node.args[1] if len(node.args) == 2 else ast.copy_location(ast.Constant(None), node)
+                return _call(f"{DICT_PREFIX}{name}_get", [node.args[0], default], node)
+        if isinstance(func, ast.Name) and func.id == "len" and len(node.args) == 1 and self.ours(node.args[0]):
+            node.args[0] = self.generated(node.args[0].id, "keys", node)
+        self.generic_visit(node)
+        return node
+
+    def _visit_all(self, nodes):
+        for i, child in enumerate(nodes):
+            nodes[i] = self.visit(child)
+
+    def visit_For(self, node: ast.For):
+        if self.ours(node.iter):
+            node.iter = self.generated(node.iter.id, "keys", node.iter)
+        self.generic_visit(node)
+        return node
+
+    def visit_comprehension(self, node: ast.comprehension):
+        if self.ours(node.iter):
+            node.iter = self.generated(node.iter.id, "keys", node.iter)
+        self.generic_visit(node)
+        return node
+
+    def visit_Compare(self, node: ast.Compare):
+        for i, (op, right) in enumerate(zip(node.ops, node.comparators)):
+            if isinstance(op, (ast.In, ast.NotIn)) and self.ours(right):
+                node.comparators[i] = self.generated(right.id, "keys", right)
+        self.generic_visit(node)
+        return node
 
 
 def _tuple_parameters(tree: ast.Module, tuples: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -295,7 +416,12 @@ class _Rewrite(ast.NodeTransformer):
         # Names this function only ever binds to mask expressions: `m[mask] = v` may use them.
         outer, self.masks = self.masks, frozenset(
             name for name, values in _bindings(node).items() if all(_mask_like(v) for v in values))
-        self.tuples = self.module_tuples | self.tuple_params.get(node.name, frozenset())
+        # ... and names drawn from a tuple of constants: `for name, colour in COLOURS.items()`,
+        # `for colour in PALETTE` (a wrong guess costs a call: the helpers fall back to the operator).
+        drawn = {target.id for loop in ast.walk(node) if isinstance(loop, (ast.For, ast.comprehension))
+                 and isinstance(loop.iter, ast.Name) and loop.iter.id in self.module_tuples
+                 for target in ast.walk(loop.target) if isinstance(target, ast.Name)}
+        self.tuples = self.module_tuples | self.tuple_params.get(node.name, frozenset()) | drawn
         self.generic_visit(node)
         self.masks, self.tuples = outer, self.module_tuples
         return node

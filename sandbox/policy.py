@@ -150,14 +150,15 @@ def _scan_module(tree, issues):
             constants[name] = node.value
             if name == "SUBTASKS":
                 subtasks_node = node.value
+            elif isinstance(node.value, ast.Dict) and _is_constant_dict(node.value, aliases):
+                pass  # frozen into a read-only mapping after loading (sandbox.guards.freeze_constants)
             elif not _is_constant_expr(node.value, aliases):
-                hint = ("a dict is mutable state shared by every call: give each entry its own constant "
-                        "(KEY_COLOUR = (255, 255, 0)) or use a tuple of pairs"
+                hint = ("a module-level dict needs literal string or number keys, each once, and constant values"
                         if isinstance(node.value, (ast.Dict, ast.DictComp)) else
                         "use a tuple for fixed collections; compute per call inside a function")
                 issues.append(_issue(node.value, "CV208",
-                                     f"module-level '{name}' must be a constant (number, string, tuple, np.array of numbers)",
-                                     hint))
+                                     f"module-level '{name}' must be a constant (number, string, tuple, "
+                                     "np.array of numbers, dict of those)", hint))
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             continue  # docstring or stray string: inert
         elif isinstance(node, ast.ImportFrom):
@@ -190,6 +191,16 @@ def _is_constant_expr(node: ast.AST, alias: set[str]) -> bool:
         return all(_is_literal_data(a, alias) for a in node.args) and \
             all(_is_literal_data(k.value, alias) for k in node.keywords)
     return False
+
+
+def _is_constant_dict(node: ast.Dict, alias: set[str]) -> bool:
+    """{"key": (255, 255, 0), ...}: literal keys, each once, and constant values (no nested dicts)."""
+    keys = []
+    for key in node.keys:
+        if not (isinstance(key, ast.Constant) and type(key.value) in (str, int)):
+            return False  # None is a `**other` unpacking
+        keys.append(key.value)
+    return len(set(keys)) == len(keys) and all(_is_constant_expr(v, alias) for v in node.values)
 
 
 def _is_literal_data(node: ast.AST, alias: set[str]) -> bool:

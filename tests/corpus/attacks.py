@@ -951,6 +951,25 @@ add("percent-format-huge-width", R, inject("""
 # ====================================================================== side_effects
 
 S = "side_effects"
+# Module-level dicts of constants are allowed and frozen after loading: state smuggled through
+# one must fail at run time (or earlier), never carry from one call to the next.
+add("module-dict-write-through-alias", S, inject("""
+    state = CALLS
+    state["n"] = state["n"] + 1
+    if state["n"] > 5:
+        return False
+""", into="has_key", source=inject('CALLS = {"n": 0}', at="top")), "CV310", "CV301")
+add("module-dict-array-value-write", S, inject("""
+    row = TABLE["m"]
+    row[0] = row[0] + 1
+    if row[0] > 5:
+        return False
+""", into="door_open", source=inject('TABLE = {"m": np.array([0, 0])}', at="top")), *MUTATES_INPUT)
+add("module-dict-update", S, inject("""
+    CALLS.update({"n": 1})
+""", into="at_goal", source=inject('CALLS = {"n": 0}', at="top")), "CV203", "CV310")
+add("module-dict-nested-mutable", S, inject('CALLS = {"seen": {}}', at="top"), "CV208")
+add("module-dict-computed-key", S, inject('CALLS = {str(1): 0}', at="top"), "CV208")
 add("obs-ellipsis-assign", S, inject("""
     obs[...] = 0
 """, into="has_key", at="end"), *MUTATES_INPUT, "CV201", "CV211")

@@ -25,6 +25,7 @@ def _jitted(source: str, name: str = "f"):
     exec(compile(numba_compat.rewrite(tree, {"np"}, functions), "<test>", "exec"), namespace)
     for fn in functions:
         namespace[fn] = numba.njit(**JIT_OPTIONS)(namespace[fn])
+    numba_compat.jit_generated(namespace, numba.njit(**JIT_OPTIONS))
     return namespace[name]
 
 
@@ -353,3 +354,36 @@ def test_names_bound_by_unpacking_are_neither_masks_nor_tuples():
     text = ast.unparse(numba_compat.rewrite(ast.parse(source), {"np"}, ["f"]))
     assert "__cv_setitem(m, hot, 0)" in text and "m[hot2] = 0" in text    # m[hot] binds no name
     assert "__cv_eq(m, KEY)" in text and "m == KEY2" in text
+
+
+DICT_SOURCE = '''
+COLOURS = {"key": (255, 255, 0), "goal": (0, 255, 0)}
+LEVELS = {0: np.array([1.5, 2.5]), 1: np.array([3.0, 4.0])}
+def f(obs, name):
+    r, g, b = COLOURS["key"]
+    n = r + g + len(COLOURS) + int("key" in COLOURS) + int("door" not in COLOURS)
+    for k in COLOURS:
+        n += len(k)
+    for k, colour in COLOURS.items():
+        if (obs[1, 2] == colour).all():
+            n += 1
+    n += sum([int(c[1]) for c in COLOURS.values()]) + sum([len(k) for k in COLOURS.keys()])
+    return n, COLOURS[name], COLOURS.get(name + "x", (1, 2, 3)), LEVELS[1].sum() + LEVELS[int(obs[0, 0, 0]) % 2][0]
+'''
+
+
+def test_dicts_of_constants_compile_and_look_up_as_python():
+    obs = _frame()
+    for name in ("key", "goal"):
+        assert _jitted(DICT_SOURCE)(obs, name) == _python(DICT_SOURCE)(obs, name)
+    with pytest.raises(KeyError):
+        _python(DICT_SOURCE)(obs, "door")
+    with pytest.raises(KeyError):
+        _jitted(DICT_SOURCE)(obs, "door")
+
+
+def test_a_dict_name_a_function_rebinds_or_passes_on_is_left_as_written():
+    source = ('COLOURS = {"key": (255, 255, 0)}\ndef lookup(d, k):\n    return d[k]\n'
+              'def f(COLOURS):\n    return COLOURS["key"]\ndef g(obs):\n    return lookup(COLOURS, "key")\n')
+    text = ast.unparse(numba_compat.rewrite(ast.parse(source), {"np"}, ["lookup", "f", "g"]))
+    assert "return COLOURS['key']" in text and "lookup(COLOURS, 'key')" in text

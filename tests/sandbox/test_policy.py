@@ -125,9 +125,19 @@ def test_other_underscore_names_stay_reserved(src, code):
     assert code in {i.code for i in violations(src)}
 
 
-def test_module_level_dict_is_global_state_with_a_hint_that_says_what_to_write():
-    (issue,) = violations(HEADER + 'COLOURS = {"key": (255, 255, 0)}\ndef a(obs):\n    return True\n')
-    assert issue.code == "CV208" and "KEY_COLOUR = (255, 255, 0)" in issue.hint
+def test_module_level_dict_of_constants_is_allowed():
+    src = HEADER + ('COLOURS = {"key": (255, 255, 0), "door": np.array([114, 114, 0]), "n": -3}\n'
+                    'LEVELS = {0: 0.5, 1: 2.0}\ndef a(obs):\n    return COLOURS["n"] < LEVELS[0]\n')
+    assert violations(src) == []
+
+
+@pytest.mark.parametrize("value", ['{"a": []}', '{"a": {}}', '{"a": 1, "a": 2}', '{str(1): 0}', '{**OTHER}',
+                                   '{k: 0 for k in "ab"}', '{(1, 2): 0}', '{"a": np.zeros(3)}'])
+def test_module_level_dict_that_is_not_plain_constants_is_global_state(value):
+    issues = violations(HEADER + f"OTHER = 1\nD = {value}\ndef a(obs):\n    return True\n")
+    assert "CV208" in {i.code for i in issues}, value
+    dict_issue = next(i for i in issues if i.code == "CV208")
+    assert "literal string or number keys" in dict_issue.hint
 
 
 def test_linalg_norm_is_the_one_linalg_function():

@@ -1,8 +1,9 @@
 """Style: what chat models tend to write -- colour tuples compared with pixels and arrays.
 
-`h, w, _ = obs.shape`, `tuple(obs[y, x]) in (COLOUR, ...)`, `obs.astype(int) - COLOUR`,
-`np.all(obs >= LOW, axis=-1)` and `int(r) - int(b)`: plain NumPy and Python that numba
-spells differently (carverify rewrites the compiled twin; see sandbox/numba_compat.py).
+`h, w, _ = obs.shape`, a dict of colours, `tuple(obs[y, x]) in GOAL.values()`,
+`obs.astype(int) - COLOUR`, `np.all(obs >= LOW, axis=-1)` and `int(r) - int(b)`: plain NumPy
+and Python that numba spells differently (carverify rewrites the compiled twin; see
+sandbox/numba_compat.py).
 Colours in the agent's field of view are blended 30% towards white, so each colour that
 is matched exactly is listed both ways.
 """
@@ -12,8 +13,7 @@ SUBTASKS = ("has_key", "door_open", "at_goal")
 
 TILE = 8
 KEY_LOW = (230, 230, 0)
-GOAL_GREEN = (0, 255, 0)
-GOAL_GREEN_LIT = (76, 255, 76)
+GOAL = {"plain": (0, 255, 0), "lit": (76, 255, 76)}
 DOOR_FILL = (114, 114, 0)
 
 
@@ -49,6 +49,6 @@ def at_goal(obs):
     green = 0
     for y in range(h):
         for x in range(w):
-            if tuple(obs[y, x]) in (GOAL_GREEN, GOAL_GREEN_LIT):
+            if tuple(obs[y, x]) in GOAL.values():
                 green += 1
     return 0 < green < TILE * TILE
