@@ -171,12 +171,12 @@ class Program:
         """Run each function on each frame.  `returns` names the functions that return a
         number ("float", e.g. progress); every other function must return a truth value."""
         global _armed
-        out = {"values": {}, "issues": {}, "errors": {}, "seconds": {}, "max_seconds": {}}
+        out = {"values": {}, "issues": {}, "errors": {}, "seconds": {}, "max_seconds": {}, "times": {}}
         returns = returns or {}
         for fn_name in fns:
             fn = self.functions[fn_name]
             wants_float = returns.get(fn_name) == "float"
-            values, first, errors, total, worst = [], None, 0, 0.0, 0.0
+            values, first, errors, total, worst, times = [], None, 0, 0.0, 0.0, []
             for index in range(len(frames)):
                 frame = frames[index]
                 before = zlib.crc32(frame.data)
@@ -193,6 +193,7 @@ class Program:
                         _armed = False
                     total += spent
                     worst = max(worst, spent)
+                    times.append(spent)
                     if wants_float and isinstance(result, (int, float, np.integer, np.floating)) \
                             and not isinstance(result, (bool, np.bool_)):
                         value = float(result)  # NaN and inf travel as JSON NaN/Infinity; the caller judges range
@@ -226,6 +227,7 @@ class Program:
             out["errors"][fn_name] = errors
             out["seconds"][fn_name] = total
             out["max_seconds"][fn_name] = worst
+            out["times"][fn_name] = times
         return out
 
 

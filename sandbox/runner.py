@@ -135,6 +135,7 @@ class CallBatch(NamedTuple):
     max_seconds: dict[str, float]
     dead: Issue | None                     # the child died: nothing more can be asked
     wall_seconds: float
+    times: dict[str, list[float]] = {}     # per function, seconds of each call that returned (never mutated)
 
 
 class Sandbox:
@@ -205,7 +206,7 @@ class Sandbox:
             issues[fn] = None if data is None else Issue.from_json(data)
             where[fn] = None if data is None else data["frame"]
         return CallBatch(reply["values"], issues, where, reply["errors"], reply["seconds"],
-                         reply["max_seconds"], None, wall)
+                         reply["max_seconds"], None, wall, reply.get("times", {}))
 
     def _request(self, request: dict, payload: bytes, *, per_call, first_deadline: float | None = None):
         child = self._child

@@ -304,7 +304,8 @@ def test_two_hundred_programs_on_two_workers_match_sequential(ray_local, tmp_pat
     folder.mkdir()
     programs, repeatable, racing = [], [], {}
     for attack in ATTACKS[::3]:  # every family, a third of each
-        (folder / f"{attack.id}.py").write_text(attack.source, encoding="utf-8")
+        # surrogateescape: the invalid-UTF-8 attack's lone surrogate becomes the raw byte it stands for
+        (folder / f"{attack.id}.py").write_bytes(attack.source.encode("utf-8", "surrogateescape"))
         programs.append(AuditJob(str(folder / f"{attack.id}.py"), SUITE, FAST))
         if attack.family != "resource":  # seconds each, up to the limits: once is enough
             repeatable.append(programs[-1])
