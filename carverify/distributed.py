@@ -231,8 +231,10 @@ def _same_instance(address: str, current: str) -> bool:
     if asked[1] != there[1]:
         return False
     resolved = {_resolve(asked[0]), _resolve(there[0])}
+    if len(resolved) == 1:
+        return True
     local = _local_addresses()
-    return len(resolved) == 1 or all(ip.startswith("127.") or ip in local for ip in resolved)
+    return all(ip.startswith("127.") or ip in local for ip in resolved)
 
 
 def _resolve(host: str) -> str:

@@ -170,14 +170,15 @@ def _tuple_parameters(tree: ast.Module, tuples: frozenset[str]) -> dict[str, fro
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     marked: dict[str, set[str]] = {name: set() for name in functions}
 
-    def tuple_like(arg: ast.expr, caller: str | None) -> bool:
+    def tuple_like(arg: ast.expr, caller: str) -> bool:
         return isinstance(arg, ast.Tuple) or (isinstance(arg, ast.Name) and (
-            arg.id in tuples or (caller is not None and arg.id in marked[caller])))
+            arg.id in tuples or arg.id in marked[caller]))
 
+    # Calls live in functions only: module level holds constants, which call no program function.
     changed = True
     while changed:
         changed = False
-        for caller, fn in [(None, tree), *functions.items()]:
+        for caller, fn in functions.items():
             for call in ast.walk(fn):
                 if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in functions):
                     continue

@@ -122,31 +122,10 @@ def test_codes_refuses_what_is_not_a_code_in_one_line(bad):
 
 
 def test_a_reader_that_leaves_early_gets_no_traceback():
-    """`carverify codes | head -1`: the pipe closes under us; exit as a shell would on SIGPIPE, silently."""
+    """`carverify codes | head -0`: the pipe is closed before the first write; exit as a shell would
+    on SIGPIPE, silently.  (Reading a line first would let the whole listing fit the pipe's buffer.)"""
     proc = subprocess.Popen([sys.executable, "-m", "carverify.cli", "codes"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-    first = proc.stdout.read(10)
-    proc.stdout.close()
-    _, err = proc.communicate(timeout=60)
-    assert first.startswith(b"CV101")
-    assert proc.returncode in (141, 0) and b"Traceback" not in err and err == b"", err
-
-
-def test_a_folder_audits_every_program_below_it(tmp_path):
-    (tmp_path / "round1").mkdir()
-    (tmp_path / "round1" / "good.py").write_text(GOOD.read_text())
-    (tmp_path / "bad.py").write_text(BAD.read_text())
-    (tmp_path / "notes.txt").write_text("not a program")
-    (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "stale.py").write_text("x = 1")
-    out = carverify("audit", tmp_path, "--suite", "minigrid-doorkey-5x5", *FAST)
-    assert out.returncode == 1, out.stderr                     # one rejected among them
-    lines = out.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:2]] == ["REJECTED", "ACCEPTED"]
-    assert lines[0].split()[1].endswith("bad.py") and lines[1].split()[1].endswith("round1/good.py")
-    assert "stale.py" not in out.stdout and "notes" not in out.stdout
-
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    out = carverify("audit", empty, "--suite", "minigrid-doorkey-5x5", *FAST)
-    assert out.returncode == 2 and out.stderr.strip() == f"carverify: error: no .py files in {empty}"
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()   # long before the interpreter has started and written anything
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141 and err == b"", err
