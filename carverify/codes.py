@@ -22,6 +22,11 @@ CODES: dict[str, str] = {
     "CV209": "underscore or dunder name not allowed",
     "CV210": "keyword argument or value not allowed",
     "CV211": "rejected by RestrictedPython",
+    "CV212": "builtin or numpy name rebound",
+    "CV213": "power with an exponent that is not a constant",
+    "CV214": "round() with digits",
+    "CV215": "integer outside 64 bits",
+    "CV216": "dict of constants read with a key numba cannot type",
     # restricted run
     "CV301": "raised an exception",
     "CV302": "timed out",
@@ -91,6 +96,26 @@ EXPLAIN: dict[str, str] = {
     "CV210": "A keyword argument outside the allowlist: out= writes into existing arrays and "
              "where= leaves memory unwritten. Assign the result instead.",
     "CV211": "RestrictedPython refused to compile the program; the message quotes its reason.",
+    "CV212": "A builtin (int, tuple, len, max, round, slice, ...) or the numpy alias is rebound: by "
+             "assignment, a loop, comprehension or walrus target, unpacking, a parameter or a function "
+             "name. The restricted run and the compiled rewrite take these names at their builtin "
+             "meaning; rename the local.",
+    "CV213": "`a ** b` or pow(a, b) in a function, with an exponent that is not a number the source "
+             "fixes (a literal or a module constant made of literals). Python makes int ** negative "
+             "int a float (2 ** -1 == 0.5), numba an int (0). Use a constant exponent, or write "
+             "float(a) ** b.",
+    "CV214": "round(x, ndigits) in a function. Python rounds a float's decimal digits "
+             "(round(2.675, 2) == 2.67), NumPy floats and numba compute x * 10**ndigits (2.68), and "
+             "compiled code cannot tell the two apart. Use np.round(x, ndigits) or compare without "
+             "rounding. round(x) and round(x, 0) are allowed.",
+    "CV215": "An integer literal or module constant outside int64 (about ±9.2e18). Python integers "
+             "are unbounded, compiled ones wrap or are refused. Write it as a float or keep it "
+             "smaller. Arithmetic on Python integers that leaves int64 at run time raises "
+             "OverflowError in the compiled check instead of wrapping.",
+    "CV216": "A module-level dict whose values numba types differently (tuples of different lengths, "
+             "mixed kinds) is read with a key that is not known when the check compiles. Read it "
+             "with a literal key, loop over .items(), or pass the key as a parameter that callers "
+             "give literal keys.",
     "CV301": "The check raised an exception on a real suite frame (IndexError, ValueError, ...). "
              "Reproduce with `carverify run PROGRAM --obs FRAME.npy --fn NAME`.",
     "CV302": "One call ran longer than 0.5 s, or the child ran past its 60 s wall-clock limit. "

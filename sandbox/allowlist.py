@@ -53,7 +53,7 @@ OBJECT_ATTRS = ARRAY_ATTRS | TUPLE_ATTRS | LIST_ATTRS | DICT_ATTRS
 # vars dir globals locals type id hash print input iter next object super __import__ ...
 BUILTINS = frozenset("""
     abs all any bool divmod enumerate float int len list dict tuple max min pow range
-    reversed round sorted sum zip isinstance
+    reversed round slice sorted sum zip isinstance
 """.split())
 
 # Keyword arguments any numpy call or method may receive.  Absent: out (writes into an

@@ -114,6 +114,17 @@ def _issue(node: ast.AST, code: str, message: str, hint: str | None = None) -> I
     return Issue(code, message, getattr(node, "lineno", None), getattr(node, "col_offset", None), hint)
 
 
+def _rebinding(node: ast.AST, name: str, aliases=()) -> Issue:
+    # The restricted run and numba's rewrite both take these names at their builtin meaning;
+    # a program that rebinds one would mean one thing interpreted and another compiled.
+    what = "the numpy module" if name in aliases else "a builtin"
+    return _issue(node, "CV212", f"cannot rebind '{name}', {what}",
+                  f"rename the local; `{name}` keeps its {'numpy' if name in aliases else 'builtin'} meaning")
+
+
+INT64_MAX = 2 ** 63 - 1
+
+
 def _scan_module(tree, issues):
     """Module level holds only the numpy import, constants and top-level functions."""
     aliases: set[str] = set()
@@ -130,10 +141,14 @@ def _scan_module(tree, issues):
                 local = name.asname or "numpy"
                 if local.startswith("_"):
                     issues.append(_issue(node, "CV209", f"name '{local}' starts with an underscore"))
+                elif local in allowlist.BUILTINS:
+                    issues.append(_rebinding(node, local))
                 aliases.add(local)
         elif isinstance(node, ast.FunctionDef):
             if node.name in functions or node.name in constants:
                 issues.append(_issue(node, "CV208", f"'{node.name}' is defined twice"))
+            if node.name in allowlist.BUILTINS or node.name in aliases:
+                issues.append(_rebinding(node, node.name, aliases))
             functions[node.name] = node
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -147,6 +162,8 @@ def _scan_module(tree, issues):
             if name in constants or name in functions:
                 issues.append(_issue(node, "CV208", f"module-level name '{name}' is assigned twice",
                                      "module-level names are constants"))
+            if name in allowlist.BUILTINS or name in aliases:
+                issues.append(_rebinding(targets[0], name, aliases))
             constants[name] = node.value
             if name == "SUBTASKS":
                 subtasks_node = node.value
@@ -185,6 +202,9 @@ def _is_constant_expr(node: ast.AST, alias: set[str]) -> bool:
         return True  # another constant; the function visitor checks it is bound
     if isinstance(node, ast.List):  # only as an argument of np.array(...)
         return False
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "slice":
+        # ROWS = slice(8, 16): numba takes a slice global as it is.
+        return 1 <= len(node.args) <= 3 and not node.keywords and all(_is_constant_expr(a, alias) for a in node.args)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
             isinstance(node.func.value, ast.Name) and node.func.value.id in alias and \
             node.func.attr in {"array", "asarray", *allowlist.NUMPY_DTYPES}:
@@ -248,6 +268,7 @@ class _FunctionPolicy(ast.NodeVisitor):
         self.aliases = aliases
         self.module_names = module_names
         self.constants = set(constants)
+        self.constants_ast = constants if isinstance(constants, dict) else {}
         self.module_level = module_level
         self.local_names: set[str] = set()
         self.in_annotation = False
@@ -277,8 +298,8 @@ class _FunctionPolicy(ast.NodeVisitor):
         if self.reserved(name):
             self.error(node, "CV209", f"name '{name}' starts with an underscore",
                        "underscore names are reserved for the sandbox's guards")
-        elif name in self.aliases:
-            self.error(node, "CV202", f"cannot rebind '{name}', the numpy module")
+        elif name in self.aliases or name in allowlist.BUILTINS:
+            self.issues.append(_rebinding(node, name, self.aliases))
 
     # -- functions -------------------------------------------------------------
     def check_function(self, fn: ast.FunctionDef):
@@ -293,6 +314,8 @@ class _FunctionPolicy(ast.NodeVisitor):
             if arg.arg.startswith("_"):
                 self.error(arg, "CV209", f"parameter '{arg.arg}' starts with an underscore",
                            "underscore names are reserved for the sandbox's guards")
+            elif arg.arg in allowlist.BUILTINS or arg.arg in self.aliases:
+                self.issues.append(_rebinding(arg, arg.arg, self.aliases))
             self.local_names.add(arg.arg)
             self._visit_annotation(arg.annotation)
         for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
@@ -327,6 +350,8 @@ class _FunctionPolicy(ast.NodeVisitor):
         self.visit(node.value)
 
     def visit_AugAssign(self, node):
+        if isinstance(node.op, ast.Pow):
+            self.check_exponent(node, node.value)
         self.visit(node.target)
         self.visit(node.value)
 
@@ -359,7 +384,55 @@ class _FunctionPolicy(ast.NodeVisitor):
 
     # -- expressions -------------------------------------------------------------
     def visit_Constant(self, node):
-        pass
+        value = node.value
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
+            self.error(node, "CV215", f"integer {value} does not fit in 64 bits",
+                       "compiled code has 64-bit integers: write it as a float (1e20) or keep integers "
+                       "within ±9.2e18")
+
+    # -- Python/numba divergences decided by how the program is written -----------
+    # Module-level constants are computed once, by Python, and handed to the compiled
+    # code as values: only function bodies need these checks.
+    def check_exponent(self, node, exponent, spelling="'**'"):
+        if self.module_level or self.numeric_constant(exponent):
+            return
+        self.error(node, "CV213", f"{spelling} with the exponent '{_source(exponent)}', which is not a constant",
+                   "Python makes int ** negative int a float (2 ** -1 == 0.5), compiled code an int (0): "
+                   "use a constant exponent, or float(base) ** exponent")
+
+    def numeric_constant(self, node, seen=frozenset()) -> bool:
+        """A number the source fixes: literals, module constants made of them, and arithmetic on those."""
+        if isinstance(node, ast.Constant):
+            return type(node.value) in (int, float)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            return self.numeric_constant(node.operand, seen)
+        if isinstance(node, ast.BinOp):
+            return self.numeric_constant(node.left, seen) and self.numeric_constant(node.right, seen)
+        if isinstance(node, ast.Name) and node.id not in self.local_names and node.id not in seen:
+            value = self.constants_ast.get(node.id)
+            return value is not None and self.numeric_constant(value, seen | {node.id})
+        return False
+
+    def visibly_float(self, node) -> bool:
+        # float(x) ** y and 2.0 ** y are float powers whatever y holds: no integer result to get wrong.
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            return self.visibly_float(node.operand)
+        return (isinstance(node, ast.Constant) and type(node.value) is float) or (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float")
+
+    def check_call_divergence(self, node):
+        func = node.func
+        if self.module_level or not isinstance(func, ast.Name) or func.id in self.local_names:
+            return
+        if func.id == "pow" and len(node.args) >= 2 and not self.visibly_float(node.args[0]):
+            self.check_exponent(node, node.args[1], "pow()")
+        if func.id == "round":
+            digits = node.args[1] if len(node.args) > 1 else next(
+                (k.value for k in node.keywords if k.arg == "ndigits"), None)
+            if digits is not None and not (isinstance(digits, ast.Constant) and digits.value in (None, 0)):
+                self.error(node, "CV214", "round() with digits rounds Python floats and NumPy floats differently",
+                           "round(2.675, 2) is 2.67 for a Python float but 2.68 for np.float64 and in compiled "
+                           "code: use np.round(x, 2), which both compute alike, or compare without rounding")
 
     def visit_Name(self, node):
         name = node.id
@@ -418,6 +491,7 @@ class _FunctionPolicy(ast.NodeVisitor):
         self.visit(node.slice)
 
     def visit_Call(self, node):
+        self.check_call_divergence(node)
         self.visit(node.func)
         self._visit_many(node.args)
         for keyword in node.keywords:
@@ -435,6 +509,8 @@ class _FunctionPolicy(ast.NodeVisitor):
         self._visit_many(node.values)
 
     def visit_BinOp(self, node):
+        if isinstance(node.op, ast.Pow) and not self.visibly_float(node.left):
+            self.check_exponent(node, node.right)
         self._visit_many([node.left, node.right])
 
     def visit_UnaryOp(self, node):
@@ -474,6 +550,11 @@ class _FunctionPolicy(ast.NodeVisitor):
         if node.is_async:
             self.error(node.target, "CV201", "async comprehensions are not allowed")
         self._visit_many([node.target, node.iter, *node.ifs])
+
+
+def _source(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _stored_names(fn: ast.FunctionDef) -> set[str]:

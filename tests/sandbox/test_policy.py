@@ -155,3 +155,88 @@ def test_the_linalg_facade_hands_out_norm_only():
     for name in ("inv", "lapack_lite", "LinAlgError", "_umath_linalg"):
         with pytest.raises(Forbidden):
             guarded_getattr(linalg, name)
+
+
+@pytest.mark.parametrize("body", [
+    "int = float\n    return True",
+    "tuple = list\n    return True",
+    "x = 0\n    for len in range(3):\n        x += len\n    return x > 0",
+    "return [max for max in range(3)] == []",
+    "a, (b, round) = 1, (2, 3)\n    return a",
+    "if (sum := obs.sum()) > 0:\n        return True\n    return False",
+    "slice = 3\n    return True",
+    "np = 3\n    return True",
+    "abs += 1\n    return True",
+])
+def test_builtins_and_the_numpy_alias_cannot_be_rebound_in_a_function(body):
+    (issue,) = [i for i in violations(HEADER + f"def a(obs):\n    {body}\n") if i.code == "CV212"]
+    assert issue.message.startswith("cannot rebind '") and issue.hint.startswith("rename the local; `")
+
+
+@pytest.mark.parametrize("src,name", [
+    (HEADER + "def a(obs, int=1):\n    return True\n", "int"),
+    (HEADER + "def a(obs, *, max=1):\n    return True\n", "max"),
+    (HEADER + "def len(x):\n    return 0\ndef a(obs):\n    return True\n", "len"),
+    (HEADER + "any = 3\ndef a(obs):\n    return True\n", "any"),
+    ('import numpy as float\nSUBTASKS = ("a",)\ndef a(obs):\n    return True\n', "float"),
+])
+def test_builtins_cannot_be_rebound_by_parameters_functions_constants_or_imports(src, name):
+    issues = [i for i in violations(src) if i.code == "CV212"]
+    assert [i.message for i in issues] == [f"cannot rebind '{name}', a builtin"]
+    assert issues[0].hint == f"rename the local; `{name}` keeps its builtin meaning"
+
+
+def test_rebinding_numpy_names_the_module():
+    (issue,) = violations(HEADER + "def a(obs):\n    np = obs\n    return True\n")
+    assert (issue.code, issue.message, issue.hint) == (
+        "CV212", "cannot rebind 'np', the numpy module", "rename the local; `np` keeps its numpy meaning")
+
+
+def test_locals_may_shadow_module_constants_and_use_builtins():
+    src = HEADER + "KEY = (1, 2)\ndef a(obs):\n    KEY = (3, 4)\n    n = max(KEY) + len(KEY)\n    return n > 0\n"
+    assert violations(src) == []
+
+
+@pytest.mark.parametrize("body,ok", [
+    ("obs[0] ** 2", True), ("obs[0] ** -1", True), ("obs[0] ** 0.5", True), ("obs[0] ** P", True),
+    ("obs[0] ** (P * 2 - 7)", True), ("float(obs[0]) ** obs[1]", True), ("2.0 ** obs[1]", True),
+    ("pow(obs[0], 3)", True), ("pow(float(obs[0]), obs[1])", True),
+    ("2 ** obs[1]", False), ("obs[0] ** obs[1]", False), ("pow(obs[0], obs[1])", False),
+    ("obs[0] ** len(obs)", False), ("obs[0] ** LOCAL", False),
+])
+def test_power_needs_a_constant_exponent_or_a_float_base(body, ok):
+    src = HEADER + f"P = 3\ndef a(obs):\n    LOCAL = 2\n    k = {body}\n    return k > 0\n"
+    codes = [i.code for i in violations(src)]
+    assert codes == ([] if ok else ["CV213"]), body
+
+
+def test_augmented_power_is_checked_and_module_constants_are_not():
+    (issue,) = violations(HEADER + "Y = 2 ** -1\ndef a(obs):\n    k = 2\n    k **= obs.shape[0]\n    return k > Y\n")
+    assert issue.code == "CV213" and issue.message == "'**' with the exponent 'obs.shape[0]', which is not a constant"
+    assert "2 ** -1 == 0.5" in issue.hint and "float(base) ** exponent" in issue.hint
+
+
+@pytest.mark.parametrize("call,ok", [
+    ("round(obs[0])", True), ("round(obs[0], 0)", True), ("round(obs[0], None)", True),
+    ("round(obs[0], 2)", False), ("round(obs[0], -1)", False), ("round(obs[0], P)", False),
+])
+def test_round_with_digits_is_refused(call, ok):
+    issues = violations(HEADER + f"P = 1\ndef a(obs):\n    return {call} > 0\n")
+    assert [i.code for i in issues] == ([] if ok else ["CV214"])
+    if not ok:
+        assert "np.round(x, 2)" in issues[0].hint
+
+
+def test_integers_outside_int64_are_refused_where_written():
+    src = HEADER + "BIG = 9223372036854775808\ndef a(obs):\n    return obs.sum() < 99999999999999999999\n"
+    issues = violations(src)
+    assert [(i.code, i.line) for i in issues] == [("CV215", 3), ("CV215", 5)]
+    assert violations(HEADER + "B = 9223372036854775807\ndef a(obs):\n    return obs.sum() < -B\n") == []
+
+
+def test_slice_is_a_builtin_and_a_constant():
+    src = HEADER + ("ROWS = slice(8, 16)\nPARTS = (slice(0, 8), slice(None, 8, 2))\n"
+                    "def a(obs):\n    return bool(obs[ROWS, slice(0, 4)].any() or obs[PARTS].any())\n")
+    assert violations(src) == []
+    (issue,) = violations(HEADER + "S = slice(obs)\ndef a(obs):\n    return True\n")
+    assert issue.code == "CV202"
