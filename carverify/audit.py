@@ -20,6 +20,7 @@ _STAGE_MODULES = {
     "properties": "carverify.stages.properties",
     "trajectories": "carverify.stages.trajectories",
     "compile": "carverify.stages.compile",
+    "coverage": "carverify.stages.coverage",
 }
 
 

@@ -17,6 +17,7 @@ class Candidate:
     # Restricted-run results reused by later stages: function -> per-frame values.
     suite_values: dict[str, list] = field(default_factory=dict)
     _box: Sandbox | None = None
+    _native: Sandbox | None = None
 
     @property
     def sha256(self) -> str:
@@ -29,7 +30,18 @@ class Candidate:
             self._box.load()
         return self._box
 
+    def native(self, limits: Limits, pool: SandboxPool | None = None) -> Sandbox:
+        """The audit's one native (numba) child, started and loaded on first use.
+
+        Shared by the compile and coverage stages so that a program is compiled once per audit.
+        """
+        if self._native is None:
+            self._native = Sandbox(self.source, limits, mode="native", pool=pool)
+            self._native.load()
+        return self._native
+
     def close(self) -> None:
-        if self._box is not None:
-            self._box.close()
-            self._box = None
+        for box in (self._box, self._native):
+            if box is not None:
+                box.close()
+        self._box = self._native = None

@@ -53,6 +53,7 @@ CODES: dict[str, str] = {
     "CV506": "disagrees with the oracle (precision/recall below threshold)",
     "CV507": "progress out of [0, 1] or not finite",
     "CV508": "progress disagrees with the oracle's distance",
+    "CV509": "agrees better with another sub-task's fact than with its own",
     # compile
     "CV601": "numba nopython compile failed",
     "CV602": "compiled output differs from the restricted run",
@@ -60,6 +61,12 @@ CODES: dict[str, str] = {
     # generation (a model's reply, before any audit)
     "CV701": "no program in the reply",
     "CV702": "reply cut off before the program ended",
+    # coverage (every reachable state)
+    "CV801": "wrong on reachable states (precision/recall against its own fact below 0.99)",
+    "CV802": "compiled and interpreted results differ on a reachable state",
+    "CV803": "compiled check crashed or timed out on a reachable state",
+    "CV804": "goal fires on a reachable state without the environment's success",
+    "CV805": "progress out of [0, 1] or not finite on a reachable state",
 }
 
 # Not a program finding: carverify itself broke while checking (status "error").
@@ -144,16 +151,22 @@ EXPLAIN: dict[str, str] = {
              "reads the wrong colour, cell or channel; the message names the first missed seed.",
     "CV502": "The sub-task is already true on the first frame of an episode, so completing it "
              "earns nothing. Usually the check detects the object instead of the achieved state.",
-    "CV503": "In expert episodes the sub-tasks became true in a different order than SUBTASKS lists.",
+    "CV503": "In expert episodes the sub-tasks became true in a different order than SUBTASKS lists, "
+             "or two became true on the same frame although the simulator's facts for them do not "
+             "(two checks that fire together usually test the same thing).",
     "CV504": "In random episodes the goal check fired on a frame where the environment reported "
              "no success: the reward would pay for a task not done.",
     "CV505": "The goal check stayed false when the environment reported success.",
-    "CV506": "Against the suite's oracle, per-frame precision or recall is below the threshold "
-             "(0.9 by default, [thresholds] in suite.toml). The message gives both and the oracle "
-             "fact the sub-task was matched to.",
+    "CV506": "Against the suite's oracle, per-frame precision or recall on expert, random and "
+             "perturbed episodes is below the threshold (0.9 by default, [thresholds] in suite.toml). "
+             "Each sub-task is graded against its own fact: SUBTASKS are assigned one to one, in "
+             "order, to the suite's facts (`carverify suites` lists them).",
     "CV507": "progress(obs) returned a value outside [0, 1], or NaN/inf. Clip it.",
     "CV508": "progress(obs) does not rise as the oracle's distance to the goal falls: its "
              "Spearman rank correlation over expert frames is below min_progress_spearman.",
+    "CV509": "The check agrees better with an oracle fact that another sub-task holds (or that "
+             "SUBTASKS' order rules out) than with its own. Usually one check was copied from "
+             "another: a door_open that fires when the key is picked up.",
     "CV601": "numba could not compile the check in nopython mode. carverify already rewrites "
              "common spellings (axis reductions, reshape of slices, mask stores, generator "
              "expressions, arrays against tuples, tuple(pixel) comparisons, .astype(int), "
@@ -165,9 +178,21 @@ EXPLAIN: dict[str, str] = {
     "CV701": "The model's reply held no Python program. The next round asks again.",
     "CV702": "The model's reply ended inside the program (token limit). Raise max tokens or ask "
              "for a shorter program.",
+    "CV801": "On the suite's coverage states (every reachable state of K MiniGrid layouts, or a "
+             "spread of set states for continuous suites) the check disagrees with its own oracle "
+             "fact on more than 1% of states. The message describes a disagreeing state in words: "
+             "typically one off the expert's path (a door closed again, a key dropped elsewhere).",
+    "CV802": "The compiled check, which is what training runs, gave a different answer from the "
+             "interpreted program on a reachable state. See the README's list of Python/numba "
+             "differences.",
+    "CV803": "The compiled check raised, crashed or timed out on a reachable state that no episode "
+             "showed: a payload, or an index off the frame. Training would meet that state.",
+    "CV804": "The goal check fires on a reachable state where the environment reports no success. "
+             "An agent finds such a state and farms the task bonus, so no tolerance applies.",
+    "CV805": "progress(obs) is outside [0, 1] or not finite on a reachable state. Clip it.",
     "CV000": "carverify or its sandbox broke while checking; the program was not judged. Report "
              "it with the JSON report attached.",
 }
 
 STAGE_OF = {"1": "parse", "2": "policy", "3": "restricted", "4": "properties", "5": "trajectories",
-            "6": "compile", "7": "generation", "0": "internal"}
+            "6": "compile", "7": "generation", "8": "coverage", "0": "internal"}

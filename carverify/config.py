@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from sandbox import Limits, SandboxPool
 
-STAGES = ("parse", "policy", "restricted", "properties", "trajectories", "compile")
+STAGES = ("parse", "policy", "restricted", "properties", "trajectories", "compile", "coverage")
 
 
 @dataclass

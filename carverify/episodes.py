@@ -60,40 +60,60 @@ def cache_key(suite: Suite) -> str:
     return h.hexdigest()[:16]
 
 
-def simulate(suite: Suite, seed: int, policy: str, horizon: int | None = None, env=None) -> Episode:
-    """Run one episode from `seed`; the random policy draws from a Generator seeded by it."""
+def simulate(suite: Suite, seed: int, policy: str, horizon: int | None = None, env=None,
+             switch_after: str | None = None) -> Episode:
+    """Run one episode from `seed`; the random policy draws from a Generator seeded by it.
+
+    policy "perturbed": the expert plays until the oracle fact `switch_after` first holds,
+    then random actions follow for `horizon` more steps.  That reaches states off the
+    expert's path (a door closed again, a key dropped elsewhere) near the states it visits.
+    """
     if suite.kind == "panda":
         from carverify import panda
-        return panda.simulate(suite, seed, policy, horizon, env=env)
-    if policy not in ("expert", "random"):
-        raise ValueError(f"policy must be 'expert' or 'random', got {policy!r}")
+        return panda.simulate(suite, seed, policy, horizon, env=env, switch_after=switch_after)
+    if policy not in ("expert", "random", "perturbed"):
+        raise ValueError(f"policy must be 'expert', 'random' or 'perturbed', got {policy!r}")
     env = env if env is not None else suite.make_env()
     oracle = suite.oracle()
-    choose = suite.expert() if policy == "expert" else None
+    choose = suite.expert() if policy != "random" else None
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
     frames, actions, labels = [suite.render(env)], [], [oracle(env)]
     success_step = None
-    limit = env.unwrapped.max_steps if horizon is None else horizon
-    while len(actions) < limit:
-        action = int(choose(env)) if choose else int(rng.integers(N_ACTIONS))
+    switch = switch_point(policy, switch_after, labels[0])
+    limit = env.unwrapped.max_steps if horizon is None or policy == "perturbed" else horizon
+    while len(actions) < limit and (switch is None or len(actions) < switch + horizon):
+        action = int(choose(env)) if choose and switch is None else int(rng.integers(N_ACTIONS))
         _, reward, terminated, truncated, _ = env.step(action)
         actions.append(action)
         frames.append(suite.render(env))
         labels.append(oracle(env))
+        if switch is None:
+            switch = switch_point(policy, switch_after, labels[-1], len(actions))
         if terminated and reward > 0:
             success_step = len(frames) - 1
         if terminated or truncated:
             break
     return Episode(
         seed=seed,
-        policy=policy,
+        policy=policy_label(policy, switch_after),
         frames=np.stack(frames).astype(np.uint8),
         actions=np.asarray(actions, dtype=np.int64),
         success=success_step is not None,
         success_step=success_step,
-        facts={k: np.array([bool(f[k]) for f in labels]) for k in suite.subtask_facts},
+        facts={k: np.array([bool(f[k]) for f in labels]) for k in suite.facts},
     )
+
+
+def switch_point(policy: str, fact: str | None, label: dict, step: int = 0) -> int | None:
+    """The step after which a perturbed episode turns random: the first where `fact` holds."""
+    if policy != "perturbed" or not label.get(fact):
+        return None
+    return step
+
+
+def policy_label(policy: str, switch_after: str | None) -> str:
+    return f"perturbed (random after {switch_after})" if policy == "perturbed" else policy
 
 
 def _save(path: pathlib.Path, ep: Episode) -> None:
@@ -125,19 +145,21 @@ def _load(path: pathlib.Path, policy: str, facts: tuple[str, ...]) -> Episode:
                        measures={k[len("measure_"):]: data[k] for k in data.files if k.startswith("measure_")})
 
 
-def _episodes(suite: Suite, policy: str, seeds, horizon: int | None) -> list[Episode]:
+def _episodes(suite: Suite, policy: str, seeds, horizon: int | None, switch_after: str | None = None) -> list[Episode]:
     folder = cache_root() / suite.name / cache_key(suite)
     out, env = [], None
+    label = policy_label(policy, switch_after)
     for seed in seeds:
-        name = f"{policy}-{seed}" + ("" if horizon is None else f"-h{horizon}") + ".npz"
+        name = (f"{policy}-{seed}" + ("" if switch_after is None else f"-after-{switch_after}")
+                + ("" if horizon is None else f"-h{horizon}") + ".npz")
         path = folder / name
         try:
-            out.append(_load(path, policy, suite.subtask_facts))
+            out.append(_load(path, label, suite.facts))
             continue
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             pass  # missing or unreadable: simulate afresh
         env = env if env is not None else suite.make_env()
-        ep = simulate(suite, int(seed), policy, horizon, env=env)
+        ep = simulate(suite, int(seed), policy, horizon, env=env, switch_after=switch_after)
         _save(path, ep)
         out.append(ep)
     if env is not None:
@@ -175,6 +197,27 @@ def random_horizon(suite: Suite) -> int:
 def random_episodes(suite: Suite, n: int | None = None, horizon: int | None = None) -> list[Episode]:
     horizon = random_horizon(suite) if horizon is None else int(horizon)
     return _episodes(suite, "random", _seeds(suite, "random_seeds", DEFAULT_RANDOM_SEEDS, n), horizon)
+
+
+DEFAULT_PERTURBED = 10   # expert seeds perturbed after each sub-task fact
+
+
+def perturbed_episodes(suite: Suite, n: int | None = None) -> list[Episode]:
+    """Expert play until each sub-task fact (but the goal) first holds, then random actions.
+
+    suite.toml [episodes] perturbed_seeds (default: the first 10 expert seeds); the random
+    tail is random_horizon steps long.
+    """
+    configured = suite.config.get("episodes", {}).get("perturbed_seeds")
+    seeds = ([int(s) for s in configured] if configured is not None
+             else _seeds(suite, "expert_seeds", DEFAULT_EXPERT_SEEDS, None)[:DEFAULT_PERTURBED])
+    if n is not None:
+        seeds = seeds[:n]
+    horizon = random_horizon(suite)
+    out = []
+    for fact in suite.subtask_facts[:-1]:
+        out += _episodes(suite, "perturbed", seeds, horizon, switch_after=fact)
+    return out
 
 
 def _round_robin(episodes: list[Episode], skip_first: bool) -> list[np.ndarray]:

@@ -110,3 +110,13 @@ def drop_safely(env, keep_reachable: tuple[int, int]) -> int:
         if plan(env, facing(keep_reachable), blocked=[(cx, cy)]) is not None:
             return first_action
     return interact(env, keep_reachable, PICKUP)
+
+
+def next_to(env, obj) -> bool:
+    """`obj` lies on the floor in one of the four cells beside the agent (not carried)."""
+    if obj is None or env.unwrapped.carrying is obj:
+        return False
+    x, y, _ = agent_state(env)
+    grid = env.unwrapped.grid
+    return any(0 <= x + dx < grid.width and 0 <= y + dy < grid.height and grid.get(x + dx, y + dy) is obj
+               for dx, dy in DIR_VEC)

@@ -176,35 +176,38 @@ def oracle_facts(env, *, reach: float, reach_height: float, near: float, toleran
 
 
 # -- episodes -----------------------------------------------------------------------
-def simulate(suite, seed: int, policy: str, horizon: int | None = None, env=None):
+def simulate(suite, seed: int, policy: str, horizon: int | None = None, env=None, switch_after: str | None = None):
     """One episode from `seed`: the expert, or uniform random actions from default_rng(seed).
 
     frames[t] is what a program sees after reset (t = 0) and after each step; the
     episode stops at the environment's success (it terminates) or its time limit.  A
     reset that already succeeds ends the episode at frame 0.
     """
-    from carverify.episodes import Episode
+    from carverify.episodes import Episode, policy_label, switch_point
 
-    if policy not in ("expert", "random"):
-        raise ValueError(f"policy must be 'expert' or 'random', got {policy!r}")
+    if policy not in ("expert", "random", "perturbed"):
+        raise ValueError(f"policy must be 'expert', 'random' or 'perturbed', got {policy!r}")
     own = env is None
     env = make_env(suite) if own else env
     try:
         oracle = suite.oracle()
-        choose = suite.expert() if policy == "expert" else None
+        choose = suite.expert() if policy != "random" else None
         rng = np.random.default_rng(seed)
         env.reset(seed=seed)
         shape = env.action_space.shape
-        limit = env.spec.max_episode_steps if horizon is None else horizon
+        limit = env.spec.max_episode_steps if horizon is None or policy == "perturbed" else horizon
         frames, actions, labels = [render(suite, env)], [], [oracle(env)]
         success_step = 0 if is_success(env) else None
-        while success_step is None and len(actions) < limit:
-            action = (np.asarray(choose(env), dtype=np.float64) if choose
+        switch = switch_point(policy, switch_after, labels[0])
+        while success_step is None and len(actions) < limit and (switch is None or len(actions) < switch + horizon):
+            action = (np.asarray(choose(env), dtype=np.float64) if choose and switch is None
                       else rng.uniform(-1.0, 1.0, shape))
             _, _, terminated, truncated, info = env.step(action.astype(np.float32))
             actions.append(action)
             frames.append(render(suite, env))
             labels.append(oracle(env))
+            if switch is None:
+                switch = switch_point(policy, switch_after, labels[-1], len(actions))
             if info.get("is_success"):
                 success_step = len(frames) - 1
             if terminated or truncated:
@@ -216,7 +219,7 @@ def simulate(suite, seed: int, policy: str, horizon: int | None = None, env=None
     facts = {k: np.array([bool(f[k]) for f in labels]) for k in names if isinstance(labels[0][k], (bool, np.bool_))}
     measures = {k: np.array([float(f[k]) for f in labels]) for k in names if k not in facts}
     dtype = np.float64 if suite.obs_kind == "state" else np.uint8
-    return Episode(seed=seed, policy=policy, frames=np.stack(frames).astype(dtype),
+    return Episode(seed=seed, policy=policy_label(policy, switch_after), frames=np.stack(frames).astype(dtype),
                    actions=np.asarray(actions, dtype=np.float64).reshape(len(actions), *shape),
                    success=success_step is not None, success_step=success_step, facts=facts,
                    measures=measures)

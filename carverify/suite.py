@@ -40,6 +40,9 @@ class Suite:
     tile_size: int
     config: dict = field(compare=False, hash=False, repr=False)
     subtask_facts: tuple[str, ...] = ()
+    # Every oracle fact a decomposition may name, in completion order (a superset of
+    # subtask_facts, e.g. near_key, door_unlocked); sub-tasks are assigned to these one to one.
+    facts: tuple[str, ...] = ()
     kind: str = "minigrid"   # which simulator: "minigrid", or "panda" (carverify/panda.py)
 
     def make_env(self, render_mode: str | None = None):
@@ -110,6 +113,10 @@ def _from_folder(folder: pathlib.Path) -> Suite:
         raise UsageError(f"{toml_path}: missing required field(s) {', '.join(missing)}")
     if config.get("kind", "minigrid") not in KINDS:
         raise UsageError(f"{toml_path}: kind {config['kind']!r} is not one of {', '.join(KINDS)}")
+    facts = tuple(config.get("facts", config["subtask_facts"]))
+    order = [facts.index(f) for f in config["subtask_facts"] if f in facts]
+    if len(order) != len(config["subtask_facts"]) or order != sorted(order):
+        raise UsageError(f"{toml_path}: facts must list every one of subtask_facts, in the same order")
     name = config.get("name", folder.name)
     if name != folder.name:
         raise UsageError(f"{toml_path}: name {name!r} differs from its folder {folder.name!r}")
@@ -122,6 +129,7 @@ def _from_folder(folder: pathlib.Path) -> Suite:
         tile_size=int(config.get("tile_size", 8)),
         config=config,
         subtask_facts=tuple(config["subtask_facts"]),
+        facts=facts,
         kind=str(config.get("kind", "minigrid")),
     )
 

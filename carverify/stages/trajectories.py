@@ -1,9 +1,10 @@
-"""The trajectories stage: do the checks agree with what expert and random episodes show?
+"""The trajectories stage: do the checks agree with what expert, random and perturbed episodes show?
 
-Expert episodes must complete every sub-task, in SUBTASKS order, none already true
-at reset.  Random episodes (horizon matched to the expert) must fire the goal only
-when the environment reports success.  With an oracle, per-frame precision/recall
-per sub-task against the simulator fact it agrees with best.
+Expert episodes must complete every sub-task, in SUBTASKS order (strictly after the previous
+one unless their facts coincide), none already true at reset.  Random and perturbed episodes
+(expert play to a sub-task, then random actions) must fire the goal only when the environment
+reports success.  With an oracle, per-frame precision/recall of each sub-task against its
+own fact: a one-to-one, order-preserving assignment of SUBTASKS to the suite's facts.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 from carverify.config import AuditConfig
 from carverify.result import Finding, StageResult
 from carverify.stages.common import RETURNS, dense_terms, finding, loaded_sandbox
+from carverify.stages.facts import assign, conflicts, first_true, prf
 
 
 def _unique_frames(episodes):
@@ -34,11 +36,6 @@ def _unique_frames(episodes):
     return np.stack(stack), maps
 
 
-def _first_true(values: np.ndarray) -> int | None:
-    hits = np.flatnonzero(values)
-    return int(hits[0]) if len(hits) else None
-
-
 def _seeds(eps) -> str:
     shown = ", ".join(str(ep.seed) for ep in eps[:5])
     return shown + (", …" if len(eps) > 5 else "")
@@ -49,14 +46,18 @@ def check_trajectories(candidate, suite, *, config: AuditConfig = AuditConfig())
     box, skip = loaded_sandbox(candidate, suite, config, "trajectories")
     if skip:
         return skip
-    from carverify.episodes import expert_episodes, random_episodes
+    from carverify.episodes import expert_episodes, perturbed_episodes, random_episodes
 
-    experts, randoms = expert_episodes(suite), random_episodes(suite)
+    experts = expert_episodes(suite)
+    # Random play joins with perturbed play: both are "not the expert" for every check below.
+    randoms = random_episodes(suite) + perturbed_episodes(suite)
     frames, maps = _unique_frames(experts + randoms)
     subtasks = list(candidate.info.subtasks)
     dense = dense_terms(candidate)
     batch = box.call(subtasks + dense, frames, stop_on_error=True, returns=RETURNS)
-    metrics = {"expert_episodes": float(len(experts)), "random_episodes": float(len(randoms)),
+    metrics = {"expert_episodes": float(len(experts)),
+               "random_episodes": float(sum(ep.policy == "random" for ep in randoms)),
+               "perturbed_episodes": float(sum(ep.policy != "random" for ep in randoms)),
                "unique_frames": float(len(frames)), "run_seconds": batch.wall_seconds}
     crash = [batch.dead] if batch.dead else [i for i in batch.issues.values() if i is not None]
     if crash:
@@ -65,10 +66,11 @@ def check_trajectories(candidate, suite, *, config: AuditConfig = AuditConfig())
     values = {name: np.asarray(batch.values[name], bool) for name in subtasks}
     per_ep = [{name: values[name][m] for name in subtasks} for m in maps]
     line_of = candidate.info.functions
-    findings = _expert_findings(subtasks, experts, per_ep[:len(experts)], suite, line_of, metrics)
+    assigned, oracle_findings = _oracle_findings(subtasks, experts + randoms, per_ep, suite, line_of, metrics)
+    findings = _expert_findings(subtasks, experts, per_ep[:len(experts)], suite, line_of, metrics, assigned)
     findings += _goal_findings(subtasks[-1], experts + randoms, per_ep, line_of, metrics,
                                suite.thresholds.get("goal_tolerance_fact"))
-    findings += _oracle_findings(subtasks, experts + randoms, per_ep, suite, line_of, metrics)
+    findings += oracle_findings
     for name in dense:
         progress = np.asarray(batch.values[name], np.float64)
         findings += _progress_findings(name, progress, maps, experts, randoms, suite, line_of, metrics)
@@ -76,11 +78,11 @@ def check_trajectories(candidate, suite, *, config: AuditConfig = AuditConfig())
                        time.perf_counter() - start)
 
 
-def _expert_findings(subtasks, experts, per_ep, suite, line_of, metrics) -> list[Finding]:
+def _expert_findings(subtasks, experts, per_ep, suite, line_of, metrics, assigned) -> list[Finding]:
     out = []
     n = len(experts)
     need = math.ceil(suite.thresholds["min_expert_completion"] * n)
-    firsts = [{name: _first_true(v[name]) for name in subtasks} for v in per_ep]
+    firsts = [{name: first_true(v[name]) for name in subtasks} for v in per_ep]
     for name in subtasks:
         at_reset = [ep for ep, v in zip(experts, per_ep) if v[name][0]]
         done = [ep for ep, f in zip(experts, firsts) if f[name] is not None]
@@ -99,15 +101,28 @@ def _expert_findings(subtasks, experts, per_ep, suite, line_of, metrics) -> list
                                {"seeds": [ep.seed for ep in missed]}))
     for earlier, later in zip(subtasks, subtasks[1:]):
         wrong = [(ep, f) for ep, f in zip(experts, firsts)
-                 if f[earlier] is not None and f[later] is not None and f[later] < f[earlier]]
+                 if f[earlier] is not None and f[later] is not None
+                 and (f[later] < f[earlier] or (f[later] == f[earlier]
+                                                and not _facts_coincide(ep, assigned, earlier, later)))]
         if wrong:
             ep, f = wrong[0]
-            out.append(Finding("CV503", f"{later}: completed before {earlier} in {len(wrong)}/{n} expert episodes; "
+            when = "before" if f[later] < f[earlier] else "on the same frame as"
+            out.append(Finding("CV503", f"{later}: completed {when} {earlier} in {len(wrong)}/{n} expert episodes; "
                                f"first: seed {ep.seed}, {later} at frame {f[later]}, {earlier} at frame {f[earlier]}",
                                line_of.get(later), None, later,
-                               "SUBTASKS lists sub-tasks in the order they are completed",
+                               "SUBTASKS lists sub-tasks in the order they are completed, each after the one "
+                               "before it; two checks that fire together test the same thing",
                                {"seeds": [e.seed for e, _ in wrong]}))
     return out
+
+
+def _facts_coincide(ep, assigned, earlier, later) -> bool:
+    # Two sub-tasks may complete on one frame only where the simulator says their facts do
+    # (unlocking a MiniGrid door also opens it).  Without an oracle nothing can be said: allowed.
+    fa, fb = assigned.get(earlier), assigned.get(later)
+    if fa is None or fb is None or fa not in ep.facts or fb not in ep.facts:
+        return True
+    return first_true(ep.facts[fa]) == first_true(ep.facts[fb])
 
 
 def _goal_findings(goal, episodes, per_ep, line_of, metrics, tolerance_fact=None) -> list[Finding]:
@@ -146,24 +161,29 @@ def _goal_findings(goal, episodes, per_ep, line_of, metrics, tolerance_fact=None
     return out
 
 
-def _oracle_findings(subtasks, episodes, per_ep, suite, line_of, metrics) -> list[Finding]:
-    facts = tuple(suite.subtask_facts)
+def _oracle_findings(subtasks, episodes, per_ep, suite, line_of, metrics) -> tuple[dict, list[Finding]]:
+    facts = tuple(suite.facts)
     if not facts or not all(f in ep.facts for ep in episodes for f in facts):
-        return []
+        return {}, []
     truth = {f: np.concatenate([ep.facts[f] for ep in episodes]).astype(bool) for f in facts}
     where = [(ep, t) for ep in episodes for t in range(len(ep.frames))]
-    out = []
+    preds = {name: np.concatenate([v[name] for v in per_ep]) for name in subtasks}
+    scores = {name: {f: prf(preds[name], truth[f]) for f in facts} for name in subtasks}
+    assigned = assign(subtasks, facts, scores)
+    out, failing = [], set()
     th = suite.thresholds
     for name in subtasks:
-        pred = np.concatenate([v[name] for v in per_ep])
-        scores = {f: _prf(pred, truth[f]) for f in facts}
-        best = max(facts, key=lambda f: (scores[f][2], f == name))
-        precision, recall, f1 = scores[best]
-        metrics[f"{name}.oracle_fact"] = float(facts.index(best))
+        if name not in assigned:
+            continue
+        fact = assigned[name]
+        pred = preds[name]
+        precision, recall, f1 = scores[name][fact]
+        metrics[f"{name}.oracle_fact"] = float(facts.index(fact))
         metrics[f"{name}.precision"], metrics[f"{name}.recall"], metrics[f"{name}.f1"] = precision, recall, f1
         if precision < th["min_precision"] or recall < th["min_recall"]:
-            fp = np.flatnonzero(pred & ~truth[best])
-            fn = np.flatnonzero(~pred & truth[best])
+            failing.add(name)
+            fp = np.flatnonzero(pred & ~truth[fact])
+            fn = np.flatnonzero(~pred & truth[fact])
             example = []
             if len(fp):
                 ep, t = where[fp[0]]
@@ -172,22 +192,30 @@ def _oracle_findings(subtasks, episodes, per_ep, suite, line_of, metrics) -> lis
                 ep, t = where[fn[0]]
                 example.append(f"first miss: {ep.policy} seed {ep.seed}, frame {t}")
             out.append(Finding(
-                "CV506", f"{name} vs oracle '{best}': precision {precision:.2f}, recall {recall:.2f} "
+                "CV506", f"{name} vs its oracle fact '{fact}': precision {precision:.2f}, recall {recall:.2f} "
                 f"(need ≥ {th['min_precision']:.2f} / {th['min_recall']:.2f}) on {len(pred)} frames; "
                 + "; ".join(example), line_of.get(name), None, name,
-                f"{len(fp)} frames where the check holds but '{best}' does not, {len(fn)} the other way",
-                {"fact": best, "precision": precision, "recall": recall, "f1": f1}))
+                f"{len(fp)} frames where the check holds but '{fact}' does not, {len(fn)} the other way",
+                {"fact": fact, "precision": precision, "recall": recall, "f1": f1}))
+    out += assignment_findings(subtasks, facts, scores, assigned, failing, line_of)
+    return assigned, out
+
+
+def assignment_findings(subtasks, facts, scores, assigned, failing, line_of) -> list[Finding]:
+    """CV509: a failing check agrees better with a fact that another sub-task holds, or that the order rules out."""
+    out = []
+    for name, better, holder in conflicts(subtasks, facts, scores, assigned, failing):
+        own = assigned[name]
+        whose = (f"which is {holder}'s fact" if holder is not None
+                 else "which SUBTASKS' order rules out for it")
+        out.append(Finding(
+            "CV509", f"{name} agrees best with the oracle fact '{better}' (F1 {scores[name][better].f1:.2f}), "
+            f"{whose}; against its own fact '{own}' F1 is {scores[name][own].f1:.2f}",
+            line_of.get(name), None, name,
+            f"each sub-task is graded against its own fact, in SUBTASKS order ({', '.join(facts)}): "
+            f"make {name} test '{own}', not '{better}' (was it copied from another check?)",
+            {"fact": own, "better_fact": better, "holder": holder}))
     return out
-
-
-def _prf(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
-    tp = float(np.count_nonzero(pred & truth))
-    fp = float(np.count_nonzero(pred & ~truth))
-    fn = float(np.count_nonzero(~pred & truth))
-    precision = tp / (tp + fp) if tp + fp else (1.0 if fn == 0 else 0.0)
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
 
 
 def _progress_findings(name, progress, maps, experts, randoms, suite, line_of, metrics) -> list[Finding]:

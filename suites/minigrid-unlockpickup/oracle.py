@@ -1,14 +1,18 @@
 """UnlockPickup oracle: sub-task facts read from the simulator's state."""
 from minigrid.core.world_object import Door, Key
 
-from carverify.minigrid_planner import find_one
+from carverify.minigrid_planner import find_one, next_to
 
 
 def facts(env) -> dict[str, bool]:
     u = env.unwrapped
     _, door = find_one(env, Door)
+    key = find_one(env, Key)
     return {
+        "near_key": key is not None and next_to(env, key[1]),
         "has_key": isinstance(u.carrying, Key),
+        "door_unlocked": not door.is_locked,
         "door_open": bool(door.is_open),
+        "near_box": next_to(env, u.obj),
         "has_box": u.carrying is not None and u.carrying is u.obj,
     }

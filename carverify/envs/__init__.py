@@ -1,0 +1,1 @@
+"""Simulator-family code: what carverify knows about MiniGrid, Panda and other environments."""
