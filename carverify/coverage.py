@@ -22,7 +22,7 @@ from carverify.suite import Suite
 DEFAULT_LAYOUTS = 8            # MiniGrid: reset layouts searched exhaustively (suite.toml [coverage] layouts)
 DEFAULT_LAYOUT_BUDGET = 40_000  # MiniGrid: most states one layout may have before a reduction is required
 DEFAULT_PANDA_STATES = 2000
-_FORMAT = 1                    # bump when the files' layout changes
+_FORMAT = 2                    # bump when the files' layout changes
 _VANISHED = ("an object toggled away: a box opened by toggle is replaced by its contents (nothing here), "
              "which draws exactly like a carried box, and the task can no longer be done")
 
@@ -164,6 +164,7 @@ def _block(folder: pathlib.Path, name: str, build, progress, k: int, total: int)
         progress(k, total, name)
     start = time.perf_counter()
     block = build()
+    block["ambiguous"] = _pixel_ambiguous(block["frames"], block["facts"])
     block["seconds"] = time.perf_counter() - start
     _write(folder, meta_path, frames_path, block)
     return _read(meta_path, frames_path)
@@ -175,6 +176,7 @@ def _write(folder, meta_path, frames_path, block) -> None:
     # each rename is atomic, so concurrent audits see nothing or a whole block.
     _atomic(frames_path, lambda fh: np.save(fh, block["frames"]))
     arrays = {f"fact_{k}": v for k, v in block["facts"].items()}
+    arrays.update({f"ambiguous_{k}": v for k, v in block["ambiguous"].items()})
     extra = json.dumps({"left_out": block["left_out"], "groups": block.get("groups", {}),
                         "seconds": block["seconds"]})
     _atomic(meta_path, lambda fh: np.savez_compressed(
@@ -199,7 +201,9 @@ def _read(meta_path, frames_path) -> dict:
         extra = json.loads(str(data["extra"]))
         block = {"frames": frames, "success": data["success"], "edges": data["edges"], "depth": data["depth"],
                  "descriptions": data["descriptions"],
-                 "facts": {k[len("fact_"):]: data[k] for k in data.files if k.startswith("fact_")}, **extra}
+                 "facts": {k[len("fact_"):]: data[k] for k in data.files if k.startswith("fact_")},
+                 "ambiguous": {k[len("ambiguous_"):]: data[k] for k in data.files if k.startswith("ambiguous_")},
+                 **extra}
     if len(block["success"]) != len(frames):
         raise ValueError("frames and labels differ in length")
     return block
@@ -221,7 +225,8 @@ def _join(suite: Suite, blocks: list[dict]) -> CoverageSet:
         success=np.concatenate([b["success"] for b in blocks]),
         layout=np.concatenate([np.full(n, s, np.int64) for n, s in zip(sizes, seeds)]),
         edges=edges, descriptions=np.concatenate([b["descriptions"] for b in blocks]),
-        ambiguous={}, summary={
+        ambiguous={k: np.concatenate([b["ambiguous"][k] for b in blocks]) for k in suite.facts
+                   if all(k in b["ambiguous"] for b in blocks)}, summary={
             "states": int(offsets[-1]), "layouts": len(blocks) if suite.kind != "panda" else 0,
             "states_per_layout": sizes if suite.kind != "panda" else [],
             "transitions": int(len(edges)), "left_out": left_out,
@@ -229,23 +234,22 @@ def _join(suite: Suite, blocks: list[dict]) -> CoverageSet:
             "build_seconds": float(sum(b.get("seconds", 0.0) for b in blocks)),
             "exhaustive": suite.kind != "panda",
         })
-    out.ambiguous = _pixel_ambiguous(out)
     return out
 
 
-def _pixel_ambiguous(cov: CoverageSet) -> dict[str, np.ndarray]:
+def _pixel_ambiguous(frames: np.ndarray, facts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per fact, the states whose exact frame also shows a state where the fact differs.
 
     No program can settle such a fact from that frame (a carried object is not drawn; a
     vector observation has no such twins), so those states do not count against it.
+    Twins are looked for within a block: two layouts differ in their walls, so never look alike.
     """
-    digests = np.empty(len(cov), dtype="S16")
-    for start, frames in cov.chunks():
-        for i, frame in enumerate(frames):
-            digests[start + i] = hashlib.blake2b(frame.tobytes(), digest_size=16).digest()
+    if not len(frames):
+        return {name: np.zeros(0, bool) for name in facts}
+    digests = np.array([hashlib.blake2b(f.tobytes(), digest_size=16).digest() for f in frames])
     _, group = np.unique(digests, return_inverse=True)
     out = {}
-    for name, values in cov.facts.items():
+    for name, values in facts.items():
         trues = np.bincount(group, weights=values.astype(np.float64), minlength=group.max() + 1)
         sizes = np.bincount(group, minlength=group.max() + 1)
         mixed = (trues > 0) & (trues < sizes)

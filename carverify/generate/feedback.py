@@ -73,6 +73,12 @@ def _one(number: int, finding: Finding, source: str | None, functions, quoted, n
     description = finding.data.get("description") if isinstance(finding.data, dict) else None
     if description:
         lines.append(f"   Smallest failing observation (shrunk by hypothesis): {description}.")
+    # Coverage findings name reachable states in words ("door closed, unlocked; agent at (2, 3)
+    # facing east"): the model sees which situation its check gets wrong, not a frame index.
+    states = finding.data.get("examples") if isinstance(finding.data, dict) else None
+    single = finding.data.get("state_description") if isinstance(finding.data, dict) else None
+    for state in (states or ([single] if single else []))[:4]:
+        lines.append(f"   Reachable state where it is wrong: {state}.")
     if finding.hint and not finding.hint.startswith("reproduce:"):
         lines.append(f"   Hint: {finding.hint}")
     if source and finding.line:

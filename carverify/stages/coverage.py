@@ -105,13 +105,13 @@ def _death(issue, i, cov) -> Finding:
     message = re.sub(r" on frame \d+", "", issue.message)
     return Finding("CV803", f"compiled run: {message}{where}", issue.line, issue.col, issue.subtask,
                    PAYLOAD_HINT, {"state": i, "child_code": issue.code,
-                                  "description": cov.describe(i) if i is not None else None})
+                                  "state_description": cov.describe(i) if i is not None else None})
 
 
 def _payload(name, i, issue, cov, lines) -> Finding:
     return Finding("CV803", f"{name}: the compiled check failed on coverage state {i} ({cov.describe(i)}): "
                    f"{issue.message}", issue.line or lines.get(name), issue.col, name, PAYLOAD_HINT,
-                   {"state": i, "description": cov.describe(i), "child_code": issue.code})
+                   {"state": i, "state_description": cov.describe(i), "child_code": issue.code})
 
 
 def _thresholds(suite) -> tuple[float, float]:
@@ -261,7 +261,7 @@ def _against_interpreter(candidate, names, compiled, cov, config, lines, metrics
                         f"{cov.describe(i)})", lines.get(n), None, n,
                         "training runs the compiled code: write the check so that numba and Python compute the "
                         "same thing (see the README's list of Python/numba differences)",
-                        {"state": i, "differing": len(diff), "description": cov.describe(i)}))
+                        {"state": i, "differing": len(diff), "state_description": cov.describe(i)}))
     metrics["interpreted_seconds"] = time.perf_counter() - start
     # Report each check once, at its first difference.
     seen, unique = set(), []
@@ -276,7 +276,7 @@ def _interpreted_death(issue, i, cov) -> Finding:
     where = f" on coverage state {i} ({cov.describe(i)})" if i is not None else ""
     return Finding(issue.code, f"interpreted run on coverage states: {re.sub(r' on frame [0-9]+', '', issue.message)}"
                    f"{where}", issue.line, issue.col, issue.subtask, issue.hint,
-                   {"state": i, "description": cov.describe(i) if i is not None else None})
+                   {"state": i, "state_description": cov.describe(i) if i is not None else None})
 
 
 def _same(a, b) -> bool:
