@@ -23,14 +23,16 @@ and reading it):
   same Jacobian.
 
 A gripper position the arm cannot reach pointing down (inverse kinematics more than
-IK_TOLERANCE off, or a joint outside its limits) is drawn again, and so is a gripper overlapping the object, except where
-the group means the gripper to touch the object: then it is moved out of the object a
-millimetre at a time, which leaves it touching.  The oracle's thresholds are not copied
-from the suites' oracle.py: they are measured from the oracle itself by bisection
-(`thresholds`), so the states straddle whatever thresholds the oracle uses.
+IK_TOLERANCE off, or a joint outside its limits) is drawn again, and so is a gripper
+overlapping the object, except where the group means the gripper to touch the object:
+then it is moved out of the object until it is clear by less than a millimetre.  The
+oracle's thresholds are not copied from the suites' oracle.py: they are measured from the
+oracle itself by bisection (`measure_thresholds`), so the states straddle whatever
+thresholds the oracle uses.
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -47,9 +49,9 @@ IK_STEPS = 10                            # Newton steps; a reachable pose needs 
 # Horizontal distance from the arm's base where the gripper can point down (measured: all of
 # 0.35-0.75 m, 96% at 0.30-0.35 m, 8% at 0.80-0.85 m): outside it, skip inverse kinematics.
 REACH_RING = (0.30, 0.82)
-EE_MIN_Z = 0.012                         # the fingertips reach 11 mm below the end effector: keep them off the table
+EE_MIN_Z = 0.012                         # the fingertips reach 11 mm below the end effector: off the table
 EE_MAX_Z = 0.25
-STEP_OUT = 0.001                         # moving a gripper out of the object: 1 mm steps, so it ends up touching
+STEP_OUT = 0.001                         # a gripper moved out of the object ends up this close to touching it
 FINGER_MIN = 0.009                       # the closed fingers reach at least 1 cm out from the end effector:
                                          # a touching gripper starts this far out from the object's side
 MARGINS = (0.001, 0.003)                 # "just inside / just outside" a threshold, metres
@@ -65,8 +67,8 @@ GROUPS = {
                           "threshold), from just clear of its top to well above, straddling the reach height"),
     "target_table": (0.20, "object resting on the table at 3-D distances to the target just inside and "
                            "outside the at-target, almost-at-target and near thresholds, and far away"),
-    "target_lifted": (0.10, "object lifted 0.5-8 cm: horizontally within a threshold but 3-D outside it, "
-                            "and within both"),
+    "target_lifted": (0.10, "object's centre 1-6 cm above the target's (lifted off the table): "
+                            "horizontally within a threshold but 3-D outside it, and within both"),
     "moving": (0.15, "object moving (0.002-1 m/s, horizontal), near the target or anywhere, "
                      "half of them with the gripper moving too, a quarter with it pushing the object"),
     "random": (0.20, "object, target and gripper spread uniformly over the workspace, object turned "
@@ -99,7 +101,7 @@ class _Scene:
         self.upper = np.array([high for _, high in limits])
         self._link_state = self._pb("getLinkState")
         self._reset_joints = self._pb("resetJointStatesMultiDof")
-        self._joint_state = self._pb("getJointState")
+        self._joint_states = self._pb("getJointStates")
         self._calculate_jacobian = self._pb("calculateJacobian")
         self._closest_points = self._pb("getClosestPoints")
         for joint in FINGER_JOINTS:
@@ -168,10 +170,10 @@ class _Scene:
                            [[float(v)] for v in velocities])
 
     def joints(self) -> np.ndarray:
-        return np.array([self._joint_state(self.robot, j)[0] for j in ARM_JOINTS])
+        return np.array([state[0] for state in self._joint_states(self.robot, list(ARM_JOINTS))])
 
     def joint_velocities(self) -> np.ndarray:
-        return np.array([self._joint_state(self.robot, j)[1] for j in ARM_JOINTS])
+        return np.array([state[1] for state in self._joint_states(self.robot, list(ARM_JOINTS))])
 
     def _jacobian(self, angles) -> np.ndarray:
         """6 x 7: end-effector linear and angular velocity per arm joint velocity (world frame)."""
@@ -249,8 +251,11 @@ class _Scene:
 
 
 # -- the oracle's thresholds, measured -------------------------------------------------------
-def _bisect(holds, inside: float, outside: float, steps: int = 24) -> float:
-    """The boundary between `inside` (holds) and `outside` (does not), to (outside-inside)/2**steps."""
+def _bisect(holds, inside: float, outside: float, steps: int = 24) -> float | None:
+    """Where `holds` turns from true (at `inside`) to false (at `outside`), to (outside-inside)/2**steps;
+    None when it is not true at one end and false at the other (not a threshold on this line)."""
+    if not holds(inside) or holds(outside):
+        return None
     for _ in range(steps):
         middle = (inside + outside) / 2
         if holds(middle):
@@ -260,10 +265,11 @@ def _bisect(holds, inside: float, outside: float, steps: int = 24) -> float:
     return (inside + outside) / 2
 
 
-def thresholds(scene: _Scene, oracle) -> dict:
-    """The oracle's reach radius and height and its near / almost-at distances, plus the env's
-    own success distance, measured on the real env (the suites' oracle.py pass them as
-    arguments the adapter cannot read)."""
+def measure_thresholds(scene: _Scene, oracle) -> tuple[dict, list[str]]:
+    """The oracle's reach radius and height and its near / almost-at distances, measured on the
+    real env by bisection (the suites' oracle.py pass them as arguments nothing else can read),
+    plus the env's own success distance.  Returns the values and the names that could not be
+    measured (fact missing, or not a threshold on the line tried) and fall back to DEFAULT_THRESHOLDS."""
     facts = oracle(scene.env)
     found = {"success": float(scene.u.task.distance_threshold)}
     base = np.array([0.0, 0.0, scene.rest_z])
@@ -271,28 +277,27 @@ def thresholds(scene: _Scene, oracle) -> dict:
     if "reached" in facts:
         scene.move_gripper(base)
 
-        def reached_at(dx):
+        def reached_at(dx):          # the object slid away from a low gripper
             scene.set_object(base + [dx, 0.0, 0.0], 0.0, (0.0, 0.0, 0.0))
             return bool(oracle(scene.env)["reached"])
         found["reach"] = _bisect(reached_at, 0.0, 0.5)
         scene.set_object(base, 0.0, (0.0, 0.0, 0.0))
 
-        def reached_below(z):
+        def reached_below(z):        # the gripper raised straight above the object
             scene.move_gripper([0.0, 0.0, z], from_neutral=False)
             return bool(oracle(scene.env)["reached"])
-        _bisect(reached_below, EE_MIN_Z, EE_MAX_Z, steps=16)
-        # Inverse kinematics lands near, not on, the asked height: read where it landed.
-        found["reach_height"] = round(float(scene.ee_position()[2]), 4)
+        found["reach_height"] = _bisect(reached_below, EE_MIN_Z, EE_MAX_Z)
     for fact, name in (("near_target", "near"), ("almost_at_target", "tolerance")):
         if fact in facts:
-            def holds(dx, fact=fact):
+            def holds(dx, fact=fact):    # the object slid away from the target, level with it
                 scene.set_object([0.1 + dx, 0.0, scene.goal_z], 0.0, (0.0, 0.0, 0.0))
                 return bool(oracle(scene.env)[fact])
             scene.set_target([0.1, 0.0, scene.goal_z])
             found[name] = _bisect(holds, 0.0, 1.0)
-    for name, value in DEFAULT_THRESHOLDS.items():
-        found.setdefault(name, value)
-    return found
+    assumed = [name for name in DEFAULT_THRESHOLDS if found.get(name) is None]
+    for name in assumed:
+        found[name] = DEFAULT_THRESHOLDS[name]
+    return found, assumed
 
 
 # -- drawing states ----------------------------------------------------------------------------
@@ -320,7 +325,12 @@ def _unit(degrees: float) -> np.ndarray:
 
 def _cycle(k: int, n: int, salt: int) -> int:
     """The k-th entry of a fixed permutation of range(n): every combination once before any twice."""
-    return int(np.random.default_rng([salt, n]).permutation(n)[k % n])
+    return int(_permutation(n, salt)[k % n])
+
+
+@functools.lru_cache(maxsize=64)
+def _permutation(n: int, salt: int) -> np.ndarray:
+    return np.random.default_rng([salt, n]).permutation(n)
 
 
 class _Planner:
@@ -328,14 +338,8 @@ class _Planner:
         self.s = scene
         self.t = limits
 
-    def _uniform(self, rng, low, high):
-        return rng.uniform(low, high)
-
-    def target_xy(self, rng):
-        return rng.uniform(self.s.goal_low, self.s.goal_high)
-
     def target(self, rng):
-        return np.array([*self.target_xy(rng), self.s.goal_z])
+        return np.array([*rng.uniform(self.s.goal_low, self.s.goal_high), self.s.goal_z])
 
     def reach_object(self, rng):
         """An object anywhere objects go in play; those the arm cannot get at are drawn again."""
@@ -397,12 +401,12 @@ class _Planner:
         return [0.0, 0.02, *(e + s * m for e in edges for m in MARGINS for s in (-1, 1)),
                 0.15, 0.2, 0.3, 0.45]
 
-    def object_at_distance(self, rng, target, distance, lift=0.0):
-        """An object at `distance` (3-D) from `target`, resting (or lifted by `lift`), on the table.
+    def object_at_distance(self, rng, target, distance):
+        """An object resting on the table at `distance` (3-D) from `target`.
 
         Where the object rests below the target's centre (Slide: 1.5 cm), a 3-D distance
         shorter than that gap cannot be had on the table: the object goes right under it."""
-        z = self.s.rest_z + lift
+        z = self.s.rest_z
         dz = abs(z - target[2])
         horizontal = math.sqrt(max(distance ** 2 - dz ** 2, 0.0))
         for _ in range(40):
@@ -492,6 +496,37 @@ class _Planner:
         return self.free_gripper(rng)
 
 
+def _step_out(scene: _Scene, inside: np.ndarray, way: np.ndarray) -> bool:
+    """Move the gripper from `inside` the object along `way` until it is just clear (within
+    STEP_OUT): coarse steps out, then halving back.  False if the arm cannot follow."""
+    def clear_at(position) -> bool | None:
+        if scene.move_gripper(position, from_neutral=False) > IK_TOLERANCE:
+            return None
+        return not scene.overlaps()
+
+    for _ in range(40):
+        outside = inside + way * 4 * STEP_OUT
+        clear = clear_at(outside)
+        if clear is None:
+            return False
+        if clear:
+            break
+        inside = outside
+    else:
+        return False
+    while np.linalg.norm(outside - inside) > STEP_OUT * 1.01:
+        middle = (inside + outside) / 2
+        clear = clear_at(middle)
+        if clear is None:
+            return False
+        if clear:
+            outside = middle
+        else:
+            inside = middle
+    # The arm is where it was last asked to be: at `outside` unless that last ask overlapped.
+    return bool(clear) or bool(clear_at(outside))
+
+
 def _realise(scene: _Scene, spec: _Spec) -> bool:
     """Set `spec` in the simulator; False when it cannot be had (IK off, or an overlap it may not resolve)."""
     scene.set_object(spec.obj, spec.yaw, spec.obj_velocity)
@@ -501,15 +536,7 @@ def _realise(scene: _Scene, spec: _Spec) -> bool:
     if not scene.within_reach(ee) or scene.move_gripper(ee) > IK_TOLERANCE:
         return False
     if scene.overlaps():
-        if spec.escape is None:
-            return False
-        for _ in range(120):
-            ee = ee + spec.escape * STEP_OUT
-            if scene.move_gripper(ee, from_neutral=False) > IK_TOLERANCE:
-                return False
-            if not scene.overlaps():
-                break
-        else:
+        if spec.escape is None or not _step_out(scene, ee, spec.escape):
             return False
     if np.any(spec.ee_velocity):
         scene.set_gripper_velocity(spec.ee_velocity)
@@ -594,16 +621,18 @@ def coverage_states(suite, n: int = 2000, seed: int = 0) -> dict:
     "describe": [str] * N, "group": (N,) str, "state": (N, STATE_SIZE) float64 (the state
     vector, for pixel suites too), "joints": (N, 7) and "joint_velocities": (N, 7) (the arm;
     with "state" and "yaw" they re-create a state: `restore`), "yaw": (N,) the object's turn
-    about the vertical, "summary": {"states", "groups", "left_out", "thresholds", "seconds"}}.
+    about the vertical, "summary": {"states", "groups" (name: count), "covers" (name: what),
+    "left_out", "thresholds" (measured from the oracle), "thresholds_assumed", "seconds",
+    "cpu_seconds"}}.
     Deterministic: the same suite, n and seed give identical arrays.
     """
-    begin = time.perf_counter()
+    begin, cpu = time.perf_counter(), time.process_time()
     oracle = suite.oracle()
     env = panda.make_env(suite)
     try:
         env.reset(seed=seed)
         scene = _Scene(env, view=visible_area(suite))
-        limits = thresholds(scene, oracle)
+        limits, assumed = measure_thresholds(scene, oracle)
         planner = _Planner(scene, limits)
         records = []
         for g, (group, count) in enumerate(_allocation(n).items()):
@@ -621,7 +650,9 @@ def coverage_states(suite, n: int = 2000, seed: int = 0) -> dict:
                 records.append(_read(suite, scene, oracle, group, spec))
     finally:
         env.close()
-    return _assemble(suite, scene, records, limits, time.perf_counter() - begin)
+    return _assemble(suite, scene, records, limits,
+                     {"thresholds_assumed": assumed, "seconds": round(time.perf_counter() - begin, 3),
+                      "cpu_seconds": round(time.process_time() - cpu, 3)})
 
 
 def _read(suite, scene: _Scene, oracle, group: str, spec: _Spec) -> dict:
@@ -643,7 +674,7 @@ def _read(suite, scene: _Scene, oracle, group: str, spec: _Spec) -> dict:
             "yaw": spec.yaw}
 
 
-def _assemble(suite, scene: _Scene, records: list[dict], limits: dict, seconds: float) -> dict:
+def _assemble(suite, scene: _Scene, records: list[dict], limits: dict, spent: dict) -> dict:
     names = list(records[0]["labels"])
     facts = {k: np.array([bool(r["labels"][k]) for r in records]) for k in names
              if isinstance(records[0]["labels"][k], (bool, np.bool_))}
@@ -665,8 +696,8 @@ def _assemble(suite, scene: _Scene, records: list[dict], limits: dict, seconds: 
         "yaw": np.array([r["yaw"] for r in records], dtype=np.float64),
         "summary": {"states": len(records), "groups": counts,
                     "covers": {name: text for name, (_, text) in GROUPS.items()},
-                    "left_out": (LEFT_OUT_PIXELS if suite.obs_kind == "rgb" else "") + LEFT_OUT, "thresholds": {k: round(v, 6) for k, v in limits.items()},
-                    "seconds": round(seconds, 3)},
+                    "left_out": (LEFT_OUT_PIXELS if suite.obs_kind == "rgb" else "") + LEFT_OUT,
+                    "thresholds": {k: round(v, 6) for k, v in limits.items()}, **spent},
     }
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from carverify import panda
-from carverify.panda_states import GROUPS, _realise, _Scene, _Spec, coverage_states, restore
+from carverify.panda_states import (GROUPS, _realise, _Scene, _Spec, coverage_states, measure_thresholds,
+                                    restore)
 from carverify.suite import load_suite
 
 LAY = panda.STATE_LAYOUT
@@ -37,6 +38,7 @@ def test_at_least_n_states_in_every_group_with_the_documented_thresholds(states)
         assert count >= GROUPS[name][0] * 2000 and (result["group"] == name).sum() == count
     assert summary["thresholds"] == {"success": SUCCESS, "reach": REACH, "reach_height": REACH_HEIGHT,
                                      "near": NEAR, "tolerance": TOLERANCE}
+    assert summary["thresholds_assumed"] == []
     assert "tipped over" in summary["left_out"]
     assert set(result["facts"]) == {"reached", "near_target", "at_target", "almost_at_target"}
     assert set(result["measures"]) == {"distance"}
@@ -109,7 +111,8 @@ def test_three_d_distance_and_a_two_d_check_disagree_on_lifted_objects(states):
     table = result["group"] == "target_table"
     gap = result["measures"]["distance"]
     for edge in (SUCCESS, TOLERANCE, NEAR):
-        assert (table & (gap < edge) & (gap > edge - 0.002)).any() and (table & (gap > edge) & (gap < edge + 0.002)).any()
+        assert (table & (gap < edge) & (gap > edge - 0.002)).any()
+        assert (table & (gap > edge) & (gap < edge + 0.002)).any()
 
 
 def test_moving_and_still_objects(states):
@@ -165,6 +168,25 @@ def test_the_state_vector_shows_exactly_the_positions_set():
             np.testing.assert_allclose(panda.object_target_distance(env), np.linalg.norm(spec.obj - spec.target))
     finally:
         env.close()
+
+
+def test_thresholds_are_read_from_the_oracle_and_fall_back_when_it_lacks_a_fact():
+    suite = load_suite("panda-slide")
+    facts = suite.oracle()
+
+    def tighter(env):                 # an oracle with other thresholds, and no reached fact
+        values = facts(env)
+        return {"near_target": values["distance"] < 0.08, "at_target": values["at_target"],
+                "distance": values["distance"]}
+
+    env = suite.make_env()
+    try:
+        env.reset(seed=0)
+        found, assumed = measure_thresholds(_Scene(env), tighter)
+    finally:
+        env.close()
+    assert abs(found["near"] - 0.08) < 1e-6 and found["success"] == SUCCESS
+    assert sorted(assumed) == ["reach", "reach_height", "tolerance"]
 
 
 @pytest.mark.parametrize("name", ["panda-push", "panda-slide-pixels"])
