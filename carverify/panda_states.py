@@ -565,7 +565,10 @@ def _heading(vector) -> str:
 
 
 def describe(state: np.ndarray, *, noun: str = "cube", rest_z: float = 0.02) -> str:
-    """One state vector (panda.STATE_LAYOUT) in words, e.g. for a finding."""
+    """One state vector (panda.STATE_LAYOUT) in words, e.g. for a finding.
+
+    Distances to a tenth of a millimetre: a state chosen a millimetre from a threshold must
+    not read as if it sat on it."""
     lay = panda.STATE_LAYOUT
     ee, ee_v = state[lay["ee_position"]], state[lay["ee_velocity"]]
     obj, obj_v = state[lay["object_position"]], state[lay["object_velocity"]]
@@ -573,17 +576,17 @@ def describe(state: np.ndarray, *, noun: str = "cube", rest_z: float = 0.02) -> 
     offset = ee[:2] - obj[:2]
     apart = float(np.linalg.norm(offset))
     if apart < 0.005:
-        where = f"gripper right above the {noun}"
+        where = f"gripper over the {noun}'s centre ({apart * 100:.2f} cm off)"
     else:
-        where = f"gripper {apart * 100:.1f} cm {_side(offset)} the {noun}"
-    where += f" at {ee[2] * 100:.1f} cm height"
+        where = f"gripper {apart * 100:.2f} cm {_side(offset)} the {noun}"
+    where += f" at {ee[2] * 100:.2f} cm height"
     lift = float(obj[2] - rest_z)
     lying = f"{noun} lifted {lift * 100:.1f} cm" if lift > 0.002 else f"{noun} on the table"
     d3 = float(np.linalg.norm(obj - target))
     d2 = float(np.linalg.norm(obj[:2] - target[:2]))
-    gap = f"{d3:.3f} m from the target"
-    if abs(d3 - d2) > 0.0005:
-        gap += f" ({d2:.3f} m horizontally)"
+    gap = f"{d3:.4f} m from the target"
+    if abs(d3 - d2) > 0.00005:
+        gap += f" ({d2:.4f} m horizontally)"
     speed = float(np.linalg.norm(obj_v))
     motion = "still" if speed < 1e-6 else f"moving {speed:.3f} m/s {_heading(obj_v)}"
     text = f"{where}, {lying} {gap}, {motion}"
@@ -624,7 +627,9 @@ def coverage_states(suite, n: int = 2000, seed: int = 0) -> dict:
     about the vertical, "summary": {"states", "groups" (name: count), "covers" (name: what),
     "left_out", "thresholds" (measured from the oracle), "thresholds_assumed", "seconds",
     "cpu_seconds"}}.
-    Deterministic: the same suite, n and seed give identical arrays.
+    Deterministic: the same suite, n and seed give identical arrays.  Each state depends only
+    on (seed, group, its index in the group), so a larger n keeps every state of a smaller
+    one (group by group, in order) and adds more.
     """
     begin, cpu = time.perf_counter(), time.process_time()
     oracle = suite.oracle()
