@@ -147,11 +147,35 @@ def _panda_block(suite: Suite) -> dict:
     cov = suite.config.get("coverage", {})
     got = sample(suite, n=int(cov.get("states", DEFAULT_PANDA_STATES)), seed=int(cov.get("seed", 0)))
     facts = {k: np.asarray(v, bool) for k, v in got["facts"].items()}
-    return {"frames": np.asarray(got["frames"]), "facts": facts, "success": np.asarray(got["success"], bool),
+    unsettled = _unsettled_by_pixels(suite, got) if suite.obs_kind != "state" else {}
+    return {"unsettled": unsettled, "frames": np.asarray(got["frames"]), "facts": facts, "success": np.asarray(got["success"], bool),
             "edges": np.zeros((0, 2), np.int32), "depth": np.zeros(len(got["success"]), np.int32),
             "descriptions": np.array([w.encode() for w in got["describe"]]),
             "left_out": {got.get("summary", {}).get("left_out", "continuous state space: a spread, not every state"): 0},
             "groups": got.get("summary", {}).get("groups", {})}
+
+
+# Which measured threshold (carverify/panda_states.py summary["thresholds"]) each distance fact uses.
+_DISTANCE_FACTS = {"at_target": "success", "near_target": "near", "almost_at_target": "tolerance"}
+DEFAULT_PIXEL_BAND = 0.012   # metres: a pixel and a half of the bundled 64-pixel frames
+
+
+def _unsettled_by_pixels(suite: Suite, got: dict) -> dict[str, np.ndarray]:
+    """Distance facts a top-down frame cannot settle: within a pixel band of the threshold, or
+    where the object's height (invisible from above) decides the 3-D test the fact uses."""
+    from carverify.panda import STATE_LAYOUT
+
+    band = float(suite.config.get("coverage", {}).get("pixel_band", DEFAULT_PIXEL_BAND))
+    state = np.asarray(got["state"], np.float64)
+    obj, target = state[:, STATE_LAYOUT["object_position"]], state[:, STATE_LAYOUT["target_position"]]
+    d3 = np.linalg.norm(obj - target, axis=1)
+    d2 = np.linalg.norm(obj[:, :2] - target[:, :2], axis=1)
+    out = {}
+    for fact, name in _DISTANCE_FACTS.items():
+        limit = got.get("summary", {}).get("thresholds", {}).get(name)
+        if fact in got["facts"] and limit is not None:
+            out[fact] = (np.abs(d3 - limit) < band) | ((d2 < limit) != (d3 < limit))
+    return out
 
 
 def _block(folder: pathlib.Path, name: str, build, progress, k: int, total: int) -> dict:
@@ -165,6 +189,8 @@ def _block(folder: pathlib.Path, name: str, build, progress, k: int, total: int)
     start = time.perf_counter()
     block = build()
     block["ambiguous"] = _pixel_ambiguous(block["frames"], block["facts"])
+    for fact, unsettled in block.pop("unsettled", {}).items():
+        block["ambiguous"][fact] = block["ambiguous"][fact] | unsettled
     block["seconds"] = time.perf_counter() - start
     _write(folder, meta_path, frames_path, block)
     return _read(meta_path, frames_path)
