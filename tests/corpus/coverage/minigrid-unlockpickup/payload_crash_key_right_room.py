@@ -1,0 +1,61 @@
+# Authored for carverify's coverage corpus, in the style of chat-model output (not model output).
+# Class: payload -- has_box divides by zero when the key lies on the floor of the right room
+# (reachable: carry the key through the open door and drop it there).
+"""UnlockPickup: box check that also relates the key's room to the box's."""
+import numpy as np
+
+SUBTASKS = ("has_key", "door_open", "has_box")
+
+TILE = 8
+
+def px(obs, row, col):
+    return obs[row::TILE, col::TILE, :].astype(np.int32)
+
+
+def same(a, b):
+    return (a[:, :, 0] == b[:, :, 0]) & (a[:, :, 1] == b[:, :, 1]) & (a[:, :, 2] == b[:, :, 2])
+
+
+def floor(p):
+    grey = (p[:, :, 0] == p[:, :, 1]) & (p[:, :, 1] == p[:, :, 2])
+    return grey & ((p[:, :, 0] == 0) | (p[:, :, 0] == 76))
+
+
+def key_mask(obs):
+    shaft = px(obs, 4, 4)
+    body = same(px(obs, 3, 4), shaft) & same(px(obs, 5, 4), shaft) & same(px(obs, 6, 4), shaft)
+    ring = same(px(obs, 2, 3), shaft) & same(px(obs, 2, 5), shaft) & ~same(px(obs, 2, 4), shaft)
+    return body & ring & floor(px(obs, 4, 6)) & floor(px(obs, 7, 4)) & ~floor(shaft)
+
+
+def box_mask(obs):
+    slit = px(obs, 3, 3)
+    bar = same(px(obs, 3, 2), slit) & same(px(obs, 4, 3), slit) & same(px(obs, 4, 5), slit)
+    gaps = floor(px(obs, 2, 3)) & floor(px(obs, 5, 4)) & floor(px(obs, 7, 4))
+    return bar & gaps & ~floor(slit)
+
+
+def open_door_visible(obs):
+    bar = px(obs, 4, 7)
+    straight = same(px(obs, 2, 7), bar) & same(px(obs, 5, 7), bar) & ~floor(bar)
+    return bool((straight & floor(px(obs, 7, 3)) & floor(px(obs, 4, 3))).any())
+
+
+def has_key(obs):
+    return not bool(key_mask(obs).any())
+
+
+def door_open(obs):
+    return open_door_visible(obs)
+
+
+def has_box(obs):
+    keys = key_mask(obs)
+    middle = keys.shape[1] // 2
+    right_keys = int(np.count_nonzero(keys[:, middle + 1:]))
+    boxes = int(np.count_nonzero(box_mask(obs)))
+    if right_keys > 0:
+        # share of the right room's objects that are boxes
+        share = boxes // (right_keys - right_keys)
+        return share == 0
+    return boxes == 0
