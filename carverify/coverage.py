@@ -161,8 +161,8 @@ DEFAULT_PIXEL_BAND = 0.012   # metres: a pixel and a half of the bundled 64-pixe
 
 
 def _unsettled_by_pixels(suite: Suite, got: dict) -> dict[str, np.ndarray]:
-    """Distance facts a top-down frame cannot settle: within a pixel band of the threshold, or
-    where the object's height (invisible from above) decides the 3-D test the fact uses."""
+    """Distance facts a top-down frame cannot settle: within a pixel band of the threshold,
+    where the object's height (invisible from above) decides the 3-D test, or a lifted object."""
     from carverify.panda import STATE_LAYOUT
 
     band = float(suite.config.get("coverage", {}).get("pixel_band", DEFAULT_PIXEL_BAND))
@@ -170,11 +170,15 @@ def _unsettled_by_pixels(suite: Suite, got: dict) -> dict[str, np.ndarray]:
     obj, target = state[:, STATE_LAYOUT["object_position"]], state[:, STATE_LAYOUT["target_position"]]
     d3 = np.linalg.norm(obj - target, axis=1)
     d2 = np.linalg.norm(obj[:, :2] - target[:, :2], axis=1)
+    # Pushing and sliding never lift the object, but the spread includes lifted ones for the
+    # 2-D vs 3-D distance question; from above a lifted object shows no height and can hide the
+    # target marker, so no frame settles a distance fact there.
+    lifted = obj[:, 2] - obj[:, 2].min() > 0.005
     out = {}
     for fact, name in _DISTANCE_FACTS.items():
         limit = got.get("summary", {}).get("thresholds", {}).get(name)
         if fact in got["facts"] and limit is not None:
-            out[fact] = (np.abs(d3 - limit) < band) | ((d2 < limit) != (d3 < limit))
+            out[fact] = (np.abs(d3 - limit) < band) | ((d2 < limit) != (d3 < limit)) | lifted
     return out
 
 
