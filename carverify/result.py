@@ -11,6 +11,9 @@ from typing import Any
 
 STATUSES = ("passed", "failed", "skipped", "error")
 VERDICTS = ("accepted", "rejected", "error")
+# Findings about carverify's infrastructure, not the program: CV000 (carverify broke) and
+# CV604 (a sandbox child stopped by a wall-clock backstop while under every CPU limit).
+INFRASTRUCTURE_CODES = frozenset({"CV000", "CV604"})
 REPORT_SCHEMA_VERSION = 1
 
 
@@ -54,6 +57,12 @@ class StageResult:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        # "failed" means the program is wrong.  A stage that found nothing but infrastructure
+        # trouble (e.g. a starved child, CV604) judged nothing: that is an error, whichever
+        # stage reports it, so a loaded machine can never turn into a rejection.
+        if self.status == "failed" and self.findings and all(
+                f.code in INFRASTRUCTURE_CODES for f in self.findings):
+            self.status = "error"
 
     def to_dict(self) -> dict[str, Any]:
         return {

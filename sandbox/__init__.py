@@ -6,9 +6,9 @@ from sandbox.issue import Issue
 from sandbox.limits import Limits
 from sandbox.source import parse_source
 from sandbox.policy import ProgramInfo, check_policy
-from sandbox.runner import CallBatch, Sandbox, SandboxPool
+from sandbox.runner import CallBatch, CompileResult, Sandbox, SandboxPool, use_helper_cache
 
 __all__ = [
-    "CallBatch", "Issue", "Limits", "ProgramInfo", "Sandbox", "SandboxPool",
-    "check_policy", "parse_source",
+    "CallBatch", "CompileResult", "Issue", "Limits", "ProgramInfo", "Sandbox", "SandboxPool",
+    "check_policy", "parse_source", "use_helper_cache",
 ]

@@ -5,6 +5,11 @@ Protocol (stdin/stdout of this process, nothing else):
   child  -> parent one b"+" per finished call (the parent's per-call watchdog), then one JSON line
 Results are JSON, never pickle.  The program's code runs only after the limits
 are in place and privileges are dropped.
+
+Every time limit here counts this process's CPU time (ITIMER_PROF, RLIMIT_CPU), never
+the wall clock: a program gets the same verdict on a quiet machine and a loaded one.
+The parent (sandbox/runner.py) keeps a wall-clock backstop for a child that is starved
+or stuck, and reports it as an infrastructure error, not as the program's fault.
 """
 from __future__ import annotations
 
@@ -32,15 +37,27 @@ _OUT = 1
 
 
 class CallTimeout(BaseException):
-    """Raised by SIGALRM in the middle of a program call; programs cannot catch it (no try)."""
+    """Raised by SIGPROF in the middle of a program call; programs cannot catch it (no try)."""
 
 
 _armed = False
+# The CPU-time timer: SIGPROF fires after this process has used the given CPU seconds
+# (user + system), however long the scheduler kept it waiting.
+TIMER = signal.ITIMER_PROF
+TIMER_SIGNAL = signal.SIGPROF
 
 
 def _on_alarm(signum, frame):
     if _armed:
         raise CallTimeout()
+
+
+def arm(seconds: float, interval: float = 0.0) -> None:
+    signal.setitimer(TIMER, seconds, interval)
+
+
+def disarm() -> None:
+    signal.setitimer(TIMER, 0)
 
 
 def _send(obj) -> None:
@@ -64,8 +81,9 @@ def _read_exact(stream, n: int) -> bytes:
 def apply_limits(limits: Limits, mode: str) -> None:
     used = int(sum(resource.getrusage(resource.RUSAGE_SELF)[:2])) + 1
     memory = limits.compile_memory_bytes if mode == "native" else limits.memory_bytes
+    cpu = limits.child_cpu_seconds(mode)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (used + limits.cpu_seconds, used + limits.cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_CPU, (used + cpu, used + cpu + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
@@ -148,10 +166,10 @@ class Program:
         try:
             try:
                 _armed = True
-                signal.setitimer(signal.ITIMER_REAL, self.limits.load_seconds)
+                arm(self.limits.load_seconds)
                 exec(code, self.globals)
             finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                disarm()
                 _armed = False
         except BaseException as exc:  # noqa: BLE001 - hostile code may raise anything
             issue = _issue_for(exc, "module-level code", None)
@@ -184,12 +202,13 @@ class Program:
                 try:
                     try:
                         _armed = True
-                        signal.setitimer(signal.ITIMER_REAL, self.limits.call_seconds)
-                        start = time.perf_counter()
+                        arm(self.limits.call_seconds)
+                        # CPU seconds, like the limit: time spent descheduled is not the check's.
+                        start = time.process_time()
                         result = fn(frame)
-                        spent = time.perf_counter() - start
+                        spent = time.process_time() - start
                     finally:
-                        signal.setitimer(signal.ITIMER_REAL, 0)
+                        disarm()
                         _armed = False
                     total += spent
                     worst = max(worst, spent)
@@ -232,14 +251,81 @@ class Program:
 
 
 _native_loader = None
-_native_compile = None
+_native = None        # sandbox.native, imported before privileges drop (native mode only)
+_helper_cache = None  # sandbox.helper_cache, likewise
 
 
-def _import_native() -> None:
-    global _native_loader, _native_compile
-    from sandbox.native import compile_for, load_native
-    _native_loader = load_native
-    _native_compile = compile_for
+def _import_native(helper_cache_dir: str | None) -> None:
+    global _native_loader, _native, _helper_cache
+    from sandbox import helper_cache, native
+    _native_loader = native.load_native
+    _native, _helper_cache = native, helper_cache
+    # Read while this process may still read the cache directory; it never writes it.
+    helper_cache.install(helper_cache_dir, writable=False)
+
+
+def compile_batch(program: Program, fns: list[str], frames: np.ndarray) -> dict:
+    """Compile every requested function for the type of one frame, in one batch.
+
+    One CPU-time deadline (limits.compile_seconds) covers the whole batch: helpers and
+    functions shared by several checks compile once, and a slow machine does not shorten
+    the budget, since ITIMER_PROF counts only the CPU this process gets.  Returns
+    {"issues": name -> CV601 issue or None, "cpu_seconds": ..., "helpers": cache report}.
+    """
+    global _armed
+    signal.signal(TIMER_SIGNAL, _on_alarm)
+    signature = (_native._frame_type(frames),)
+    lines = getattr(program, "function_lines", {})
+    budget = program.limits.compile_seconds
+    start = time.process_time()
+    issues = {}
+    for name in fns:
+        dispatcher = program.functions.get(name)
+        issues[name] = None
+        if dispatcher is None or signature in dispatcher.overloads:
+            continue  # unknown names fail in the call loop as they do in restricted mode
+        left = budget - (time.process_time() - start)
+        try:
+            if left <= 0:
+                raise CallTimeout()
+            try:
+                _armed = True
+                # Repeats: a signal landing in one of llvmlite's ctypes callbacks is swallowed.
+                arm(left, 0.25)
+                dispatcher.compile(signature)
+            finally:
+                disarm()
+                _armed = False
+        except CallTimeout:
+            issues[name] = Issue("CV601", f"{name}: numba did not finish compiling it within {budget:g} s of CPU "
+                                 "time", lines.get(name), None, "simplify the check: fewer, smaller functions", name)
+        except MemoryError:
+            issues[name] = Issue("CV601", f"{name}: numba ran out of memory compiling it", lines.get(name),
+                                 None, "simplify the check", name)
+        except Exception as exc:  # noqa: BLE001 - numba raises many types; all mean "does not compile"
+            issues[name] = _native.compile_issue(name, exc, lines)
+    # Compiled code never returns to the interpreter mid-call, so the Python handler could
+    # not stop a runaway check: during calls the CPU timer's signal terminates the child
+    # instead (its default action), which the parent reports as a timeout.
+    signal.signal(TIMER_SIGNAL, signal.SIG_DFL)
+    return {"issues": {n: (None if i is None else i.to_json()) for n, i in issues.items()},
+            "cpu_seconds": time.process_time() - start, "helpers": _helper_cache.report()}
+
+
+def _compile_failures(program: Program, fns: list[str], frames: np.ndarray) -> dict | None:
+    # A call request on a native child compiles first (a caller may skip the compile request);
+    # a function that does not compile answers in the call format, with no frame run.
+    signature = (_native._frame_type(frames),)
+    if all(name not in program.functions or signature in program.functions[name].overloads for name in fns):
+        return None
+    issues = compile_batch(program, fns, frames)["issues"]
+    if not any(issues.values()):
+        return None
+    empty = {name: 0.0 for name in fns}
+    return {"values": {name: [] for name in fns},
+            "issues": {name: (None if issues.get(name) is None else {**issues[name], "frame": None}) for name in fns},
+            "errors": {name: int(issues.get(name) is not None) for name in fns},
+            "seconds": empty, "max_seconds": dict(empty)}
 
 
 def _short(value) -> str:
@@ -256,7 +342,7 @@ def _short(value) -> str:
 def main() -> None:
     # A stray print from our own code must never corrupt the protocol stream.
     sys.stdout = sys.stderr
-    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(TIMER_SIGNAL, _on_alarm)
     sys.setrecursionlimit(400)
     stdin = sys.stdin.buffer
     program = None
@@ -270,7 +356,7 @@ def main() -> None:
             limits = Limits(**request["limits"])
             mode = request.get("mode", "restricted")
             if mode == "native":
-                _import_native()  # everything is imported before privileges drop
+                _import_native(request.get("helper_cache"))  # everything is imported before privileges drop
             apply_limits(limits, mode)
             program = Program(request["source"], limits, mode)
             _send(program.load(request["source"]))
@@ -279,12 +365,20 @@ def main() -> None:
             raw = _read_exact(stdin, int(np.prod(shape)) * dtype.itemsize)
             frames = np.frombuffer(raw, dtype=dtype).reshape(shape)  # read-only: bytes back it
             if program.mode == "native":
-                # numba compiles for the frame's type here, outside the per-call alarm.
-                failed = _native_compile(program, request["fns"], frames)
+                # numba compiles for the frame's type here, outside the per-call timer.
+                failed = _compile_failures(program, request["fns"], frames)
                 if failed is not None:
                     _send(failed)
                     continue
             _send(program.call(request["fns"], frames, request.get("stop_on_error", True), request.get("returns")))
+        elif op == "compile":
+            # No frames travel: the frame type is all numba needs.
+            frames = np.empty(tuple(request["shape"]), np.dtype(request["dtype"]))
+            frames.setflags(write=False)
+            if program.mode != "native":
+                _send({"issues": {name: None for name in request["fns"]}, "cpu_seconds": 0.0, "helpers": {}})
+            else:
+                _send(compile_batch(program, request["fns"], frames))
         elif op == "exit":
             return
 

@@ -1,7 +1,9 @@
 """The child process boundary: limits, deaths, cleanup.  A dead child is a finding, never a crash."""
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import textwrap
 
@@ -78,15 +80,21 @@ def test_non_bool_return():
     assert issue.code == "CV304" and issue.message.startswith("a(obs) returned int 1, not a truth value")
 
 
-@pytest.mark.parametrize("boot,code", [
-    ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "CV306"),
-    ("import sys; sys.exit(0)", "CV307"),
-    ("import sys; sys.stdin.readline(); sys.exit(3)", "CV306"),
-    ("import sys, time; sys.stdin.readline(); time.sleep(60)", "CV302"),
+@pytest.mark.parametrize("boot,code,wall", [
+    ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "CV306", 3),
+    ("import sys; sys.exit(0)", "CV307", 3),
+    ("import sys; sys.stdin.readline(); sys.exit(3)", "CV306", 3),
+    # Silent without using CPU: no program can do that (it cannot sleep or wait), so the
+    # wall-clock backstop ends it as an infrastructure error, not as the program's timeout.
+    ("import sys, time; sys.stdin.readline(); time.sleep(60)", "CV604", 3),
+    # Busy past its CPU budget (0.5 s + grace) while ignoring its own timer: the parent's CPU
+    # watchdog ends it, however long a loaded machine takes to give it that much CPU.
+    ("import sys; sys.stdin.readline()\nwhile True: pass", "CV302", 60),
 ])
-def test_dead_or_silent_child_is_a_finding(monkeypatch, boot, code):
+def test_dead_or_silent_child_is_a_finding(monkeypatch, boot, code, wall):
     monkeypatch.setattr(runner, "_BOOT", boot)
-    limits = Limits(load_seconds=0.5, wall_seconds=3)
+    monkeypatch.setattr(runner, "_STARTUP_CPU", 0.0)
+    limits = Limits(load_seconds=0.5, wall_seconds=wall)
     start = time.monotonic()
     with Sandbox(prog("return True"), limits) as box:
         load = box.load()
@@ -94,14 +102,63 @@ def test_dead_or_silent_child_is_a_finding(monkeypatch, boot, code):
     assert time.monotonic() - start < limits.wall_seconds + 5
 
 
-def test_wall_clock_limit_kills_a_slow_batch():
-    limits = Limits(call_seconds=0.3, wall_seconds=2)
-    frames = np.zeros((100, 40, 40, 3), np.uint8)
-    slow = prog("t = 0\nfor i in range(400000):\n    t += i\nreturn t > 0")
+SLOW_CHECK = prog("t = 0\nfor i in range(400000):\n    t += i\nreturn t > 0")   # 0.05-0.15 s of CPU per call
+
+
+def test_whole_child_cpu_limit_ends_many_calls_under_the_per_call_limit():
+    limits = Limits(call_seconds=0.3, cpu_seconds=2)
+    frames = np.zeros((200, 40, 40, 3), np.uint8)
     start = time.monotonic()
-    issue = run(slow, limits, frames)
-    assert issue.code == "CV302" and "wall-clock" in issue.message
-    assert time.monotonic() - start < limits.wall_seconds + 5
+    issue = run(SLOW_CHECK, limits, frames)
+    assert issue.code == "CV308" and "CPU time limit" in issue.message, issue
+    assert time.monotonic() - start < limits.wall_seconds
+
+
+def _starve(pid: int, stop: threading.Event, stopped: float, running: float) -> None:
+    # What a loaded machine does to the child, made deterministic: it gets the CPU only
+    # `running` seconds out of every `stopped + running`.
+    while not stop.is_set():
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(stopped)
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(running)
+
+
+def test_a_starved_child_is_not_timed_out_by_the_wall_clock():
+    """Each call takes far longer than call_seconds of wall time, but not of CPU: no finding."""
+    limits = Limits(call_seconds=0.3)
+    heavy = SLOW_CHECK  # 0.05-0.15 s of CPU per call
+    with Sandbox(heavy, limits) as box:
+        assert box.load().ok
+        stop = threading.Event()
+        starver = threading.Thread(target=_starve, args=(box._child.proc.pid, stop, 0.3, 0.05), daemon=True)
+        starver.start()
+        try:
+            batch = box.call(["a"], np.zeros((4, 40, 40, 3), np.uint8))
+        finally:
+            stop.set()
+            starver.join()
+            os.kill(box._child.proc.pid, signal.SIGCONT)
+    assert batch.dead is None and batch.issues["a"] is None, (batch.dead, batch.issues)
+    assert batch.values == {"a": [True] * 4}
+    # The calls really were starved: more wall time than the per-call limit, each under it in CPU.
+    assert batch.wall_seconds > 4 * limits.call_seconds
+    assert max(batch.times["a"]) < limits.call_seconds
+
+
+@pytest.mark.parametrize("wall_seconds,says", [(3.0, "backstop"), (180.0, "for one step")])
+def test_a_stopped_child_is_an_error_not_a_timeout(wall_seconds, says):
+    """A child that gets no CPU at all hits a wall-clock backstop: CV604, which says so."""
+    limits = Limits(wall_seconds=wall_seconds)
+    with Sandbox(prog("return True"), limits) as box:
+        assert box.load().ok
+        os.kill(box._child.proc.pid, signal.SIGSTOP)
+        start = time.monotonic()
+        batch = box.call(["a"], FRAMES)
+        waited = time.monotonic() - start
+    assert batch.dead is not None and batch.dead.code == "CV604", batch.dead
+    assert says in batch.dead.message and "not judged" in batch.dead.message
+    assert waited < max(runner._MIN_WALL, wall_seconds) + 5
 
 
 def test_no_process_left_behind():
