@@ -58,6 +58,7 @@ CODES: dict[str, str] = {
     "CV601": "numba nopython compile failed",
     "CV602": "compiled output differs from the restricted run",
     "CV603": "compiled per-step cost over the suite budget",
+    "CV604": "sandbox child stopped by a wall-clock backstop, not by a CPU limit (not judged: retry)",
     # generation (a model's reply, before any audit)
     "CV701": "no program in the reply",
     "CV702": "reply cut off before the program ended",
@@ -125,8 +126,9 @@ EXPLAIN: dict[str, str] = {
              "give literal keys.",
     "CV301": "The check raised an exception on a real suite frame (IndexError, ValueError, ...). "
              "Reproduce with `carverify run PROGRAM --obs FRAME.npy --fn NAME`.",
-    "CV302": "One call ran longer than 0.5 s, or the child ran past its 60 s wall-clock limit. "
-             "The check runs at every env step: bound every loop, prefer vectorised numpy.",
+    "CV302": "One call used more than 0.5 s of CPU time (or module-level code more than 10 s). "
+             "Limits count CPU time, so a busy machine does not cause this. The check runs at every "
+             "env step: bound every loop, prefer vectorised numpy.",
     "CV303": "The child ran out of its 1 GiB address space. Allocate arrays the size of the frame.",
     "CV304": "A sub-task check must return a truth value (bool or np.bool_; progress a number). "
              "Wrap an array result in bool(...any()) or bool(...all()).",
@@ -135,8 +137,8 @@ EXPLAIN: dict[str, str] = {
     "CV306": "The sandbox child was killed by a signal or crashed (segfault, abort). Usually a "
              "resource attack or a numpy call on a pathological shape.",
     "CV307": "The sandbox child exited without sending a result, e.g. the program called exit.",
-    "CV308": "The child used more than 45 s of CPU in all: many calls each just under the "
-             "per-call limit. Make each check cheaper.",
+    "CV308": "The child used more than 45 s of CPU in all (plus the compile budget in the native "
+             "child): many calls each just under the per-call limit. Make each check cheaper.",
     "CV309": "Module-level code (constants) raised or exhausted a limit while loading.",
     "CV310": "A run-time guard refused an operation the static policy could not see, such as an "
              "object-dtype array or a forbidden keyword passed through a computed call.",
@@ -175,6 +177,10 @@ EXPLAIN: dict[str, str] = {
              "uint8 wrap-around (a - b on uint8 frames) or integer/float division. Cast to int first.",
     "CV603": "The compiled checks cost more than the suite's budget (25% of an env step plus "
              "render by default, [budget] compiled_step_fraction in suite.toml).",
+    "CV604": "Not a verdict: the sandbox child made too little progress in wall-clock time while "
+             "staying under every CPU limit, so the machine starved it (or it was stuck outside the "
+             "program). The stage's status is error and the audit exits 3; retry it. Limits count "
+             "CPU time; the wall clock is only a backstop several times each CPU budget.",
     "CV701": "The model's reply held no Python program. The next round asks again.",
     "CV702": "The model's reply ended inside the program (token limit). Raise max tokens or ask "
              "for a shorter program.",
