@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_REWARD_STOP = 4   # train: the reward path stopped a run (a reward program fault, or --monitor stop)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train PPO with the code reward (CaR) or the sparse env reward",
                            description="One run per seed and reward; learning curves, the program, its audit "
                                        "report and a success-rate plot are logged to MLflow.  Exit codes: 0 every run "
-                                       "finished, 2 usage error, 3 a run or the infrastructure failed.")
+                                       "finished, 2 usage error, 3 a run or the infrastructure failed, 4 the reward "
+                                       "program stopped a run (a fault, or a monitor disagreement with --monitor stop).")
     train.add_argument("--suite", required=True, help="suite name (see `carverify suites`)")
     train.add_argument("--reward", nargs="+", choices=("car", "sparse"), default=["car"],
                        help="car: env reward + sub-task bonuses; sparse: env reward alone; both: --reward car sparse")
@@ -95,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--stop-at", type=float, metavar="RATE", help="stop a run once eval success reaches RATE")
     train.add_argument("--unordered", action="store_true", help="pay each sub-task the first time it holds")
     train.add_argument("--vec-env", choices=("dummy", "subproc"), default="dummy")
+    train.add_argument("--on-fault", choices=("stop", "zero"), default="stop",
+                       help="when a reward check overruns its deadline, raises or runs out of memory: stop the run "
+                            "cleanly (default), or zero: pay nothing for that step, count it and go on")
+    train.add_argument("--monitor", choices=("warn", "stop", "off"), default="warn",
+                       help="runtime monitor (goal vs the env's success; oracle facts on newly seen states): warn "
+                            "(count; the first disagreement is printed, its frame saved), stop at the first, or off")
+    train.add_argument("--reward-deadline", type=float, metavar="MS",
+                       help="CPU milliseconds per reward call (default: 100x the audited cost, at least 50)")
     train.add_argument("--out", default="runs", metavar="DIR", help="curves, models and plot go to DIR/SUITE")
     train.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: ./mlruns.db)")
     train.add_argument("--no-track", action="store_true", help="do not log to MLflow")
@@ -235,17 +245,20 @@ def cmd_train(args) -> int:
         program=args.program, report=args.report, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         stop_at=args.stop_at, ordered=not args.unordered, vec_env=args.vec_env, out=args.out,
         tracking_uri=args.tracking_uri, track=not args.no_track, progress=not args.no_progress,
-        workers=args.workers, ray_address=args.ray_address))
+        workers=args.workers, ray_address=args.ray_address, on_fault=args.on_fault, monitor=args.monitor,
+        reward_deadline=None if args.reward_deadline is None else args.reward_deadline / 1000.0))
     print(f"{'reward':<7} {'seed':>4} {'success':>7} {'steps':>8} {'to 80%':>8} {'wall s':>7} {'steps/s':>7}")
     for r in results:
         if r.error:
-            print(f"{r.reward:<7} {r.seed:>4} ERROR   {r.error}")
+            print(f"{r.reward:<7} {r.seed:>4} {'STOPPED' if r.stopped else 'ERROR  '} {r.error}")
             continue
         print(f"{r.reward:<7} {r.seed:>4} {r.final_success:>7.2f} {r.steps:>8} "
               f"{r.steps_to_target if r.steps_to_target is not None else '-':>8} "
               f"{r.wall_seconds:>7.1f} {r.steps_per_second:>7.0f}")
     print(f"curves and plot: {Path(args.out) / args.suite}")
-    return EXIT_INTERNAL if any(r.error for r in results) else EXIT_ACCEPTED
+    if any(r.error and not r.stopped for r in results):
+        return EXIT_INTERNAL
+    return EXIT_REWARD_STOP if any(r.stopped for r in results) else EXIT_ACCEPTED
 
 
 def cmd_run(args) -> int:

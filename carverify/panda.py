@@ -400,59 +400,21 @@ def state_observation_env(env):
     return StateObservation(env)
 
 
-class ProgramReward:
+def ProgramReward(env, suite, source, report, *, bonus, progress_weight, gamma, **guard):
     """Code reward for Panda suites: env reward + bonus per sub-task (once per episode, in
     SUBTASKS order) + progress_weight * (gamma * progress(s') - progress(s)).
 
+    The one guarded reward path (carverify.deploy.reward.CodeReward): the checks and
+    progress run in the reward worker under a deadline, faults are caught, the runtime
+    monitor compares the goal with info["is_success"] and each state with the oracle.
     The progress term is potential-based shaping (Ng et al., 1999): it leaves the optimal
-    policy unchanged while paying every step that closes the gap.  Checks and progress are
-    the audited program, compiled (carverify.compiled) after its accepted audit's hash is
-    verified.  bonus = progress_weight = 0 only reports completions (for evaluation).
+    policy unchanged while paying every step that closes the gap.  bonus = progress_weight
+    = 0 only reports completions (for evaluation).  No memo: Panda states are continuous.
     """
+    from carverify.deploy.reward import CodeReward
 
-    def __new__(cls, env, suite, source, report, *, bonus, progress_weight, gamma):
-        import gymnasium
-
-        from carverify.compiled import compile_accepted, compile_progress
-        from carverify.reward import accepted_sha256
-
-        sha = accepted_sha256(source, report, suite.name)
-        checks = compile_accepted(source, sha)
-        progress = compile_progress(source, sha)
-
-        class _ProgramReward(gymnasium.Wrapper):
-            def reset(self, **kwargs):
-                obs, info = self.env.reset(**kwargs)
-                self.paid = [False] * len(checks)
-                self.potential = self._progress()
-                info["subtasks"] = dict.fromkeys(checks, False)
-                return obs, info
-
-            def _progress(self) -> float:
-                return float(progress(render(suite, self.env))) if progress is not None else 0.0
-
-            def step(self, action):
-                obs, reward, terminated, truncated, info = self.env.step(action)
-                frame = render(suite, self.env)
-                completed = 0
-                for i, check in enumerate(checks.values()):
-                    if self.paid[i]:
-                        continue
-                    if not check(frame):
-                        break
-                    self.paid[i] = True
-                    completed += 1
-                shaped = 0.0
-                if progress is not None:
-                    potential = float(progress(frame))
-                    # A terminal state's potential is 0, so shaping cannot pay for ending an episode.
-                    shaped = (0.0 if terminated else gamma * potential) - self.potential
-                    self.potential = potential
-                info["env_reward"] = reward
-                info["subtasks"] = dict(zip(checks, self.paid))
-                return obs, reward + bonus * completed + progress_weight * shaped, terminated, truncated, info
-
-        return _ProgramReward(env)
+    return CodeReward(env, suite, source, report, bonus=bonus, progress_weight=progress_weight, gamma=gamma,
+                      **guard)
 
 
 def train_config(suite, overrides: dict | None = None) -> dict:
@@ -475,8 +437,11 @@ def train_config(suite, overrides: dict | None = None) -> dict:
     return section
 
 
-def make_train_env(suite, reward: str, program: dict | None, settings: dict, *, bonus: float | None = None):
-    """A thunk: Panda env -> [ProgramReward] -> state-vector observation (TimeLimit 50 steps inside)."""
+def make_train_env(suite, reward: str, program: dict | None, settings: dict, *, bonus: float | None = None,
+                   guard: dict | None = None):
+    """A thunk: Panda env -> [ProgramReward] -> state-vector observation (TimeLimit 50 steps inside).
+
+    `guard`: CodeReward's deadline, fault and monitor options (carverify.train.reward_options)."""
     def thunk():
         env = make_env(suite)
         if program is not None and (reward == "car" or bonus == 0.0):
@@ -484,7 +449,7 @@ def make_train_env(suite, reward: str, program: dict | None, settings: dict, *, 
             env = ProgramReward(env, suite, program["source"], program["report"],
                                 bonus=suite.bonus if car else 0.0,
                                 progress_weight=float(settings["progress_weight"]) if car else 0.0,
-                                gamma=float(settings["sac"].get("gamma", 0.95)))
+                                gamma=float(settings["sac"].get("gamma", 0.95)), **(guard or {}))
         return state_observation_env(env)
 
     return thunk
@@ -493,10 +458,10 @@ def make_train_env(suite, reward: str, program: dict | None, settings: dict, *, 
 class Evaluator:
     """Deterministic policy on fixed seeds; success = the environment's is_success."""
 
-    def __init__(self, suite, program, settings, episodes: int):
+    def __init__(self, suite, program, settings, episodes: int, guard: dict | None = None):
         from carverify.train import evaluation_seeds
 
-        self.env = make_train_env(suite, "sparse", program, settings, bonus=0.0)()
+        self.env = make_train_env(suite, "sparse", program, settings, bonus=0.0, guard=guard)()
         self.seeds = evaluation_seeds(episodes)
 
     def __call__(self, model) -> tuple[float, dict[str, float]]:
@@ -526,7 +491,7 @@ def _sac_arguments(settings: dict) -> tuple[dict, list[int]]:
 def run_params(plan, reward: str) -> dict:
     """What MLflow records of a Panda run: enough to repeat it."""
     from carverify.suite import load_suite
-    from carverify.train import program_params
+    from carverify.train import guard_params, program_params
 
     suite = load_suite(plan.suite)
     sac, net_arch = _sac_arguments(plan.config)
@@ -535,7 +500,7 @@ def run_params(plan, reward: str) -> dict:
               "observation": f"state vector ({STATE_SIZE} floats)", "policy": f"MlpPolicy {net_arch}",
               "bonus": suite.bonus, "progress_weight": plan.config["progress_weight"],
               **{f"sac.{k}": v for k, v in sac.items()}}
-    return {**params, **program_params(plan.program, reward)}
+    return {**params, **program_params(plan.program, reward), **guard_params(plan, reward)}
 
 
 def build_run(plan, suite, reward: str, seed: int):
@@ -543,7 +508,10 @@ def build_run(plan, suite, reward: str, seed: int):
     from stable_baselines3 import SAC
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
+    from carverify.train import reward_options
+
     sac, net_arch = _sac_arguments(plan.config)
-    venv = VecMonitor(DummyVecEnv([make_train_env(suite, reward, plan.program, plan.config)]))
+    guard = reward_options(plan, reward)
+    venv = VecMonitor(DummyVecEnv([make_train_env(suite, reward, plan.program, plan.config, guard=guard)]))
     model = SAC("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, policy_kwargs={"net_arch": net_arch}, **sac)
-    return model, venv, Evaluator(suite, plan.program, plan.config, plan.eval_episodes)
+    return model, venv, Evaluator(suite, plan.program, plan.config, plan.eval_episodes, guard=guard)

@@ -1,12 +1,10 @@
-"""Dense rewards from an accepted reward program: a gymnasium wrapper paying each sub-task once per episode.
+"""Rewards from an accepted reward program: what an audit report accepts, and the wrapper that pays.
 
     env = CodeReward(suite.make_env(), suite, source, "program.py.report.json")
 
-The wrapper refuses a program whose audit did not accept it, whose source changed since
-the audit, or that was audited against another suite.  It carries only the source and
-its hash, never compiled functions (numba dispatchers do not pickle), and compiles the
-checks on first use in whatever process it lives in, so it works under SB3's
-SubprocVecEnv as well as DummyVecEnv.
+CodeReward itself (the guarded reward path: reward worker, deadlines, fault policy,
+runtime monitor) lives in carverify/deploy/reward.py; this module keeps the checks on
+the audit report that every user of a program makes first.
 """
 from __future__ import annotations
 
@@ -15,15 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import gymnasium
-
+from carverify.deploy.reward import CodeReward
 from carverify.errors import UsageError
 
-# Exact-state memo of check results: MiniGrid frames are a pure function of the grid,
-# the agent's pose and what it carries, and the audited checks are pure functions of the
-# frame, so a state seen before needs neither a render nor a check.  A DoorKey-8x8
-# episode visits a few hundred states; the bound keeps a long run's memory flat.
-MEMO_ENTRIES = 50_000
+__all__ = ["CodeReward", "accepted_sha256", "audited_report", "read_report", "reference_program",
+           "sha256_of", "subtask_names"]
 
 
 def sha256_of(source: str) -> str:
@@ -60,114 +54,6 @@ def accepted_sha256(source: str, report: Any, suite_name: str | None = None) -> 
         raise UsageError(f"refusing a program audited against suite {data.get('suite')!r}, "
                          f"not {suite_name!r}: audit it with --suite {suite_name}")
     return digest
-
-
-class CodeReward(gymnasium.Wrapper):
-    """Adds `bonus` the first time each sub-task check holds in an episode, on top of the env reward.
-
-    ordered=True (default) pays sub-task k only once k-1 has been paid, following SUBTASKS;
-    several may be paid on one step.  ordered=False pays each the first time it holds.
-    info["subtasks"]: name -> paid so far this episode; info["subtask_completed"]: names
-    paid at this step; info["env_reward"]: the environment's own reward.  Frames after
-    steps only: a check already true at reset is paid on the first step (the audit rejects
-    such programs, CV502).
-    """
-
-    def __init__(self, env: gymnasium.Env, suite, source: str, report: Any, *,
-                 bonus: float | None = None, ordered: bool = True, memo: bool = True):
-        super().__init__(env)
-        from carverify.suite import load_suite
-
-        self.suite = load_suite(suite) if isinstance(suite, str) else suite
-        self.source = source
-        self.sha256 = accepted_sha256(source, report, self.suite.name)
-        self.bonus = self.suite.bonus if bonus is None else float(bonus)
-        self.ordered = bool(ordered)
-        self.memo = bool(memo)
-        self.subtasks: tuple[str, ...] = subtask_names(source)
-        self._paid = [False] * len(self.subtasks)
-        self._memo: dict = {}
-        self._checks: tuple | None = None
-        self.renders = 0  # frames rendered (a memo hit or a fully paid episode renders none)
-
-    @property
-    def checks(self) -> tuple:
-        """The compiled checks in SUBTASKS order, built on first use in this process."""
-        if self._checks is None:
-            from carverify.compiled import compile_accepted  # re-checks parse, policy and hash
-
-            self._checks = tuple(compile_accepted(self.source, self.sha256).values())
-        return self._checks
-
-    def compile(self) -> None:
-        """Compile the checks now, on the current frame (numba takes seconds), not on the first step."""
-        frame = self.suite.render(self.env)
-        for check in self.checks:
-            check(frame)
-
-    def __getstate__(self):
-        # Compiled dispatchers stay behind; the copy compiles its own on first use.
-        state = dict(self.__dict__)
-        state["_checks"], state["_memo"] = None, {}
-        return state
-
-    def reset(self, **kwargs):
-        obs, info = self.env.reset(**kwargs)
-        self._paid = [False] * len(self.subtasks)
-        info["subtasks"] = dict.fromkeys(self.subtasks, False)
-        info["subtask_completed"] = []
-        return obs, info
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        completed = self._advance()
-        info["env_reward"] = reward
-        info["subtasks"] = dict(zip(self.subtasks, self._paid))
-        info["subtask_completed"] = completed
-        return obs, reward + self.bonus * len(completed), terminated, truncated, info
-
-    def _advance(self) -> list[str]:
-        if all(self._paid):
-            return []  # nothing left to pay: no render, no check
-        holds = self._holds()
-        completed = []
-        for i, name in enumerate(self.subtasks):
-            if self._paid[i]:
-                continue
-            if holds[i]:
-                self._paid[i] = True
-                completed.append(name)
-            elif self.ordered:
-                break
-        return completed
-
-    def _holds(self) -> tuple[bool, ...]:
-        key = self._state_key() if self.memo else None
-        if key is not None:
-            found = self._memo.get(key)
-            if found is not None:
-                return found
-        frame = self.suite.render(self.env)
-        self.renders += 1
-        holds = tuple(check(frame) for check in self.checks)
-        if key is not None:
-            if len(self._memo) >= MEMO_ENTRIES:
-                self._memo.clear()
-            self._memo[key] = holds
-        return holds
-
-    def _state_key(self):
-        """Everything suite.render(env) reads from a MiniGrid env; None for any other env (no memo)."""
-        u = self.env.unwrapped
-        grid = getattr(u, "grid", None)
-        if grid is None or not hasattr(grid, "grid") or not hasattr(u, "agent_pos"):
-            return None
-        # minigrid's own tile cache keys a tile by obj.encode(); the highlight mask follows from
-        # the grid, the pose and what is carried (gen_obs_grid).  A list of encodes is 7x cheaper
-        # than grid.encode(), which fills a numpy array cell by cell.
-        carrying = u.carrying.encode() if u.carrying is not None else None
-        return (grid.width, tuple([o.encode() if o is not None else None for o in grid.grid]),
-                tuple(u.agent_pos), u.agent_dir, carrying)
 
 
 def reference_program(suite) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,6 +74,12 @@ class Args:
     """train on Ray, at most N runs at once (a local Ray instance unless ray_address is set)"""
     ray_address: str | None = None
     """train on this Ray cluster (auto, HOST:6379, ray://HOST:10001); one Ray task per (reward, seed)"""
+    on_fault: str = "stop"
+    """a reward program fault (deadline overrun, exception, memory): stop the run cleanly, or zero: pay nothing, count"""
+    monitor: str = "warn"
+    """runtime monitor disagreements (goal vs success, oracle facts): warn (count, first one printed), stop, off"""
+    reward_deadline: float | None = None
+    """CPU seconds per reward call (default: 100x the audited per-step cost, at least 0.05)"""
     overrides: dict = field(default_factory=dict)
     """[train] values to override (tests use it to shrink a run)"""
 
@@ -85,11 +92,13 @@ def train_config(suite, overrides: dict | None = None) -> dict:
     return config
 
 
-def make_env(suite, reward: str, program: dict | None, *, ordered: bool = True, bonus: float | None = None):
+def make_env(suite, reward: str, program: dict | None, *, ordered: bool = True, bonus: float | None = None,
+             guard: dict | None = None):
     """A thunk for SB3 vec envs: env -> [CodeReward] -> one-hot 7x7 partial view.
 
-    Only the source and the report travel to a SubprocVecEnv worker; CodeReward compiles
-    the checks there.  Seeds come from the vec env (PPO(seed=s) resets env i with s + i).
+    Only the source and the report travel to a SubprocVecEnv worker; CodeReward starts that
+    process's reward worker there.  Seeds come from the vec env (PPO(seed=s) resets env i
+    with s + i).  `guard`: CodeReward's deadline, fault and monitor options (reward_options).
     """
     def thunk():
         from minigrid.wrappers import ImgObsWrapper, OneHotPartialObsWrapper
@@ -99,10 +108,22 @@ def make_env(suite, reward: str, program: dict | None, *, ordered: bool = True, 
         env = suite.make_env()
         if program is not None and (reward == "car" or bonus == 0.0):
             env = CodeReward(env, suite, program["source"], program["report"], ordered=ordered,
-                             bonus=0.0 if reward == "sparse" else bonus)
+                             bonus=0.0 if reward == "sparse" else bonus, **(guard or {}))
         return ImgObsWrapper(OneHotPartialObsWrapper(env))
 
     return thunk
+
+
+def reward_options(plan: "Plan", reward: str) -> dict:
+    """CodeReward's guard options for one run: the plan's fault policy and monitor for CaR.
+
+    A sparse run's program only measures sub-task completion, so its faults are counted
+    (on_fault="zero") and its disagreements only warned about: they cannot corrupt a reward.
+    """
+    car = reward == "car"
+    return {"deadline": plan.reward_deadline, "on_fault": plan.on_fault if car else "zero",
+            "monitor": plan.monitor if car or plan.monitor == "off" else "warn", "fault_dir": plan.fault_dir,
+            "program_path": (plan.program or {}).get("path", "program.py")}
 
 
 class RunResult(NamedTuple):
@@ -116,6 +137,7 @@ class RunResult(NamedTuple):
     steps_per_second: float                   # training only, evaluation excluded
     metrics: list[tuple[int, dict]] = []      # (env steps, what each evaluation logged to MLflow)
     error: str | None = None                  # the run could not finish (e.g. its Ray worker died twice)
+    stopped: str | None = None                # "reward_fault" or "monitor": the reward path stopped it (error says why)
 
     @property
     def final_success(self) -> float:
@@ -140,6 +162,10 @@ class Plan:
     vec_env: str = "dummy"
     stop_at: float | None = None
     torch_threads: int = 1
+    on_fault: str = "stop"          # CodeReward's fault policy for CaR runs (carverify/deploy)
+    monitor: str = "warn"           # the runtime monitor: warn, stop or off
+    reward_deadline: float | None = None   # CPU seconds per reward call; None: derived from the audit
+    fault_dir: str | None = None    # where faulting and disagreeing frames are saved
 
 
 def make_plan(args: Args) -> Plan:
@@ -158,6 +184,15 @@ def make_plan(args: Args) -> Plan:
         raise UsageError("--vec-env subproc cannot run on Ray: each Ray task trains one seed in one process")
     if not args.rewards or not args.seeds:
         raise UsageError("nothing to train: give at least one reward and one seed")
+    from carverify.deploy import FAULT_POLICIES
+    from carverify.deploy.monitor import MODES
+
+    if args.on_fault not in FAULT_POLICIES:
+        raise UsageError(f"on_fault must be one of {', '.join(FAULT_POLICIES)}, got {args.on_fault!r}")
+    if args.monitor not in MODES:
+        raise UsageError(f"monitor must be one of {', '.join(MODES)}, got {args.monitor!r}")
+    if args.reward_deadline is not None and not args.reward_deadline > 0:
+        raise UsageError(f"the reward deadline must be positive, got {args.reward_deadline!r} s")
     suite = load_suite(args.suite)
     if suite.kind == "panda":  # continuous control: SAC on the state vector (carverify/panda.py)
         from carverify import panda
@@ -175,7 +210,8 @@ def make_plan(args: Args) -> Plan:
                          f"{eval_every}, {eval_episodes}")
     return Plan(suite.name, kind, steps, eval_every, eval_episodes, config, resolve_program(args, suite),
                 ordered=args.ordered, vec_env=args.vec_env, stop_at=args.stop_at,
-                torch_threads=args.torch_threads)
+                torch_threads=args.torch_threads, on_fault=args.on_fault, monitor=args.monitor,
+                reward_deadline=args.reward_deadline, fault_dir=str(Path(args.out) / suite.name / "faults"))
 
 
 def on_ray(args: Args) -> bool:
@@ -219,9 +255,11 @@ def run_seed(plan: Plan, reward: str, seed: int, *, log=None, progress: str | No
 
     import torch
 
+    from carverify import deploy
     from carverify.suite import load_suite
 
     torch.set_num_threads(plan.torch_threads)
+    deploy.clear_stop()  # a stop asked for by an earlier run in this process is not this run's
     suite = load_suite(plan.suite)
     if plan.kind == "panda":
         from carverify import panda
@@ -240,7 +278,8 @@ def run_seed(plan: Plan, reward: str, seed: int, *, log=None, progress: str | No
     wall = time.perf_counter() - start
     train_seconds = max(wall - callback.eval_seconds, 1e-9)
     result = RunResult(reward, seed, callback.curve, callback.subtask_curve, model.num_timesteps,
-                       callback.steps_to_target, wall, model.num_timesteps / train_seconds, callback.logged)
+                       callback.steps_to_target, wall, model.num_timesteps / train_seconds, callback.logged,
+                       error=callback.stop_reason, stopped=callback.stopped)
     buffer = io.BytesIO()
     model.save(buffer)
     return result, buffer.getvalue()
@@ -252,11 +291,13 @@ def build_run(plan: Plan, suite, reward: str, seed: int):
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
     config = plan.config
-    env_fns = [make_env(suite, reward, plan.program, ordered=plan.ordered) for _ in range(config["n_envs"])]
+    guard = reward_options(plan, reward)
+    env_fns = [make_env(suite, reward, plan.program, ordered=plan.ordered, guard=guard)
+               for _ in range(config["n_envs"])]
     venv = VecMonitor(SubprocVecEnv(env_fns) if plan.vec_env == "subproc" else DummyVecEnv(env_fns))
     model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
                 policy_kwargs={"net_arch": list(config["net_arch"]), "normalize_images": False}, **config["ppo"])
-    return model, venv, Evaluator(suite, plan.program, plan.eval_episodes)
+    return model, venv, Evaluator(suite, plan.program, plan.eval_episodes, guard=guard)
 
 
 class Recorder:
@@ -329,7 +370,7 @@ class Recorder:
             (self.out / reward / f"model-seed{result.seed}.zip").write_bytes(model)
         if self.tracker:
             if result.error:
-                self.tracker.fail(child, result.error)
+                self.tracker.fail(child, result.error, {"carverify.stopped_by": result.stopped} if result.stopped else None)
             else:
                 self.tracker.finish(child, {"wall_seconds": result.wall_seconds,
                                             "steps_per_second": result.steps_per_second,
@@ -363,7 +404,21 @@ def run_params(plan: Plan, reward: str) -> dict:
               "eval_episodes": plan.eval_episodes, "observation": "OneHotPartialObsWrapper+ImgObsWrapper (7x7x20)",
               "policy": f"MlpPolicy {config['net_arch']}", "ordered": plan.ordered, "bonus": suite.bonus,
               "vec_env": plan.vec_env, **{f"ppo.{k}": v for k, v in config["ppo"].items()}}
-    return {**params, **program_params(plan.program, reward)}
+    return {**params, **program_params(plan.program, reward), **guard_params(plan, reward)}
+
+
+def guard_params(plan: Plan, reward: str) -> dict:
+    """The reward path's settings, for MLflow (nothing without a program)."""
+    if plan.program is None:
+        return {}
+    options = reward_options(plan, reward)
+    deadline = options["deadline"]
+    if deadline is None:
+        from carverify.deploy.guard import default_deadline
+
+        deadline = default_deadline(plan.program["report"])
+    return {"reward.on_fault": options["on_fault"], "reward.monitor": options["monitor"],
+            "reward.deadline_ms": round(1000 * deadline, 3)}
 
 
 def program_params(program: dict | None, reward: str) -> dict:
@@ -408,9 +463,9 @@ def evaluation_seeds(n: int) -> list[int]:
 class Evaluator:
     """Deterministic policy on fixed layouts; success = the environment's own reward > 0."""
 
-    def __init__(self, suite, program: dict | None, episodes: int):
+    def __init__(self, suite, program: dict | None, episodes: int, guard: dict | None = None):
         # bonus 0: CodeReward only reports sub-task completions; the policy is judged by the env.
-        self.envs = [make_env(suite, "sparse", program, bonus=0.0)() for _ in range(episodes)]
+        self.envs = [make_env(suite, "sparse", program, bonus=0.0, guard=guard)() for _ in range(episodes)]
         self.seeds = evaluation_seeds(episodes)
         if program is not None:  # compile the checks before any timer starts (shared by DummyVecEnv envs)
             self.envs[0].reset(seed=self.seeds[0])
@@ -460,6 +515,8 @@ class TrainCallback(BaseCallback):
         self._episodes: list[dict] = []   # training episodes since the last evaluation
         self._returns: list[float] = []
         self._t0 = self._steps0 = 0.0
+        self.stop_reason: str | None = None   # one line: why the reward path stopped training
+        self.stopped: str | None = None       # "reward_fault" or "monitor"
 
     def _on_training_start(self) -> None:
         if self.progress:
@@ -469,6 +526,8 @@ class TrainCallback(BaseCallback):
         self._t0 = time.perf_counter()
 
     def _on_step(self) -> bool:
+        if self._stop_asked():
+            return False   # SB3 leaves learn() now: the cut rollout is never trained on
         for info, done in zip(self.locals["infos"], self.locals["dones"]):
             if done:
                 self._episodes.append(info.get("subtasks", {}))
@@ -484,8 +543,44 @@ class TrainCallback(BaseCallback):
         return True
 
     def _on_training_end(self) -> None:
-        if not self.curve or self.curve[-1][0] != self.num_timesteps:
+        if self.stopped:
+            # No last evaluation (it would run the faulty program again): the counters only.
+            metrics = self._reward_metrics()
+            self.logged.append((self.num_timesteps, metrics))
+            if self.log and metrics:
+                self.log(metrics, self.num_timesteps)
+        elif not self.curve or self.curve[-1][0] != self.num_timesteps:
             self._evaluate()
+
+    def _stop_asked(self) -> bool:
+        """A reward fault (on_fault="stop") or a monitor disagreement (--monitor stop) in any env."""
+        from carverify import deploy
+
+        if self.stopped:
+            return True
+        asked = deploy.stop_requested()   # envs in this process, the evaluator's included
+        if asked is None:
+            for info in self.locals.get("infos", ()):
+                events = ([info["reward_fault"]] if "reward_fault" in info else []) + list(info.get("monitor", ()))
+                stop = next((e for e in events if e.get("stop")), None)
+                if stop is not None:  # an env in a SubprocVecEnv process
+                    asked = ("monitor" if stop in info.get("monitor", ()) else "reward_fault", stop["line"])
+                    break
+        if asked is None:
+            return False
+        self.stopped, self.stop_reason = asked
+        print(f"carverify: training stopped at step {self.num_timesteps}: {self.stop_reason}", file=sys.stderr)
+        return True
+
+    def _reward_metrics(self) -> dict[str, float]:
+        """The training envs' reward-path counters (steps served by the memo, faults, monitor), summed."""
+        from carverify.deploy.reward import summed_stats
+
+        try:
+            stats = self.training_env.get_attr("deploy_stats")
+        except AttributeError:   # no program on this run's envs
+            return {}
+        return summed_stats(stats)
 
     def _evaluate(self) -> bool:
         start = time.perf_counter()
@@ -503,6 +598,7 @@ class TrainCallback(BaseCallback):
                 metrics[f"train.subtask.{name}"] = float(np.mean([e.get(name, False) for e in self._episodes]))
         if self._returns:
             metrics["train.episode_return"] = float(np.mean(self._returns))
+        metrics.update(self._reward_metrics())
         elapsed = time.perf_counter() - self._t0 - self.eval_seconds
         if step and elapsed > 0:
             metrics["train.steps_per_second"] = step / elapsed
@@ -512,6 +608,8 @@ class TrainCallback(BaseCallback):
         self._episodes, self._returns = [], []
         if self.bar is not None:
             self.bar.set_postfix(success=f"{success:.2f}", refresh=False)
+        if self._stop_asked():   # a fault while the evaluator ran the program
+            return False
         return not (self.stop_at is not None and success >= self.stop_at)
 
     def close(self) -> None:
@@ -632,9 +730,11 @@ class Tracker:
         self.client.set_terminated(run_id, status="FINISHED")
         self.open.remove(run_id)
 
-    def fail(self, run_id: str, message: str) -> None:
+    def fail(self, run_id: str, message: str, tags: dict | None = None) -> None:
         """One run that could not finish while the sweep goes on: FAILED, with the reason as a tag."""
         self.client.set_tag(run_id, "carverify.error", message[:5000])
+        for key, value in (tags or {}).items():
+            self.client.set_tag(run_id, key, str(value)[:5000])
         self.client.set_terminated(run_id, status="FAILED")
         self.open.remove(run_id)
 
