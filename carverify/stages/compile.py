@@ -6,15 +6,23 @@ the audit's restricted child answers for the same frames.  Any disagreement is
 CV602: the classic cause is uint8 scalar arithmetic, which NumPy wraps
 (`obs[y, x, 0] + obs[y, x, 1]` is a uint8) and numba widens to int64.
 
-Cache: numba's on-disk cache cannot work inside the sandbox (RLIMIT_FSIZE = 0 and
-NUMBA_CACHE_DIR=/nonexistent), so this module keeps the stage's *result* in
-process, keyed by the program's sha256 (plus the suite and the frame count, which
-also decide it).  Re-auditing an unchanged program skips the child and the
-compile; compiled code for training is cached separately by carverify/compiled.py.
+Load: every limit counts the child's CPU time (sandbox/limits.py).  The program's
+functions compile in one batch under one CPU budget (limits.compile_seconds), and the
+per-call cost compared with the env step is CPU time on both sides, so another tenant
+on the machine changes neither.  A wall-clock backstop that fires before any CPU limit
+is CV604 and the stage's status "error" (exit 3, retry), never a rejection.
+
+Caches: numba's fixed helpers (sandbox/numba_helpers.py) are compiled once, by a trusted
+warm-up process, into <cache>/numba-helpers (sandbox/helper_cache.py); the child only
+reads them.  The program's own code is never cached on disk (the child that compiles it
+runs the program and may not write).  This module also keeps the stage's *result* in
+process, keyed by the program's sha256 (plus the suite and the frame count, which also
+decide it); compiled code for training is cached separately by carverify/compiled.py.
 """
 from __future__ import annotations
 
 import copy
+import re
 import statistics
 import threading
 import time
@@ -70,9 +78,33 @@ def check_compile(candidate, suite, *, config: AuditConfig = AuditConfig()) -> S
     return result
 
 
+def helper_cache_dir() -> str:
+    """Where numba's compiled helpers live: <cache>/numba-helpers, beside the episode cache."""
+    from carverify.episodes import cache_root
+
+    return str(cache_root().parent / "numba-helpers")
+
+
+def native_box(candidate, config: AuditConfig):
+    """The audit's native child (compiled once per audit, shared with properties and coverage)."""
+    from sandbox import use_helper_cache
+
+    use_helper_cache(helper_cache_dir())
+    return candidate.native(config.limits, config.pool)
+
+
+def native_load_failure(load, metrics, stage: str = "compile") -> StageResult:
+    """The stage result when the native child does not load the program."""
+    if any(i.code in ("CV306", "CV307") for i in load.issues):
+        # Native loading runs only the module's constants, which the restricted run
+        # already loaded: a crash here is numba or the child failing, not the program.
+        return StageResult(stage, "error", [Finding(
+            "CV000", f"the native sandbox child failed while loading: {load.issues[0].message}")], metrics)
+    return StageResult(stage, "failed", [finding(i) for i in load.issues], metrics)
+
+
 def _run(candidate, suite, config: AuditConfig) -> StageResult:
     from carverify.episodes import suite_frames
-    from sandbox import Sandbox
 
     frames = suite_frames(suite, max_frames=config.max_suite_frames)
     randoms = random_observations(frames, suite.tile_size, RANDOM_SEED, N_RANDOM)
@@ -80,41 +112,38 @@ def _run(candidate, suite, config: AuditConfig) -> StageResult:
     subtasks = list(candidate.info.subtasks) + dense_terms(candidate)
     lines = candidate.info.functions
     metrics = {"cache_hit": 0.0}
-    with Sandbox(candidate.source, config.limits, mode="native", pool=config.pool) as box:
-        load = box.load()
-        metrics["load_seconds"] = load.seconds
-        if not load.ok:
-            if any(i.code in ("CV306", "CV307") for i in load.issues):
-                # Native loading runs only the module's constants, which the restricted run
-                # already loaded: a crash here is numba or the child failing, not the program.
-                return StageResult("compile", "error", [Finding(
-                    "CV000", f"the native sandbox child failed while loading: {load.issues[0].message}")], metrics)
-            return StageResult("compile", "failed", [finding(i) for i in load.issues], metrics)
-        failed, compile_seconds = _compile_all(box, subtasks, frames, lines)
-        metrics["compile_seconds"] = compile_seconds
-        if failed:
-            return StageResult("compile", "failed", failed, metrics)
-        native = {"suite": box.call(subtasks, frames, stop_on_error=False, returns=RETURNS)}
-        native["random"] = box.call(subtasks, randoms, stop_on_error=False, returns=RETURNS)
-        timings = [native["suite"]] + [box.call(subtasks, frames, stop_on_error=False, returns=RETURNS)
-                                       for _ in range(TIMING_REPEATS - 1)]
-        budget = float(suite.budget["compiled_step_fraction"])
-        cost = None
-        if all(b.dead is None for b in (*native.values(), *timings)):
-            cost = _step_cost(timings, subtasks, env_step_seconds(suite))
-            # Another tenant can double a timing on a shared machine.  Before calling a program
-            # slow, time it again next to a fresh env step, at most RETIMES times, and keep its
-            # best showing: a program that is really slow stays over budget every time.
-            for _ in range(RETIMES):
-                if cost[3] <= budget:
-                    break
-                again = [box.call(subtasks, frames, stop_on_error=False, returns=RETURNS)
-                         for _ in range(TIMING_REPEATS)]
-                if any(b.dead is not None for b in again):
-                    timings += again  # reported below like any other death
-                    break
-                cost = min(cost, _step_cost(again, subtasks, measure_env_step(suite, ENV_STEPS // 2)),
-                           key=lambda c: c[3])
+    box = native_box(candidate, config)
+    load = box.loaded
+    metrics["load_seconds"] = load.seconds
+    if not load.ok:
+        return native_load_failure(load, metrics)
+    failed, compiled = compile_program(box, subtasks, frames, lines)
+    metrics.update(compile_metrics(compiled))
+    if failed:
+        return StageResult("compile", "failed", failed, metrics)
+    # The native child is the audit's own (candidate.native): later stages reuse it, so it stays open.
+    native = {"suite": box.call(subtasks, frames, stop_on_error=False, returns=RETURNS)}
+    native["random"] = box.call(subtasks, randoms, stop_on_error=False, returns=RETURNS)
+    timings = [native["suite"]] + [box.call(subtasks, frames, stop_on_error=False, returns=RETURNS)
+                                   for _ in range(TIMING_REPEATS - 1)]
+    budget = float(suite.budget["compiled_step_fraction"])
+    cost = None
+    if all(b.dead is None for b in (*native.values(), *timings)):
+        cost = _step_cost(timings, subtasks, env_step_seconds(suite))
+        # Both sides are CPU seconds, which another tenant does not stretch, but a shared
+        # core's caches still vary.  Before calling a program slow, time it again next to a
+        # fresh env step, at most RETIMES times, and keep its best showing: a program that
+        # is really slow stays over budget every time.
+        for _ in range(RETIMES):
+            if cost[3] <= budget:
+                break
+            again = [box.call(subtasks, frames, stop_on_error=False, returns=RETURNS)
+                     for _ in range(TIMING_REPEATS)]
+            if any(b.dead is not None for b in again):
+                timings += again  # reported below like any other death
+                break
+            cost = min(cost, _step_cost(again, subtasks, measure_env_step(suite, ENV_STEPS // 2)),
+                       key=lambda c: c[3])
     dead = [b.dead for b in (*native.values(), *timings) if b.dead is not None]
     if dead:
         return StageResult("compile", "failed", [_compiled_death(dead[0], config.limits)], metrics)
@@ -160,22 +189,37 @@ def _run(candidate, suite, config: AuditConfig) -> StageResult:
     return StageResult("compile", "failed" if findings else "passed", findings, metrics)
 
 
-def _compile_all(box, subtasks, frames, lines) -> tuple[list[Finding], float]:
-    # A call with no frames only compiles.  One request per sub-task: each gets the
-    # child's whole compile deadline, and helpers shared by several compile once.
-    findings, seconds = [], 0.0
-    for name in subtasks:
-        batch = box.call([name], frames[:0], stop_on_error=False, returns=RETURNS)
-        seconds += batch.wall_seconds
-        if batch.dead is not None:
-            findings.append(Finding("CV601", f"{name}: numba did not finish compiling it: {batch.dead.message}",
+def compile_program(box, subtasks, frames, lines):
+    """Compile every check in one request: (findings, sandbox CompileResult).
+
+    One CPU-time budget covers the batch, and functions and helpers shared by several
+    checks compile once.  A function numba refuses, or a batch over the CPU budget, is
+    CV601; a child stopped by the wall-clock backstop is CV604 (an error: retry).
+    """
+    compiled = box.compile(subtasks, frames)
+    findings = []
+    if compiled.dead is not None:
+        dead = compiled.dead
+        if dead.code == "CV604":
+            findings.append(finding(dead))
+        else:
+            name = dead.subtask or subtasks[0]
+            findings.append(Finding("CV601", f"{name}: numba did not finish compiling it: {dead.message}",
                                     lines.get(name), None, name, "simplify the check: fewer, smaller functions",
-                                    {"child_code": batch.dead.code}))
-            break
-        issue = batch.issues.get(name)
-        if issue is not None and issue.code == "CV601":
+                                    {"child_code": dead.code}))
+        return findings, compiled
+    for name in subtasks:
+        issue = compiled.issues.get(name)
+        if issue is not None:
             findings.append(finding(issue._replace(line=issue.line or lines.get(name))))
-    return findings, seconds
+    return findings, compiled
+
+
+def compile_metrics(compiled) -> dict[str, float]:
+    helpers = compiled.helpers or {}
+    return {"compile_seconds": compiled.wall_seconds, "compile_cpu_seconds": compiled.cpu_seconds,
+            "helper_cache_hits": float(helpers.get("hits", 0)),
+            "helper_cache_misses": float(len(helpers.get("misses", ())))}
 
 
 def _reuse_suite_values(candidate, subtasks, n_frames) -> dict | None:
@@ -223,11 +267,14 @@ def _difference(name, kind, native_batch, theirs, their_batch, line) -> Finding 
 
 def _compiled_death(issue, limits) -> Finding:
     # The compiled child died (crash, timeout) where the restricted run had not: a drift too.
-    # Its per-call alarm kills it outright (sandbox/native.py), which the parent sees as SIGALRM.
+    # Its per-call CPU timer kills it outright (sandbox/child.py), which the parent reports
+    # as CV302.  A wall-clock backstop is no drift: it stays CV604, an error.
     message, code = issue.message, issue.code
-    if "killed by SIGALRM" in message:
-        message = message.replace("sandbox child was killed by SIGALRM",
-                                  f"timed out (limit {limits.call_seconds:g} s per call)").split(": ")[0]
+    if code == "CV604":
+        return finding(issue)
+    if "killed by SIGALRM" in message or "killed by SIGPROF" in message:
+        message = re.sub(r"sandbox child was killed by SIG(ALRM|PROF)",
+                         f"timed out (limit {limits.call_seconds:g} s of CPU per call)", message).split(": ")[0]
         code = "CV302"
     if code in ("CV302", "CV308"):
         hint = "compiled code has no interpreter to stop it: bound every loop; " + DRIFT_HINT
@@ -319,6 +366,8 @@ def env_step_seconds(suite) -> float:
 
 
 def measure_env_step(suite, steps: int) -> float:
+    """Median CPU seconds of env.step plus render: the sandbox times the checks in CPU seconds too,
+    so the ratio holds whatever else the machine runs."""
     env = suite.make_env()
     try:
         env.reset(seed=0)
@@ -326,10 +375,10 @@ def measure_env_step(suite, steps: int) -> float:
         spent = []
         for i in range(steps):
             action = env.action_space.sample()
-            begin = time.perf_counter()
+            begin = time.thread_time()
             _, _, terminated, truncated, _ = env.step(action)
             suite.render(env)
-            spent.append(time.perf_counter() - begin)
+            spent.append(time.thread_time() - begin)
             if terminated or truncated:
                 env.reset(seed=i + 1)
     finally:

@@ -2,8 +2,11 @@
 
 Each generated observation goes to the audit's sandbox child; the program never runs
 here.  Properties: total (no exception), truth-valued, deterministic (same answer
-twice), pure (input untouched), within the per-call budget.  The shrunk
-counterexample is saved as .npy with a one-line reproduction command.
+twice), pure (input untouched), within the per-call budget (CPU time), and the same
+answer when compiled: every observation also goes to the audit's native child (the
+numba twin training runs, compiled once per audit and shared with the compile stage),
+and a different result is CV602.  The shrunk counterexample is saved as .npy with a
+one-line reproduction command.
 """
 from __future__ import annotations
 
@@ -15,15 +18,17 @@ import numpy as np
 
 from carverify.config import AuditConfig
 from carverify.result import Finding, StageResult
-from carverify.stages.common import RETURNS, dense_terms, loaded_sandbox
+from carverify.stages.common import RETURNS, dense_terms, finding, loaded_sandbox
 from carverify.stages.restricted import frames_for
 
 # Sandbox codes on a generated observation -> property codes.
+# CV604 (a wall-clock backstop, not the program) stays CV604: the stage's status becomes error.
 _PROPERTY_CODE = {"CV301": "CV401", "CV303": "CV401", "CV310": "CV401", "CV304": "CV402",
                   "CV305": "CV404", "CV302": "CV405", "CV308": "CV405", "CV306": "CV401",
-                  "CV307": "CV401"}
+                  "CV307": "CV401", "CV604": "CV604"}
 _WHAT = {"CV401": "is not total", "CV402": "is not truth-valued", "CV403": "is not deterministic",
-         "CV404": "is not pure", "CV405": "is too slow", "CV507": "is out of range"}
+         "CV404": "is not pure", "CV405": "is too slow", "CV507": "is out of range",
+         "CV602": "differs when compiled (properties stage)", "CV604": "was not judged"}
 
 # Seconds one interpreted call may take on a generated observation: loop-style checks
 # on 64x64 frames take a few ms, so this is ~50x headroom, yet flags checks that
@@ -143,7 +148,8 @@ def state_vectors(suite_frames: np.ndarray):
     return st.one_of(edited(), in_range(), constant(), any_finite())
 
 
-def _checker(box, subtasks, line_of, record, budget: float = float("inf"), dense=()):
+def _checker(box, subtasks, line_of, record, budget: float = float("inf"), dense=(), native=None):
+    """The hypothesis test body.  `native`: the loaded and compiled native child, or None."""
     fns = list(subtasks) + list(dense)
 
     def check(sample):
@@ -170,7 +176,28 @@ def _checker(box, subtasks, line_of, record, budget: float = float("inf"), dense
             if first != second:
                 raise PropertyFailure("CV403", name, f"returned {first} then {second} on the same observation",
                                       line_of.get(name))
+        if native is not None and "native_death" not in record:
+            _compare_compiled(native, fns, frame, description, batch, line_of, record)
     return check
+
+
+def _compare_compiled(native, fns, frame, description, interpreted, line_of, record) -> None:
+    """The same observation through the compiled twin: its answers must be the interpreted ones."""
+    from carverify.stages.compile import _same
+
+    record["compiled_calls"] = record.get("compiled_calls", 0) + len(fns)
+    batch = native.call(fns, frame[None], stop_on_error=False, returns=RETURNS)
+    if batch.dead is not None:
+        # The child is gone, so hypothesis could not shrink this (every later example would
+        # "fail" too): keep this observation and report it once the run is over.
+        record["native_death"] = (frame, description, batch.dead)
+        return
+    for name in fns:
+        ours, theirs = (batch.values.get(name) or [None])[0], interpreted.values[name][0]
+        if not _same(ours, theirs):
+            issue = batch.issues.get(name)
+            compiled = f"error ({issue.message})" if ours is None and issue is not None else repr(ours)
+            raise PropertyFailure("CV602", name, f"compiled {compiled}, interpreted {theirs!r}", line_of.get(name))
 
 
 def check_properties(candidate, suite, *, config: AuditConfig = AuditConfig()) -> StageResult:
@@ -183,13 +210,16 @@ def check_properties(candidate, suite, *, config: AuditConfig = AuditConfig()) -
     subtasks = list(candidate.info.subtasks)
     record: dict = {}
     budget = float(suite.budget.get("interpreted_call_seconds", DEFAULT_CALL_BUDGET))
-    check = _checker(box, subtasks, candidate.info.functions, record, budget, dense_terms(candidate))
+    frames = frames_for(suite, config.max_suite_frames)
+    native, trouble = _compiled_twin(candidate, subtasks + dense_terms(candidate), frames, config)
+    if trouble is not None:
+        return StageResult("properties", "error", [trouble], {}, time.perf_counter() - start)
+    check = _checker(box, subtasks, candidate.info.functions, record, budget, dense_terms(candidate), native)
     runner = settings(max_examples=config.hypothesis_examples, deadline=None, database=None,
                       derandomize=True, report_multiple_bugs=False, print_blob=False,
                       suppress_health_check=list(HealthCheck),
                       phases=(Phase.explicit, Phase.generate, Phase.shrink))(
-        given(observations(frames_for(suite, config.max_suite_frames),
-                           suite_colours=getattr(suite, "kind", "minigrid") != "minigrid"))(check))
+        given(observations(frames, suite_colours=getattr(suite, "kind", "minigrid") != "minigrid"))(check))
     findings: list[Finding] = []
     try:
         runner()
@@ -200,9 +230,39 @@ def check_properties(candidate, suite, *, config: AuditConfig = AuditConfig()) -
         if failure is None:
             raise
         findings.append(_finding(failure, record["last"], candidate, config))
-    metrics = {"examples": float(config.hypothesis_examples), "calls": float(record.get("calls", 0))}
+    if not findings and "native_death" in record:
+        frame, description, dead = record["native_death"]
+        findings.append(_native_death_finding(dead, (frame, description), subtasks, candidate, config))
+    metrics = {"examples": float(config.hypothesis_examples), "calls": float(record.get("calls", 0)),
+               "compiled_calls": float(record.get("compiled_calls", 0)), "compiled_twin": float(native is not None)}
     return StageResult("properties", "failed" if findings else "passed", findings, metrics,
                        time.perf_counter() - start)
+
+
+def _compiled_twin(candidate, fns, frames, config):
+    """(the audit's native child, compiled, or None; a CV604 finding when the machine stalled it).
+
+    A program numba cannot compile or load is the compile stage's finding (CV601): here the
+    compiled comparison is then skipped, and the interpreted properties still run.
+    """
+    from carverify.stages.compile import compile_program, native_box
+
+    native = native_box(candidate, config)
+    if not native.loaded.ok:
+        dead = next((i for i in native.loaded.issues if i.code == "CV604"), None)
+        return None, (finding(dead) if dead is not None else None)
+    failed, _ = compile_program(native, fns, frames, candidate.info.functions)
+    if any(f.code == "CV604" for f in failed):
+        return None, next(f for f in failed if f.code == "CV604")
+    return (None if failed else native), None
+
+
+def _native_death_finding(dead, last, subtasks, candidate, config) -> Finding:
+    if dead.code == "CV604":
+        return finding(dead)
+    failure = PropertyFailure("CV602", dead.subtask or subtasks[0],
+                              f"the compiled run died where the interpreted one answered: {dead.message}", None)
+    return _finding(failure, last, candidate, config)
 
 
 def _property_failure_in(exc: BaseException) -> PropertyFailure | None:
@@ -219,6 +279,9 @@ def _property_failure_in(exc: BaseException) -> PropertyFailure | None:
 
 
 def _finding(failure: PropertyFailure, last, candidate, config) -> Finding:
+    if failure.code == "CV604":  # the machine, not the observation: nothing to reproduce
+        return Finding("CV604", failure.message, None, None, failure.subtask,
+                       hint="retry the audit; if it recurs on a quiet machine, report it")
     frame, description = last
     path = _save_counterexample(frame, candidate, failure, config)
     reproduce = f"carverify run {candidate.path} --obs {path} --fn {failure.subtask}"

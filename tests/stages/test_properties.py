@@ -126,3 +126,50 @@ def test_per_call_budget():
         check((np.zeros((40, 40, 3), np.uint8), "zeros"))
     assert info.value.code == "CV405"
     assert info.value.message == "took 400 ms on one observation (budget 250 ms per interpreted call)"
+
+
+# r + b of two uint8 pixels: NumPy wraps the sum (never over 255), numba widens it.  No tile of
+# a real DoorKey frame has r + b over 300, so suite frames never show the difference; a purple
+# (112, 39, 195) tile or random noise does, and the twin must then answer what Python answers.
+COMPILED_ONLY = '''
+import numpy as np
+
+SUBTASKS = ("has_key", "door_open", "at_goal")
+
+
+def has_key(obs):
+    for y in range(4, obs.shape[0], 8):
+        for x in range(4, obs.shape[1], 8):
+            if obs[y, x, 0] + obs[y, x, 2] > 300:
+                return False
+    return not bool(((obs[4::8, 4::8, 0] > 200) & (obs[4::8, 4::8, 1] > 200)).any())
+
+
+def door_open(obs):
+    return bool((obs[4::8, 7::8, 1] > 150).any())
+
+
+def at_goal(obs):
+    return bool((obs[7::8, 7::8, 1] > 200).any())
+'''
+
+
+def test_generated_observations_go_to_the_compiled_twin_too(tmp_path):
+    report = audit_source(COMPILED_ONLY, SUITE, stages=STAGES, config=AuditConfig(artifacts_dir=str(tmp_path)))
+    assert report.stage("restricted").status == "passed"
+    stage = report.stage("properties")
+    (f,) = stage.findings
+    assert f.code == "CV602" and f.subtask == "has_key", f.render()
+    assert f.message.startswith("has_key differs when compiled (properties stage): compiled False, interpreted True")
+    saved = np.load(f.data["counterexample"])
+    r, b = saved[4::8, 4::8, 0].astype(int), saved[4::8, 4::8, 2].astype(int)
+    assert ((r + b) > 300).any()   # the shrunk observation shows the cause
+    assert stage.metrics["compiled_twin"] == 1.0 and stage.metrics["compiled_calls"] > 0
+
+
+def test_a_correct_program_agrees_with_its_compiled_twin(tmp_path):
+    report = audit("return not bool(agent(obs).all())", tmp_path)
+    stage = report.stage("properties")
+    assert stage.status == "passed", [f.render() for f in stage.findings]
+    assert stage.metrics["compiled_twin"] == 1.0
+    assert stage.metrics["compiled_calls"] >= len(("has_key", "door_open", "at_goal")) * 10
