@@ -259,7 +259,7 @@ def run_seed(plan: Plan, reward: str, seed: int, *, log=None, progress: str | No
     from carverify.suite import load_suite
 
     torch.set_num_threads(plan.torch_threads)
-    deploy.clear_stop()  # a stop asked for by an earlier run in this process is not this run's
+    deploy.begin_run()  # stops asked for and faults warned about by an earlier run here are not this run's
     suite = load_suite(plan.suite)
     if plan.kind == "panda":
         from carverify import panda

@@ -56,7 +56,7 @@ def reports(suite):
 @pytest.fixture(autouse=True)
 def fresh_process_state():
     # No stop asked for by another test, and a cold memo: every test's states reach the worker.
-    deploy.clear_stop()
+    deploy.begin_run()
     clear_memo()
     yield
     deploy.clear_stop()

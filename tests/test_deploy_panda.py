@@ -31,7 +31,7 @@ def accepted():
 
 @pytest.fixture(autouse=True)
 def no_stop_left():
-    deploy.clear_stop()
+    deploy.begin_run()
     yield
     deploy.clear_stop()
 

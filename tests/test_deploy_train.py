@@ -40,7 +40,7 @@ def suites_root(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def no_stop_left():
-    deploy.clear_stop()
+    deploy.begin_run()
     yield
     deploy.clear_stop()
 

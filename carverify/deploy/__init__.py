@@ -39,3 +39,22 @@ def clear_stop() -> None:
     global _stop_reason
     with _stop_lock:
         _stop_reason = None
+
+
+_seen: set[tuple] = set()
+
+
+def first_time(key: tuple) -> bool:
+    """True the first time `key` is seen in this run (what gets printed and saved once)."""
+    with _stop_lock:
+        if key in _seen:
+            return False
+        _seen.add(key)
+        return True
+
+
+def begin_run() -> None:
+    """A new training run in this process: no stop asked for, nothing warned about yet."""
+    clear_stop()
+    with _stop_lock:
+        _seen.clear()

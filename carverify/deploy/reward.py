@@ -32,7 +32,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from carverify.deploy import FAULT_POLICIES, request_stop
+from carverify.deploy import FAULT_POLICIES, first_time, request_stop
 from carverify.deploy.guard import MEMORY_BYTES, Fault, acquire, default_deadline, release
 from carverify.deploy.monitor import MODES, Monitor, env_success, oracle_assignment
 from carverify.errors import UsageError
@@ -42,7 +42,6 @@ from carverify.errors import UsageError
 # before needs neither a render nor a call.  The bound keeps a long run's memory flat.
 MEMO_ENTRIES = 50_000
 _MEMOS: dict[tuple, dict] = {}
-_FIRSTS: set[tuple] = set()   # (program, what) already warned about in this process
 _LOCK = threading.Lock()
 
 
@@ -238,12 +237,7 @@ class CodeReward(gymnasium.Wrapper):
                 "line": line, "frame": saved, "stop": stop}
 
     def _first(self, what: tuple) -> bool:
-        key = (self.sha256, *what)
-        with _LOCK:
-            if key in _FIRSTS:
-                return False
-            _FIRSTS.add(key)
-            return True
+        return first_time((self.sha256, *what))
 
     def _where(self, saved: str | None, subtask: str | None) -> str:
         if saved is None:
