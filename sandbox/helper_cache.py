@@ -12,7 +12,7 @@ How:
 - An entry is one file named by a hash of what decides the machine code: the implementation
   (its bytecode, constants, the globals and closure values it reads), the argument types,
   the flags it inherits from the calling function, and the CPU (numba's magic tuple).  Files
-  live under <dir>/<stamp>/, where the stamp hashes numba_helpers.py, this file and the
+  live under <dir>/<stamp>/, where the stamp hashes sandbox/numba_*.py, this file and the
   numba, llvmlite, numpy and Python versions, so any change starts an empty directory.
 - The sandbox child reads the whole directory into memory before it drops privileges and
   never writes (read-only here; RLIMIT_FSIZE = 0 there anyway).  What it had to compile
@@ -79,7 +79,7 @@ def _value_id(value, depth=0):
     if isinstance(py_func, pytypes.FunctionType):
         value = py_func
     if isinstance(value, pytypes.FunctionType):
-        # By name: the stamp covers the source of numba_helpers.py, where all of these live,
+        # By name: the stamp covers the source of sandbox/numba_*.py, where ours live,
         # and numba's own functions come with its version.
         return ("function", value.__module__, value.__qualname__)
     return None
@@ -125,8 +125,10 @@ def stamp() -> str:
     import numpy as np
 
     h = hashlib.sha256()
-    for path in (Path(_ROOT) / "sandbox" / "numba_helpers.py", Path(__file__)):
-        h.update(path.read_bytes())
+    # Every numba_* module of the sandbox: helpers call into each other by name, so a change
+    # in any of them may change the code of an entry whose own bytecode did not change.
+    for path in (*sorted((Path(_ROOT) / "sandbox").glob("numba_*.py")), Path(__file__)):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
     h.update(repr((numba.__version__, llvmlite.__version__, np.__version__, sys.version)).encode())
     return h.hexdigest()[:16]
 

@@ -226,3 +226,29 @@ def test_limits_drop_privileges_and_forbid_fork(tmp_path):
 def test_a_dead_childs_stderr_is_summed_up_by_its_telling_line(stderr, detail):
     from sandbox.runner import _crash_detail
     assert _crash_detail(stderr) == detail
+
+
+def test_a_compiled_call_is_stopped_by_its_cpu_timer():
+    """Compiled code never returns to the interpreter: the CPU timer's signal ends the child (CV302)."""
+    endless = prog("t = int(obs[0, 0, 0])\nwhile t >= 0:\n    t = (t + 1) % 7\nreturn True")
+    with Sandbox(endless, Limits(call_seconds=0.3), mode="native") as box:
+        assert box.load().ok
+        compiled = box.compile(["a"], FRAMES)
+        assert compiled.dead is None and compiled.issues == {"a": None} and compiled.cpu_seconds > 0
+        batch = box.call(["a"], FRAMES)
+    assert batch.dead is not None and batch.dead.code == "CV302", batch.dead
+    assert "a(obs) on frame 0" in batch.dead.message and "s of CPU per call" in batch.dead.message
+
+
+def test_native_compile_is_one_batch_with_one_cpu_budget():
+    """Every function compiles in one request; one that numba refuses gets its CV601, the rest compile."""
+    source = ('import numpy as np\nSUBTASKS = ("a", "b")\n'
+              'def a(obs):\n    return bool(obs.sum() > 0)\n'
+              'def b(obs):\n    d = {}\n    d[int(obs[0, 0, 0])] = [1]\n    return len(d) > 0\n')
+    with Sandbox(source, mode="native") as box:
+        assert box.load().ok
+        compiled = box.compile(["a", "b"], FRAMES)
+        assert compiled.dead is None and compiled.issues["a"] is None
+        assert compiled.issues["b"].code == "CV601" and compiled.issues["b"].subtask == "b"
+        batch = box.call(["a"], FRAMES)     # what compiled runs without compiling again
+    assert batch.dead is None and batch.values == {"a": [False] * 4}
