@@ -74,8 +74,13 @@ def _import_numpy(name, globals=None, locals=None, fromlist=(), level=0):
 
 
 def for_numba(tree, info):
-    """The normalized tree with the idioms numba rejects spelled its way (sandbox/numba_compat.py)."""
-    return numba_compat.rewrite(tree, info.numpy_aliases, info.functions)
+    """The normalized tree with the idioms numba rejects spelled its way (sandbox/numba_compat.py).
+
+    Raises numba_compat.Refused for a construct the compiled twin cannot give Python's meaning.
+    """
+    # The framework calls the sub-task checks and progress with the observation.
+    entry_points = tuple(info.subtasks) + ("progress",)
+    return numba_compat.rewrite(tree, info.numpy_aliases, info.functions, entry_points)
 
 
 def load_native(program, tree, info) -> dict:
@@ -85,10 +90,15 @@ def load_native(program, tree, info) -> dict:
     (see `compile_for`).  All functions share one globals dict, so a sub-task that
     calls a helper resolves the jitted helper when it is compiled.
     """
-    code = compile(for_numba(tree, info), PROGRAM_FILE, "exec")
+    try:
+        code = compile(for_numba(tree, info), PROGRAM_FILE, "exec")
+    except numba_compat.Refused as refused:
+        return {"ok": False, "issues": [refused.issue.to_json()]}
     program.globals = {"__builtins__": make_builtins(_import_numpy), "__name__": "reward_program",
                        **numba_compat.HELPERS}
     issue = program._run_module(code)
+    if issue is None:
+        issue = wide_constant(program.globals, info)
     if issue is not None:
         return {"ok": False, "issues": [issue.to_json()]}
     for name in info.functions:
@@ -98,6 +108,36 @@ def load_native(program, tree, info) -> dict:
     numba_compat.jit_generated(program.globals, numba.njit(**JIT_OPTIONS))
     program.function_lines = dict(info.functions)
     return program._finish_load(info)
+
+
+def wide_constant(namespace: dict, info) -> Issue | None:
+    """A module constant holding an integer outside int64 (CV215).
+
+    Python computed it exactly (BIG = 10 ** 19); numba would hand the compiled checks a
+    uint64, a float or nothing at all.  The policy catches such literals; this catches
+    the computed ones, by value.
+    """
+    for name in sorted(info.constants):
+        found = _wide(namespace.get(name))
+        if found is not None:
+            return Issue("CV215", f"module constant '{name}' holds the integer {found}, which does not fit in 64 bits",
+                         None, None, "compiled code has 64-bit integers: write it as a float or keep integers "
+                         "within ±9.2e18")
+    return None
+
+
+def _wide(value, depth: int = 0):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if not -2 ** 63 <= value < 2 ** 63 else None
+    if isinstance(value, (tuple, list)) and depth < 8:
+        return next((w for w in (_wide(v, depth + 1) for v in value) if w is not None), None)
+    if isinstance(value, dict) and depth < 8:
+        return next((w for w in (_wide(v, depth + 1) for v in value.values()) if w is not None), None)
+    if isinstance(value, slice):
+        return _wide((value.start, value.stop, value.step), depth + 1)
+    return None
 
 
 def compile_for(program, fns, frames) -> dict | None:
@@ -188,6 +228,9 @@ _HINTS = (
     ("Unknown attribute", "numba does not support this attribute or method: see numba's 'Supported NumPy features'"),
     ("Cannot modify readonly", "work on a copy: m = obs.copy()"),
     ("idxty.ndim", "numba assigns through a boolean mask only when the mask is 1-D: use m = np.where(mask, v, m)"),
+    *((key, "a dict whose values have different shapes is read with a key numba cannot know when it compiles: "
+            "call the function with literal keys, or loop over the dict's .items()")
+      for key in ("Cannot request literal type", "numba needs the key when it compiles")),
 )
 _DEFAULT_HINT = ("numba's nopython mode compiles a subset of Python and NumPy: see numba's 'Supported Python "
                  "features' and 'Supported NumPy features'")
@@ -216,12 +259,18 @@ def compile_issue(name: str, exc: BaseException, function_lines: dict[str, int])
 _HELPER_NAMES = ((re.compile(r"__cv_(\w+)_axis"), r".\1(axis=...)"), (re.compile(r"__cv_(any|all)_of"), r"\1()"),
                  (re.compile(r"__cv_contiguous"), ".reshape()"), (re.compile(r"__cv_setitem"), "item assignment"),
                  (re.compile(r"__cv_seq_eq"), "tuple(...) =="), (re.compile(r"__cv_seq_in"), "tuple(...) in"),
-                 (re.compile(r"__cv_int\b"), "int()"),
+                 (re.compile(r"__cv_int\b"), "int()"), (re.compile(r"__cv_round\b"), "round()"),
+                 (re.compile(r"__cv_neg\b"), "unary -"),
                  (re.compile(r"__cv_norm(_axis)?"), "np.linalg.norm()"),
                  (re.compile(r"__cv_clip"), "np.clip()"), (re.compile(r"__cv_(isclose|allclose)"), r"np.\1()"),
                  (re.compile(r"__cv_dtype_(\w+)"), r"\1"),
-                 *((re.compile(rf"__cv_{name}\b"), f"operator {symbol}")
-                   for name, symbol in numba_compat.TUPLE_OPS.values()))
+                 (re.compile(r"__cv_d_(\w+?)_(item|get)\b"), r"\1[...]"),
+                 (re.compile(r"__cv_d_(\w+?)_(keys|values|items)\b"), r"\1.\2()"),
+                 (re.compile(r"__cv_unroll"), "a loop over a dict"), (re.compile(r"__cv_literally"), "a dict key"),
+                 *((re.compile(rf"__cv_i{name}_[pn][pn]\b"), f"operator {symbol}=")
+                   for name, symbol in numba_compat.ARITH_OPS.values()),
+                 *((re.compile(rf"__cv_{name}(_[pn][pn])?\b"), f"operator {symbol}")
+                   for name, symbol in [*numba_compat.ARITH_OPS.values(), *numba_compat.COMPARE_OPS.values()]))
 
 
 def _as_written(reason: str) -> str:

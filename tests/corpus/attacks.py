@@ -802,7 +802,7 @@ add("huge-pow-variables", R, inject("""
     big = n ** n ** n
     if big == 0:
         return False
-""", into="door_open"), *MEMORY)
+""", into="door_open"), *MEMORY, "CV213")
 add("huge-string", R, inject("""
     text = "a" * 10**10
     if len(text) == 0:
@@ -874,7 +874,7 @@ add("pow-builtin-huge", R, inject("""
     big = pow(10, pow(10, 10))
     if big == 0:
         return False
-""", into="has_key"), *MEMORY)
+""", into="has_key"), *MEMORY, "CV213")
 add("builtin-sum-range", R, inject("""
     total = sum(range(10**15))
     if total == 0:

@@ -282,8 +282,8 @@ def test_parameters_given_tuples_are_followed_through_helpers():
               "def f(obs):\n    return near(obs, KEY, 90).sum() + near(obs, colour=(0, 255, 0), tol=160).sum()"
               " + scale(obs.astype(np.int32), 2).sum()\n")
     text = ast.unparse(numba_compat.rewrite(ast.parse(source), {"np"}, ["dist", "near", "scale", "f"]))
-    assert "__cv_sub(obs.astype(__cv_dtype_int), colour)" in text   # reached through near()
-    assert "__cv_le" not in text and "return obs * factor" in text   # tol and factor never get tuples
+    assert "__cv_sub_np(obs.astype(__cv_dtype_int), colour)" in text   # reached through near()
+    assert "__cv_le(" not in text   # tol never gets a tuple
     _same(source, _frame())
 
 
@@ -387,3 +387,63 @@ def test_a_dict_name_a_function_rebinds_or_passes_on_is_left_as_written():
               'def f(COLOURS):\n    return COLOURS["key"]\ndef g(obs):\n    return lookup(COLOURS, "key")\n')
     text = ast.unparse(numba_compat.rewrite(ast.parse(source), {"np"}, ["lookup", "f", "g"]))
     assert "return COLOURS['key']" in text and "lookup(COLOURS, 'key')" in text
+
+
+MIXED_SOURCE = '''
+OFFSETS = {"key": ((0, 1), (1, 1)), "door": ((0, 0), (0, 1), (1, 0)), "goal": (2, 2), "name": "g"}
+def count(obs, name):
+    n = 0
+    for dy, dx in OFFSETS[name]:
+        n += int(obs[dy, dx, 0])
+    return n + len(OFFSETS.get(name, (0,)))
+def f(obs):
+    t = count(obs, "key") * 1000 + count(obs, "door") + len(OFFSETS["goal"]) + len(OFFSETS["name"])
+    for name, value in OFFSETS.items():
+        t += len(value) * 7 + len(name)
+        if name == "goal":
+            break
+    for k in OFFSETS:
+        t += len(OFFSETS[k]) * 3
+    for value in OFFSETS.values():
+        t += len(value)
+    return t + len(OFFSETS) + int("door" in OFFSETS)
+'''
+
+
+def test_a_dict_whose_values_have_different_shapes_compiles_per_key():
+    # One lookup function would have to return tuples of two and three pairs: numba cannot type it.
+    obs = _frame()
+    assert _jitted(MIXED_SOURCE)(obs) == _python(MIXED_SOURCE)(obs)
+
+
+@pytest.mark.parametrize("use", [
+    "OFFSETS[str(len(obs))]",                          # a computed key
+    "[len(v) for v in OFFSETS.values()]",              # values in a comprehension
+    "OFFSETS.items()",                                  # the items as a value
+])
+def test_a_mixed_dict_read_in_a_way_numba_cannot_type_is_refused_with_cv216(use):
+    source = MIXED_SOURCE.replace("    return t + len(OFFSETS)", f"    x = {use}\n    return t + len(OFFSETS)")
+    with pytest.raises(numba_compat.Refused) as refused:
+        numba_compat.rewrite(ast.parse(source), {"np"}, ["count", "f"], ["f"])
+    issue = refused.value.issue
+    assert issue.code == "CV216" and "different shapes" in issue.message
+    assert "literal key (OFFSETS['key'])" in issue.hint and issue.line == source.splitlines().index(f"    x = {use}") + 1
+
+
+def test_a_mixed_dict_key_parameter_given_a_computed_key_fails_to_compile_readably():
+    from sandbox.native import compile_issue
+
+    source = MIXED_SOURCE.replace("        t += len(OFFSETS[k]) * 3\n", "        t += count(obs, k)\n")
+    with pytest.raises(numba.core.errors.TypingError) as failed:
+        _jitted(source)(_frame())
+    issue = compile_issue("f", failed.value, {"count": 3, "f": 9})
+    assert issue.code == "CV601" and "literal" in issue.message
+    assert "literal keys" in issue.hint and ".items()" in issue.hint
+
+
+def test_slice_constants_compile():
+    source = ("ROWS = slice(1, 5)\nPARTS = (slice(0, 4), slice(None, 6, 2))\nS = {'a': slice(0, 2), 'b': slice(0, 8, 4)}\n"
+              "def f(obs):\n    return int(obs[ROWS, 0, 0].sum()) + int(obs[PARTS].sum()) + int(obs[slice(2, 3)].sum())"
+              " + int(obs[S['a']].sum()) + int(obs[S['b']].sum())\n")
+    obs = _frame()
+    assert _jitted(source)(obs) == _python(source)(obs)
