@@ -28,6 +28,7 @@ bench: install
 	$(BIN)/python bench/audit_throughput.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/wrapper_overhead.py
+	$(BIN)/python bench/deploy_overhead.py
 	$(BIN)/python bench/coverage.py
 
 bench-rl: install

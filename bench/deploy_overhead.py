@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
-import gymnasium
-import numpy as np
+# bench/coverage.py would shadow the `coverage` package numba imports when it is installed.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from carverify.deploy.reward import clear_memo, summed_stats
-from carverify.reward import CodeReward, audited_report, reference_program
-from carverify.suite import load_suite
+import gymnasium  # noqa: E402
+import numpy as np  # noqa: E402
+
+from carverify.deploy.reward import clear_memo, summed_stats  # noqa: E402
+from carverify.reward import CodeReward, audited_report, reference_program  # noqa: E402
+from carverify.suite import load_suite  # noqa: E402
 
 SUITES = ("minigrid-doorkey-5x5", "minigrid-doorkey-8x8")
 STEPS = 3000

@@ -59,3 +59,21 @@ def test_cached_by_hash_and_input_untouched():
     assert frame.flags.writeable and np.array_equal(frame, before)
     # A non-contiguous observation is copied, not rejected.
     assert first["has_key"](np.asfortranarray(frame)) is False
+
+
+def test_the_reward_worker_answers_like_the_compiled_checks():
+    """Training's path (a forked reward worker, one combined call) computes what the audit's compiled checks do."""
+    from carverify.deploy.guard import Guard
+
+    source = (PROGRAMS / "shape_loops.py").read_text()
+    frames = suite_frames(load_suite(SUITE))
+    checks = compile_accepted(source, sha(source))
+    guard = Guard(source, sha(source), frames.dtype, frames.shape[1:], deadline=0.05)
+    try:
+        assert guard.subtasks == tuple(checks) and not guard.has_progress
+        for frame in frames:
+            result = guard.call(frame)
+            assert result.fault is None and result.holds == tuple(check(frame) for check in checks.values())
+    finally:
+        guard.close()
+    assert guard.zygote_pid is None
