@@ -54,7 +54,14 @@ def first_time(key: tuple) -> bool:
 
 
 def begin_run() -> None:
-    """A new training run in this process: no stop asked for, nothing warned about yet."""
+    """A new training run in this process: no stop asked for, nothing warned about yet, a cold memo.
+
+    The memo starts empty so that a run's counters (reward.no_call_rate, ...) are its own,
+    whether it shares its process with earlier runs (sequential) or not (Ray).
+    """
+    from carverify.deploy.reward import clear_memo
+
     clear_stop()
     with _stop_lock:
         _seen.clear()
+    clear_memo()

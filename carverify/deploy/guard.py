@@ -119,7 +119,13 @@ class Guard:
         self._shm = mmap.mmap(self._shm_fd, PAGE + size)
         self._frame = np.ndarray(self.shape, self.dtype, buffer=self._shm, offset=PAGE)
         self._progress = np.ndarray((1,), np.float64, buffer=self._shm, offset=PROGRESS_AT)
-        self._start()
+        try:
+            self._start()
+        except BaseException:
+            self._frame = self._progress = None
+            self._shm.close()
+            os.close(self._shm_fd)
+            raise
 
     # -- the zygote -------------------------------------------------------------------
     def _start(self) -> None:
