@@ -150,7 +150,9 @@ def test_oracle_reads_the_simulator():
     env = suite.make_env()
     env.reset(seed=0)
     oracle = suite.oracle()
-    assert oracle(env) == {"has_key": False, "door_open": False, "has_box": False}
+    # Seed 0 starts the agent beside the key, locked out of the box's room.
+    assert oracle(env) == {"near_key": True, "has_key": False, "door_unlocked": False, "door_open": False,
+                           "near_box": False, "has_box": False}
     env.unwrapped.carrying = env.unwrapped.obj
     assert oracle(env)["has_box"] is True
 
