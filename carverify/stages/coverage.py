@@ -56,7 +56,9 @@ def check_coverage(candidate, suite, *, config: AuditConfig = AuditConfig()) -> 
     compiled, dead, failures = _run_all(box, names, cov)
     metrics["compiled_seconds"] = time.perf_counter() - start
     if dead is not None:
-        return StageResult("coverage", "failed", [dead], metrics, time.perf_counter() - start)
+        # The wall-clock backstop (CV604) means the machine, not the program, ran out: not a verdict.
+        status = "error" if dead.data.get("child_code") == "CV604" else "failed"
+        return StageResult("coverage", status, [dead], metrics, time.perf_counter() - start)
     findings = [_payload(name, i, issue, cov, lines) for name, (i, issue) in failures.items()]
     if findings:
         return StageResult("coverage", "failed", findings, metrics, time.perf_counter() - start)
@@ -68,6 +70,9 @@ def check_coverage(candidate, suite, *, config: AuditConfig = AuditConfig()) -> 
         findings += _progress_range(name, compiled[name], cov, lines)
     findings += _against_interpreter(candidate, names, compiled, cov, config, lines, metrics)
     metrics["seconds"] = time.perf_counter() - start
+    if any(f.code == "CV604" for f in findings):
+        return StageResult("coverage", "error", [f for f in findings if f.code == "CV604"], metrics,
+                           time.perf_counter() - start)
     # The text report shows a stage's first metric: the number of states is the headline.
     return StageResult("coverage", "failed" if findings else "passed", findings, metrics,
                        time.perf_counter() - start)
