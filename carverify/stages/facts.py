@@ -28,10 +28,12 @@ def prf(pred: np.ndarray, truth: np.ndarray) -> Score:
     return Score(precision, recall, f1)
 
 
-def assign(subtasks: list[str], facts: tuple[str, ...], scores: dict[str, dict[str, Score]]) -> dict[str, str]:
+def assign(subtasks: list[str], facts: tuple[str, ...], scores: dict[str, dict[str, Score]],
+           pin: bool = True) -> dict[str, str]:
     """sub-task -> fact, strictly increasing in the suite's fact order, maximising the summed F1.
 
-    The last sub-task is the task goal and always takes the last fact.  Ties prefer a fact
+    The last sub-task is the task goal and always takes the last fact; a sub-task named like
+    a fact takes that fact (when SUBTASKS' order allows it).  Ties prefer a fact
     named like the sub-task, then the earlier fact.  With more sub-tasks than facts, the
     surplus sub-tasks get no fact (and are graded by the paper's checks only).
     """
@@ -40,10 +42,14 @@ def assign(subtasks: list[str], facts: tuple[str, ...], scores: dict[str, dict[s
         return {}
     if n > m:
         # Keep the goal; the extra middle sub-tasks cannot be assigned one to one.
-        head = assign(subtasks[:m - 1] + [subtasks[-1]], facts, scores) if m > 1 else {}
+        head = assign(subtasks[:m - 1] + [subtasks[-1]], facts, scores, pin) if m > 1 else {}
         return head or {subtasks[-1]: facts[-1]}
 
     def gain(i: int, j: int) -> float:
+        # A sub-task named exactly like a fact stands for that fact: a "door_open" check that
+        # really tests "door unlocked" must be graded as door_open, not re-read as door_unlocked.
+        if pin and subtasks[i] in facts and facts[j] != subtasks[i] and i != n - 1:
+            return float("-inf")
         s = scores[subtasks[i]][facts[j]]
         return s.f1 + (1e-6 if facts[j] == subtasks[i] else 0.0) - 1e-9 * j
 
@@ -58,9 +64,13 @@ def assign(subtasks: list[str], facts: tuple[str, ...], scores: dict[str, dict[s
             if i == n - 1:
                 use = gain(i, j) if j == m - 1 else neg
             else:
-                use = gain(i, j) + best[i + 1][j + 1] if best[i + 1][j + 1] > neg else neg
+                g = gain(i, j)
+                use = g + best[i + 1][j + 1] if best[i + 1][j + 1] > neg and g > neg else neg
             take[i][j] = use >= skip and use > neg
             best[i][j] = max(use, skip)
+    if best[0][0] == neg:
+        # The names fit no order (SUBTASKS lists them out of order: CV503 says so); grade by agreement.
+        return assign(subtasks, facts, scores, pin=False) if pin else {}
     out, i, j = {}, 0, 0
     while i < n and j < m:
         if take[i][j]:
