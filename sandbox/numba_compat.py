@@ -425,6 +425,8 @@ def _call(helper: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
 
 
 class _Rewrite(ast.NodeTransformer):
+    tuple_calls: frozenset[str] = frozenset()   # set per function, see visit_FunctionDef
+
     def __init__(self, numpy_aliases: frozenset[str], module_names: frozenset[str], tuples: frozenset[str],
                  tuple_params: dict[str, frozenset[str]], kinds: Kinds):
         self.numpy = numpy_aliases
@@ -463,8 +465,14 @@ class _Rewrite(ast.NodeTransformer):
                  and isinstance(loop.iter, ast.Name) and loop.iter.id in module_tuples
                  for target in ast.walk(loop.target) if isinstance(target, ast.Name)}
         self.tuples = module_tuples | self.tuple_params.get(node.name, frozenset()) | drawn
+        # ... and names bound only to tuple(...) of one argument: `pixel = tuple(obs[y, x])`, then
+        # `pixel == KEY`.  numba cannot build a tuple of an array's run-time length, so the name
+        # keeps the array and its comparisons become sequence comparisons, as for tuple(x) == KEY.
+        self.tuple_calls = frozenset(name for name, values in bindings.items()
+                                     if name not in params and all(self._tuple_call(v) for v in values))
         self.generic_visit(node)
         self.masks, self.tuples, self.locals, self.scope = frozenset(), self.module_tuples, frozenset(), None
+        self.tuple_calls = frozenset()
         return node
 
     # -- calls ------------------------------------------------------------------------
@@ -576,11 +584,13 @@ class _Rewrite(ast.NodeTransformer):
         return isinstance(node, ast.Tuple) or (isinstance(node, ast.Name) and node.id in self.tuples)
 
     def _tuple_call(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in self.tuple_calls
         return (isinstance(node, ast.Call) and self.builtin(node.func, "tuple") and len(node.args) == 1
                 and not node.keywords)
 
     def _unwrap(self, node: ast.expr) -> ast.expr:
-        return node.args[0] if self._tuple_call(node) else node
+        return node.args[0] if isinstance(node, ast.Call) and self._tuple_call(node) else node
 
     # -- arithmetic -------------------------------------------------------------------
     def _arithmetic(self, op: ast.operator, left: ast.expr, right: ast.expr, in_place: bool) -> str | None:
@@ -632,6 +642,10 @@ class _Rewrite(ast.NodeTransformer):
         # indexes that are visibly masks are rewritten: through a call, numba could no longer
         # infer the types of an empty dict or list from what is stored in it.
         self.generic_visit(node)
+        if (len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id in self.tuple_calls and isinstance(node.value, ast.Call)):
+            node.value = self._unwrap(node.value)
+            return node
         if len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript):
             target = node.targets[0]
             index = target.slice

@@ -211,6 +211,11 @@ def test_arrays_compared_with_tuples_elementwise(source):
     "def f(obs):\n    return tuple(obs[3, 3]) not in ((0, 255, 0), (1, 2, 3, 4))\n",  # options of two lengths
     "def f(obs):\n    n = 0\n    for y in range(obs.shape[0]):\n        for x in range(obs.shape[1]):\n"
     "            if tuple(obs[y, x]) == (255, 255, 0):\n                n += 1\n    return n\n",
+    # a name bound to tuple(pixel), then compared (a coverage-corpus program written this way
+    # failed to compile: numba has no tuple() of an array)
+    "KEY = (255, 255, 0)\ndef f(obs):\n    pixel = tuple(obs[1, 2])\n    return pixel == KEY or pixel == (0, 0, 0)\n",
+    "KEY = (255, 255, 0)\ndef f(obs):\n    pixel = tuple(obs[1, 3])\n    r = pixel[0]\n    return pixel != KEY and r > 3\n",
+    "COLOURS = ((0, 255, 0), (255, 255, 0))\ndef f(obs):\n    p = tuple(obs[1, 2])\n    return p in COLOURS\n",
 ])
 def test_tuple_of_a_pixel_compares_as_python_compares_tuples(source):
     _same(source, _frame())
