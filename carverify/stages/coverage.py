@@ -20,6 +20,7 @@ import numpy as np
 from carverify.config import AuditConfig
 from carverify.result import Finding, StageResult
 from carverify.stages.common import RETURNS, dense_terms, finding, skipped
+from carverify.stages.compile import _same  # one rule for "the same output" in both stages
 from carverify.stages.facts import assign, conflicts, prf
 
 DEFAULT_MIN = 0.99
@@ -283,8 +284,3 @@ def _interpreted_death(issue, i, cov) -> Finding:
                    f"{where}", issue.line, issue.col, issue.subtask, issue.hint,
                    {"state": i, "state_description": cov.describe(i) if i is not None else None})
 
-
-def _same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return (np.isnan(a) and np.isnan(b)) or bool(np.isclose(a, b, rtol=1e-9, atol=1e-12))
-    return a == b
