@@ -100,7 +100,7 @@ def _all_names(code) -> set[str]:
 
 def identity(py_func) -> str | None:
     """sha256 of what decides an implementation's machine code besides its argument types."""
-    parts = [py_func.__qualname__, py_func.__module__ or "", _code_id(py_func.__code__)]
+    parts = [getattr(py_func, _FIRST_NAME, py_func.__qualname__), py_func.__module__ or "", _code_id(py_func.__code__)]
     for name in sorted(_all_names(py_func.__code__)):
         if name in py_func.__globals__:
             described = _value_id(py_func.__globals__[name])
@@ -116,6 +116,22 @@ def identity(py_func) -> str | None:
             return None
         parts.append(("closure", described))
     return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+_FIRST_NAME = "_cv_first_qualname"
+
+
+def _name_for_linking(py_func, ident: str) -> None:
+    """Give an implementation a qualname no other implementation has.
+
+    numba names compiled code by module, qualname, argument types and a per-process
+    counter.  Our templates are all `impl` of no module, and every warm-up process counts
+    from the same start, so two entries written by two warm-ups (`a - b`, `a + b`) could
+    carry one symbol name; a child loading both linked every call to one of them.
+    """
+    if not hasattr(py_func, _FIRST_NAME):
+        setattr(py_func, _FIRST_NAME, py_func.__qualname__)
+    py_func.__qualname__ = f"{getattr(py_func, _FIRST_NAME)}__cv{ident[:24]}"
 
 
 def stamp() -> str:
@@ -309,8 +325,10 @@ def install(directory: str | None, *, writable: bool) -> Store:
                 decorate = jitter(**options)
 
                 def wrap(py_func):
-                    dispatcher = decorate(py_func)
                     ident = identity(py_func) if _STORE is not None and _STORE.directory is not None else None
+                    if ident is not None:
+                        _name_for_linking(py_func, ident)
+                    dispatcher = decorate(py_func)
                     if ident is not None:
                         dispatcher._cache = _HelperCache(py_func, ident, _STORE)
                     return dispatcher
@@ -465,6 +483,21 @@ def warm(misses: list, jit_options: dict) -> dict:
     return {"compiled": compiled, "skipped": skipped}
 
 
+def _count_from_elsewhere() -> None:
+    """Number this warm-up's functions from a random start.
+
+    The entries embed numba's own library code too (its closures share qualnames), named
+    with the per-process counter; two warm-ups or a warm-up and a child counting from 1
+    would hand out the same symbol names for different code.
+    """
+    import itertools
+    import secrets
+
+    from numba.core import bytecode
+
+    bytecode.FunctionIdentity._unique_ids = itertools.count(1 + (secrets.randbits(40) << 16))
+
+
 def _warm_main() -> None:
     request = json.loads(sys.stdin.read())
     import resource
@@ -472,6 +505,8 @@ def _warm_main() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (WARM_CPU_SECONDS, WARM_CPU_SECONDS + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     from sandbox.native import JIT_OPTIONS   # the options the audited and deployed code compile with
+
+    _count_from_elsewhere()
 
     install(request["directory"], writable=True)
     print(json.dumps(warm(request["misses"], JIT_OPTIONS)))

@@ -58,14 +58,14 @@ def test_correct_program_is_accepted(path, tmp_path, monkeypatch):
 @pytest.mark.parametrize("path", PROGRAMS, ids=[p.stem for p in PROGRAMS])
 def test_correct_program_passes_every_stage(path, tmp_path, monkeypatch):
     """The whole audit, compile stage included: every style compiles (sandbox/numba_compat.py
-    rewrites the idioms numba rejects as written), matches the interpreted run and stays
-    within the suite's step budget."""
+    rewrites the idioms numba rejects as written), matches the interpreted run, stays
+    within the suite's step budget and is right on every reachable state."""
     from carverify.audit import audit_source
 
     monkeypatch.chdir(tmp_path)
     report = audit_source(path.read_text(encoding="utf-8"), SUITE, path=path.name)
     assert [s.stage for s in report.stages] == ["parse", "policy", "restricted", "properties", "trajectories",
-                                                "compile"]
+                                                "compile", "coverage"]
     assert report.verdict == "accepted", _describe(report)
     assert not report.findings, _describe(report)
 

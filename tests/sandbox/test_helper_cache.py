@@ -107,3 +107,36 @@ def test_an_implementation_is_identified_by_what_decides_its_code():
     odd = {"np": np, "OUT": object()}
     exec(source, odd)
     assert helper_cache.identity(odd["impl"]) is None
+
+
+# A helper's tuple hides its items' kinds from the rewrite, so these go through __cv_sub_pp / __cv_add_pp.
+PAIR = 'import numpy as np\n\n\ndef pair(obs):\n    return float(obs[0, 0, 0]), 1.5\n\n\n'
+SUB = PAIR + 'SUBTASKS = ("s",)\n\n\ndef s(obs):\n    x, y = pair(obs)\n    return x - y > 100.0\n'
+ADD = PAIR + 'SUBTASKS = ("a",)\n\n\ndef a(obs):\n    x, y = pair(obs)\n    return x + y > 100.0\n'
+BOTH = PAIR + 'SUBTASKS = ("both",)\n\n\ndef both(obs):\n    x, y = pair(obs)\n    return (x + y) - (x - y)\n'
+
+
+def _values(directory, program, fn):
+    runner.use_helper_cache(str(directory))
+    try:
+        with Sandbox(program, Limits(), mode="native") as box:
+            assert box.load().ok
+            compiled = box.compile([fn], FRAMES)
+            batch = box.call([fn], FRAMES, returns={fn: "float"} if fn == "both" else None)
+    finally:
+        runner.use_helper_cache(None)
+    assert compiled.dead is None and batch.dead is None and not any(compiled.issues.values()), compiled
+    return compiled.helpers, batch.values[fn]
+
+
+@pytest.mark.slow
+def test_entries_written_by_different_warm_ups_keep_their_own_code(tmp_path):
+    """Each warm-up process compiles one helper, numbered by numba's per-process counter from the
+    same start: the cached `a - b` and `a + b` must stay distinct symbols when a child loads both
+    (they once linked to one of them, so x + 1.5 - (x - 1.5) came out 0.0 instead of 3.0)."""
+    cache = tmp_path / "numba-helpers"
+    _values(cache, SUB, "s")
+    _values(cache, ADD, "a")
+    helpers, values = _values(cache, BOTH, "both")
+    assert helpers["hits"] >= 2, helpers
+    assert values == [3.0] * len(FRAMES)
