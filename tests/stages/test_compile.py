@@ -177,10 +177,11 @@ SUBTASKS = ("has_key", "door_open", "at_goal")
 
 
 def has_key(obs):
-    v = obs[0, 0, 0] + 1
+    # Two NumPy uint8 scalars: NumPy wraps at 256 and the loop ends; numba widens to int64.
+    v = obs[0, 0, 0] | np.uint8(1)
     n = 0
     while v != 0:
-        v = v + 1
+        v = v + np.uint8(1)
         n = (n * 31 + int(obs[0, n % 8, 1])) % 1000003
     return n >= 0
 
