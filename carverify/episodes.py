@@ -101,7 +101,9 @@ def simulate(suite: Suite, seed: int, policy: str, horizon: int | None = None, e
         actions=np.asarray(actions, dtype=np.int64),
         success=success_step is not None,
         success_step=success_step,
-        facts={k: np.array([bool(f[k]) for f in labels]) for k in suite.facts},
+        # Every fact the oracle reports: the assignable ones (suite.facts) and extras such as a
+        # goal tolerance fact.
+        facts={k: np.array([bool(f[k]) for f in labels]) for k in labels[0]},
     )
 
 

@@ -152,9 +152,14 @@ def test_oracle_reads_the_simulator():
     oracle = suite.oracle()
     # Seed 0 starts the agent beside the key, locked out of the box's room.
     assert oracle(env) == {"near_key": True, "has_key": False, "door_unlocked": False, "door_open": False,
-                           "near_box": False, "has_box": False}
-    env.unwrapped.carrying = env.unwrapped.obj
-    assert oracle(env)["has_box"] is True
+                           "near_box": False, "has_box": False, "box_gone": False}
+    u = env.unwrapped
+    box_at = next((x, y) for x in range(u.width) for y in range(u.height) if u.grid.get(x, y) is u.obj)
+    u.carrying = u.obj
+    assert oracle(env)["has_box"] is True and oracle(env)["box_gone"] is False
+    u.carrying = None
+    u.grid.set(*box_at, None)      # what toggling the box does: replaced by its contents, none
+    assert oracle(env)["has_box"] is False and oracle(env)["box_gone"] is True
 
 
 def test_unlockpickup_expert_drops_the_key():

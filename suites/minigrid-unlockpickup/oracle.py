@@ -15,4 +15,8 @@ def facts(env) -> dict[str, bool]:
         "door_open": bool(door.is_open),
         "near_box": next_to(env, u.obj),
         "has_box": u.carrying is not None and u.carrying is u.obj,
+        # Not assignable (suite.toml facts): toggling the box replaces it by its contents,
+        # nothing here, so it vanishes exactly as if carried and the task cannot end.
+        "box_gone": u.carrying is not u.obj and all(
+            u.grid.get(x, y) is not u.obj for x in range(u.width) for y in range(u.height)),
     }

@@ -36,9 +36,9 @@ def test_normal_exchange_writes_program_and_report(fake_openai, key, authored, t
     out = tmp_path / "p.py"
     code, stdout, err = generate(capsys, *openai_args(fake_openai, out))
     assert code == 0, err
-    assert err == ["decompose: 3 sub-tasks: has_key, door_unlocked, on_goal", "round 1/3: ACCEPTED"]
+    assert err == ["decompose: 3 sub-tasks: has_key, door_open, on_goal", "round 1/3: ACCEPTED"]
     assert stdout.startswith(f"ACCEPTED  {out}  (round 1 of 1, suite {SUITE}; report {out}.report.json)")
-    assert "SUBTASKS = (\"has_key\", \"door_unlocked\", \"on_goal\")" in out.read_text()
+    assert "SUBTASKS = (\"has_key\", \"door_open\", \"on_goal\")" in out.read_text()
     assert json.loads(Path(f"{out}.report.json").read_text())["verdict"] == "accepted"
     first, second = fake_openai.requests
     images = [p for p in first["messages"][1]["content"] if p["type"] == "image_url"]
@@ -64,7 +64,7 @@ def test_no_code_then_a_program(fake_openai, key, authored, tmp_path, capsys):
 
 def test_truncated_reply_then_a_program(fake_openai, key, authored, tmp_path, capsys):
     decompose, _, good = authored(SUITE)
-    cut = good[: good.index("def door_unlocked") + 30]
+    cut = good[: good.index("def door_open") + 30]
     fake_openai.script = [{"reply": decompose}, {"reply": cut, "finish_reason": "length"}, {"reply": good}]
     code, _, err = generate(capsys, *openai_args(fake_openai, tmp_path / "p.py"))
     assert code == 0
@@ -182,6 +182,6 @@ def test_offline_doorkey_8x8_ends_accepted_after_real_feedback(monkeypatch, tmp_
     assert err[4] == "round 3/3: ACCEPTED"
     report = json.loads(Path(f"{out}.report.json").read_text())
     assert [s["stage"] for s in report["stages"]] == ["parse", "policy", "restricted", "properties",
-                                                      "trajectories", "compile"]
+                                                      "trajectories", "compile", "coverage"]
     assert main(["audit", str(out), "--suite", "minigrid-doorkey-8x8", "--no-track", "--quiet"]) == 0
     assert capsys.readouterr().out.startswith("ACCEPTED")

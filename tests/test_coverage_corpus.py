@@ -1,0 +1,74 @@
+"""The coverage corpus (tests/corpus/coverage): programs written here in model styles, audited
+in full, each verdict compared with the simulator's truth.
+
+The truth is not carverify's: tests/corpus/coverage/truth.py labels every state it reaches
+by breadth-first search over the real environments (MiniGrid) or by placing objects in
+PyBullet (panda-push), runs each program plainly and with plain numba, and calls a program
+wrong if any sub-task disagrees with its own fact anywhere, crashes, hangs, or differs when
+compiled.  truth.json is its output, committed; `truth.py --check` recomputes it.
+
+Which codes may name a flaw is decided by the flaw's class (the `# Class:` line each program
+starts with), before any audit: a rejection for an unrelated reason does not count.
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from carverify.audit import audit_file
+from carverify.suite import load_suite
+
+CORPUS = Path(__file__).parent / "corpus" / "coverage"
+TRUTH = json.loads((CORPUS / "truth.json").read_text())["programs"]
+
+# Flaw class -> the codes that name it.  Off-path flaws are the coverage stage's (CV801),
+# though perturbed episodes may already show them (CV506); a payload that crashes may fire
+# on a generated frame first (CV401); a hang is a timeout in either run.
+CODES = {
+    "copied": {"CV509", "CV503", "CV506", "CV801"},
+    "off_path": {"CV801", "CV506", "CV501"},
+    "order": {"CV503", "CV509"},
+    "threshold": {"CV801", "CV506", "CV508"},
+    "payload_crash": {"CV301", "CV401", "CV803"},
+    "payload_goal": {"CV804", "CV801", "CV504", "CV506"},
+    "payload_spin": {"CV302", "CV308", "CV405", "CV602", "CV803"},
+    "compiled_only": {"CV602", "CV802", "CV803", "CV212", "CV213", "CV214", "CV215", "CV216"},
+}
+PROGRAMS = sorted(CORPUS.glob("*/*.py"))
+
+
+def flaw_class(path: Path) -> str:
+    declared = re.search(r"^# Class: (\w+)", path.read_text(encoding="utf-8"), re.M).group(1)
+    if declared == "payload":
+        kind = path.stem.split("_")[1]          # payload_crash_..., payload_goal_..., payload_spin_...
+        return f"payload_{kind}"
+    return declared
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PROGRAMS, ids=[f"{p.parent.name}/{p.stem}" for p in PROGRAMS])
+def test_verdict_matches_the_simulator(path, tmp_path, monkeypatch):
+    key = f"{path.parent.name}/{path.name}"
+    truth = TRUTH[key]["truth"]                 # "correct" or "wrong", from the simulator
+    kind = flaw_class(path)
+    assert (kind == "correct") == (truth == "correct"), f"{key}: declared {kind}, simulator says {truth}"
+    monkeypatch.chdir(tmp_path)
+    report = audit_file(path, load_suite(path.parent.name))
+    found = sorted({f.code for f in report.findings})
+    detail = "\n".join(f.render() for f in report.findings)
+    if truth == "correct":
+        assert report.verdict == "accepted", detail
+        assert not found, detail
+    else:
+        assert report.verdict == "rejected", f"{key} ({kind}) accepted:\n{detail}"
+        assert set(found) & CODES[kind], f"{key}: rejected for {found}, not for its {kind} flaw\n{detail}"
+
+
+def test_every_program_has_a_truth_and_a_class():
+    assert {f"{p.parent.name}/{p.name}" for p in PROGRAMS} == set(TRUTH)
+    assert {p.parent.name for p in PROGRAMS} == {"minigrid-doorkey-6x6", "minigrid-unlock",
+                                                "minigrid-unlockpickup", "panda-push"}
+    for path in PROGRAMS:
+        assert flaw_class(path) in CODES or flaw_class(path) == "correct", path
