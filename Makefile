@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench bench-rl clean
+.PHONY: install test corpus demo bench bench-rl clean
 
 install: $(STAMP)
 
@@ -17,7 +17,11 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 -m "not corpus"
+
+# The coverage corpus: 47 full audits against the simulator's truth (about 15 min on 2 cores).
+corpus: install
+	$(BIN)/python -m pytest -q -n 2 tests/test_coverage_corpus.py
 
 demo: install
 	$(BIN)/carverify demo

@@ -69,7 +69,7 @@ def check_coverage(candidate, suite, *, config: AuditConfig = AuditConfig()) -> 
     findings += _goal_without_success(subtasks[-1], compiled, cov, suite, lines, metrics)
     for name in dense:
         findings += _progress_range(name, compiled[name], cov, lines)
-    findings += _against_interpreter(candidate, names, compiled, cov, config, lines, metrics)
+    findings += _against_interpreter(candidate, names, compiled, cov, config, lines, metrics, assigned)
     metrics["seconds"] = time.perf_counter() - start
     if any(f.code == "CV604" for f in findings):
         return StageResult("coverage", "error", [f for f in findings if f.code == "CV604"], metrics,
@@ -209,14 +209,21 @@ def _progress_range(name, values, cov, lines) -> list[Finding]:
                     {"states": int(len(bad)), "first": i})]
 
 
-def compared_states(names, compiled, cov, sample: int = INTERPRETED_SAMPLE) -> np.ndarray:
-    """Every state at either end of a transition where some check changes value, plus a seeded sample.
+def compared_states(names, compiled, cov, sample: int = INTERPRETED_SAMPLE, assigned=None) -> np.ndarray:
+    """Every state at either end of a transition where some check changes value, every state
+    where a compiled check disagrees with its own fact, plus a seeded sample.
 
     A check that agrees with the interpreter on both sides of every change and on a sample of
     the plateaus between them agrees everywhere, unless a payload hides inside a plateau; the
-    oracle comparison above already covers every state for the truth values themselves.
+    oracle comparison above already covers every state for the truth values themselves.  The
+    states a compiled check gets wrong are few for a program that passes, and they are where a
+    compiled-only difference shows when it sits on a plateau (a key dropped in the far column
+    that only numba's wrapped int64 stops seeing: nothing changes value as it is dropped).
     """
     chosen = np.zeros(len(cov), bool)
+    for name, fact in (assigned or {}).items():
+        if fact in cov.facts and name in compiled:
+            chosen |= compiled[name].astype(bool) != cov.facts[fact]
     if len(cov.edges):
         a, b = cov.edges[:, 0], cov.edges[:, 1]
         for n in names:
@@ -233,10 +240,10 @@ def compared_states(names, compiled, cov, sample: int = INTERPRETED_SAMPLE) -> n
     return np.flatnonzero(chosen)
 
 
-def _against_interpreter(candidate, names, compiled, cov, config, lines, metrics) -> list[Finding]:
+def _against_interpreter(candidate, names, compiled, cov, config, lines, metrics, assigned=None) -> list[Finding]:
     from sandbox import Sandbox
 
-    idx = compared_states(names, compiled, cov)
+    idx = compared_states(names, compiled, cov, assigned=assigned)
     metrics["interpreted_states"] = float(len(idx))
     frames = cov.frames_at(idx)
     # A fresh restricted child: the audit's own has spent part of its CPU allowance already,

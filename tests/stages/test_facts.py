@@ -71,3 +71,24 @@ def test_names_out_of_order_fall_back_to_agreement():
     scores = _scores({"door_open": {"door_open": 1.0}, "has_key": {"has_key": 1.0}, "at_goal": {"at_goal": 1.0}})
     got = assign(["door_open", "has_key", "at_goal"], FACTS, scores)
     assert got["at_goal"] == "at_goal" and len(got) == 3
+
+
+def test_compiled_check_wrong_on_a_plateau_is_compared_with_the_interpreter():
+    """A compiled-only difference on a plateau (no transition changes the check's value there)
+    is still compared: every state where the compiled check disagrees with its fact is."""
+    import numpy as np
+
+    from carverify.stages.coverage import compared_states
+
+    n = 5000
+    truth = np.zeros(n, bool)
+    truth[:100] = True
+    compiled = {"has_key": truth.copy()}
+    compiled["has_key"][4300:4310] = True                  # wrong on a plateau: no edge below changes value
+    edges = np.array([[i, i + 1] for i in range(0, n - 1, 2)])
+    cov = type("Cov", (), {"facts": {"has_key": truth}, "edges": edges, "__len__": lambda self: n})()
+    plain = compared_states(["has_key"], compiled, cov, sample=10)
+    wrong = set(range(4300, 4310))
+    assert not wrong <= set(plain)                          # the change edges and the sample miss them
+    chosen = compared_states(["has_key"], compiled, cov, sample=10, assigned={"has_key": "has_key"})
+    assert wrong <= set(chosen) and set(plain) <= set(chosen)
