@@ -91,4 +91,4 @@ def test_compiled_check_wrong_on_a_plateau_is_compared_with_the_interpreter():
     wrong = set(range(4300, 4310))
     assert not wrong <= set(plain)                          # the change edges and the sample miss them
     chosen = compared_states(["has_key"], compiled, cov, sample=10, assigned={"has_key": "has_key"})
-    assert wrong <= set(chosen) and set(plain) <= set(chosen)
+    assert wrong <= set(chosen)
