@@ -20,7 +20,11 @@ from carverify.audit import audit_file
 from carverify.suite import load_suite
 
 CORPUS = Path(__file__).parent / "corpus" / "coverage"
-TRUTH = json.loads((CORPUS / "truth.json").read_text())["programs"]
+
+
+def load_truth() -> dict:
+    return json.loads((CORPUS / "truth.json").read_text())["programs"]
+
 
 # Flaw class -> the codes that name it.  Off-path flaws are the coverage stage's (CV801),
 # though perturbed episodes may already show them (CV506); a payload that crashes may fire
@@ -51,7 +55,7 @@ def flaw_class(path: Path) -> str:
 @pytest.mark.parametrize("path", PROGRAMS, ids=[f"{p.parent.name}/{p.stem}" for p in PROGRAMS])
 def test_verdict_matches_the_simulator(path, tmp_path, monkeypatch):
     key = f"{path.parent.name}/{path.name}"
-    truth = TRUTH[key]["truth"]                 # "correct" or "wrong", from the simulator
+    truth = load_truth()[key]["truth"]   # "correct" or "wrong", from the simulator
     kind = flaw_class(path)
     assert (kind == "correct") == (truth == "correct"), f"{key}: declared {kind}, simulator says {truth}"
     monkeypatch.chdir(tmp_path)
@@ -66,8 +70,9 @@ def test_verdict_matches_the_simulator(path, tmp_path, monkeypatch):
         assert set(found) & CODES[kind], f"{key}: rejected for {found}, not for its {kind} flaw\n{detail}"
 
 
+@pytest.mark.corpus
 def test_every_program_has_a_truth_and_a_class():
-    assert {f"{p.parent.name}/{p.name}" for p in PROGRAMS} == set(TRUTH)
+    assert {f"{p.parent.name}/{p.name}" for p in PROGRAMS} == set(load_truth())
     assert {p.parent.name for p in PROGRAMS} == {"minigrid-doorkey-6x6", "minigrid-unlock",
                                                 "minigrid-unlockpickup", "panda-push"}
     for path in PROGRAMS:

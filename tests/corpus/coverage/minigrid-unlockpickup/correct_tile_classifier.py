@@ -23,8 +23,11 @@ def same(obs, y0, x0, y1, x1):
 
 
 def classify(obs, y, x):
-    if (not is_floor(obs, y + 4, x + 7)) and same(obs, y + 2, x + 7, y + 4, x + 7) \
-            and same(obs, y + 5, x + 7, y + 4, x + 7) and is_floor(obs, y + 7, x + 3) and is_floor(obs, y + 4, x + 3):
+    # Open door: a bar down the right column (rows 1-2 and 5-6 stay clear of an agent standing
+    # in the doorway) over a floor-coloured bottom row.
+    if (not is_floor(obs, y + 2, x + 7)) and same(obs, y + 1, x + 7, y + 2, x + 7) \
+            and same(obs, y + 5, x + 7, y + 2, x + 7) and same(obs, y + 6, x + 7, y + 2, x + 7) \
+            and is_floor(obs, y + 7, x + 3):
         return OPEN_DOOR
     if not is_floor(obs, y + 4, x + 4):
         shaft = same(obs, y + 3, x + 4, y + 4, x + 4) and same(obs, y + 6, x + 4, y + 4, x + 4)

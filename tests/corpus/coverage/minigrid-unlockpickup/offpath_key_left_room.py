@@ -35,9 +35,11 @@ def box_mask(obs):
 
 
 def open_door_visible(obs):
-    bar = px(obs, 4, 7)
-    straight = same(px(obs, 2, 7), bar) & same(px(obs, 5, 7), bar) & ~floor(bar)
-    return bool((straight & floor(px(obs, 7, 3)) & floor(px(obs, 4, 3))).any())
+    # The open door is a bar down the tile's right column; rows 1-2 and 5-6 of it stay clear
+    # of the agent's triangle when the agent stands in the doorway.
+    bar = px(obs, 2, 7)
+    straight = same(px(obs, 1, 7), bar) & same(px(obs, 5, 7), bar) & same(px(obs, 6, 7), bar) & ~floor(bar)
+    return bool((straight & floor(px(obs, 7, 3))).any())
 
 
 def has_key(obs):
