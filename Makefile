@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test corpus demo bench bench-rl clean
+.PHONY: install test test-long corpus demo bench bench-rl clean
 
 install: $(STAMP)
 
@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,ray]"
 	touch $(STAMP)
 
+# CI runs this: everything but the long end-to-end runs and the corpus (about 25 min on 2 cores).
 test: install
-	$(BIN)/python -m pytest -q -n 2 -m "not corpus"
+	$(BIN)/python -m pytest -q -n 2 -m "not corpus and not long"
+
+# Ray training and cluster runs and the DoorKey-8x8 generate acceptance run (about 12 min).
+test-long: install
+	$(BIN)/python -m pytest -q -n 2 -m long
 
 # The coverage corpus: 47 full audits against the simulator's truth (about 15 min on 2 cores).
 corpus: install

@@ -295,6 +295,7 @@ def test_sweep_tracks_one_parent_run_with_a_child_per_audit(ray_local, tmp_path)
     assert all(r.info.experiment_id == experiment.experiment_id for r in runs.values())
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_two_hundred_programs_on_two_workers_match_sequential(ray_local, tmp_path):
     """The suites' reference programs and the attack corpus, repeated to 200, on parse/policy/restricted."""
@@ -396,6 +397,7 @@ def _policy_weights(path: Path) -> dict:
         return torch.load(f, map_location="cpu", weights_only=True)
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_ray_training_equals_sequential_and_logs_the_same_runs(ray_local, tmp_path):
     """Each (reward, seed) as a Ray task: same curves, same metrics, bit-identical policy weights, same MLflow runs."""
@@ -448,6 +450,7 @@ def test_ray_training_equals_sequential_and_logs_the_same_runs(ray_local, tmp_pa
     assert (tmp_path / "ray" / SUITE / "success_rate.png").stat().st_size > 1000
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_ray_training_streams_evaluations_and_steps_while_runs_train(ray_local, tmp_path, monkeypatch, capsys):
     """Evaluations reach the driver (MLflow) and steps the bar before a run ends, not only with its result."""
@@ -483,6 +486,7 @@ def test_steps_bar_counts_each_run_once_up_to_its_steps():
     assert bar.counted == {0: 100, 1: 100} and bar.finished == 1
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_ray_training_retries_a_dead_worker_then_reports_the_run_as_failed(ray_local, tmp_path):
     from mlflow.tracking import MlflowClient
@@ -520,6 +524,7 @@ def test_training_on_ray_refuses_subprocess_envs(capsys):
                                        "trains one seed in one process\n")
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_cli_train_on_local_ray_and_sequential_train_never_imports_ray(tmp_path, tmp_path_factory):
     """`train --workers 2` starts and stops its own instance; a dead run is an ERROR row and exit 3."""
@@ -569,6 +574,7 @@ def _wait_listening(port: int, seconds: float = 60.0) -> bool:
     return False
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_audit_and_train_on_a_cluster_reached_by_address(tmp_path, tmp_path_factory):
     """A head node started the way the README tells users (`ray start --head`), reached as HOST:PORT.

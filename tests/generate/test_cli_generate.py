@@ -170,6 +170,7 @@ def test_out_is_a_directory(tmp_path, capsys):
     assert code == 2 and err == [f"carverify: error: cannot write the program to {tmp_path}: it is a directory"]
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_offline_doorkey_8x8_ends_accepted_after_real_feedback(monkeypatch, tmp_path, capsys):
     """The acceptance run: replay, every audit stage, then `carverify audit` accepts the result."""
