@@ -152,30 +152,13 @@ def _scan_module(tree, issues):
             functions[node.name] = node
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if node.value is None or len(targets) != 1 or not isinstance(targets[0], ast.Name):
+            pairs = _unpacked_constants(node)
+            if pairs is None and (node.value is None or len(targets) != 1 or not isinstance(targets[0], ast.Name)):
                 issues.append(_issue(node, "CV208", "module-level assignments must bind one name to a constant"))
                 continue
-            name = targets[0].id
-            if name.startswith("_"):
-                issues.append(_issue(node, "CV209", f"module-level name '{name}' starts with an underscore",
-                                     "underscore names are reserved for the sandbox's guards"))
-            if name in constants or name in functions:
-                issues.append(_issue(node, "CV208", f"module-level name '{name}' is assigned twice",
-                                     "module-level names are constants"))
-            if name in allowlist.BUILTINS or name in aliases:
-                issues.append(_rebinding(targets[0], name, aliases))
-            constants[name] = node.value
-            if name == "SUBTASKS":
-                subtasks_node = node.value
-            elif isinstance(node.value, ast.Dict) and _is_constant_dict(node.value, aliases):
-                pass  # frozen into a read-only mapping after loading (sandbox.guards.freeze_constants)
-            elif not _is_constant_expr(node.value, aliases):
-                hint = ("a module-level dict needs literal string or number keys, each once, and constant values"
-                        if isinstance(node.value, (ast.Dict, ast.DictComp)) else
-                        "use a tuple for fixed collections; compute per call inside a function")
-                issues.append(_issue(node.value, "CV208",
-                                     f"module-level '{name}' must be a constant (number, string, tuple, "
-                                     "np.array of numbers, dict of those)", hint))
+            for target, value in pairs or [(targets[0], node.value)]:
+                subtasks_node = _module_constant(node, target, value, aliases, constants, functions, issues,
+                                                 subtasks_node)
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             continue  # docstring or stray string: inert
         elif isinstance(node, ast.ImportFrom):
@@ -187,6 +170,47 @@ def _scan_module(tree, issues):
             issues.append(_issue(node, "CV208", f"module-level {type(node).__name__} statement is not allowed",
                                  "module level holds the numpy import, constants and functions only"))
     return aliases, constants, functions, subtasks_node
+
+
+def _unpacked_constants(node) -> list[tuple[ast.Name, ast.expr]] | None:
+    """`EE_X, EE_Y, EE_Z = 0, 1, 2` as three constants (a style models use), else None.
+
+    Only a tuple of names bound to a literal tuple of as many values: each pair is then
+    checked exactly as a one-name assignment is.
+    """
+    if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Tuple)
+            and isinstance(node.value, ast.Tuple)):
+        return None
+    names, values = node.targets[0].elts, node.value.elts
+    if (len(names) != len(values) or not all(isinstance(n, ast.Name) for n in names)
+            or any(isinstance(v, ast.Starred) for v in values)):
+        return None
+    return list(zip(names, values))
+
+
+def _module_constant(node, target, value, aliases, constants, functions, issues, subtasks_node):
+    """Check one module-level name bound to `value`; returns the SUBTASKS value node if this is it."""
+    name = target.id
+    if name.startswith("_"):
+        issues.append(_issue(node, "CV209", f"module-level name '{name}' starts with an underscore",
+                             "underscore names are reserved for the sandbox's guards"))
+    if name in constants or name in functions:
+        issues.append(_issue(node, "CV208", f"module-level name '{name}' is assigned twice",
+                             "module-level names are constants"))
+    if name in allowlist.BUILTINS or name in aliases:
+        issues.append(_rebinding(target, name, aliases))
+    constants[name] = value
+    if name == "SUBTASKS":
+        return value
+    if isinstance(value, ast.Dict) and _is_constant_dict(value, aliases):
+        pass  # frozen into a read-only mapping after loading (sandbox.guards.freeze_constants)
+    elif not _is_constant_expr(value, aliases):
+        hint = ("a module-level dict needs literal string or number keys, each once, and constant values"
+                if isinstance(value, (ast.Dict, ast.DictComp)) else
+                "use a tuple for fixed collections; compute per call inside a function")
+        issues.append(_issue(value, "CV208", f"module-level '{name}' must be a constant (number, string, tuple, "
+                             "np.array of numbers, dict of those)", hint))
+    return subtasks_node
 
 
 def _is_constant_expr(node: ast.AST, alias: set[str]) -> bool:

@@ -240,3 +240,15 @@ def test_slice_is_a_builtin_and_a_constant():
     assert violations(src) == []
     (issue,) = violations(HEADER + "S = slice(obs)\ndef a(obs):\n    return True\n")
     assert issue.code == "CV202"
+
+
+def test_module_constants_unpacked_from_a_literal_tuple_are_constants():
+    body = "def a(obs):\n    return bool(obs[EE_X] + obs[EE_Y] > 0)\n"
+    assert violations(HEADER + "EE_X, EE_Y = 0, 1\n" + body) == []
+    # Each pair is checked as a one-name assignment: a computed value, a reserved name, a
+    # rebound builtin, a second binding; anything but names = literal tuple stays refused.
+    bad = {"EE_X, EE_Y = 0, obs_rows()\n": "CV208", "_X, EE_Y = 0, 1\n": "CV209", "EE_X, int = 0, 1\n": "CV212",
+           "EE_X, EE_Y = 0, 1\nEE_X = 3\n": "CV208", "EE_X, EE_Y = (0, 1, 2)[:2]\n": "CV208",
+           "EE_X, EE_Y = 0, 1, 2\n": "CV208", "EE_X, *EE_Y = 0, 1, 2\n": "CV208", "EE_X = EE_Y = 0\n": "CV208"}
+    for statement, code in bad.items():
+        assert code in {i.code for i in violations(HEADER + statement + body)}, statement
