@@ -51,8 +51,12 @@ def test_numpy_values_become_plain_json():
 def test_is_pretty_and_keeps_unicode(rejected):
     text = render_json(rejected)
     assert text.startswith('{\n  "schema_version": 1,')
-    assert "—" not in text or "\\u2014" not in text
     assert not text.endswith("\n")
+    # Non-ASCII text is written as itself, not as \u escapes (the fixture has none: add some).
+    report = AuditReport("p.py", "0" * 64, "s", [StageResult("trajectories", "failed", [
+        Finding("CV506", "door_open — précision 0.5 ≥ nothing")])])
+    text = render_json(report)
+    assert "door_open — précision 0.5 ≥ nothing" in text and "\\u2014" not in text
 
 
 def test_undecodable_source_bytes_stay_writable():
