@@ -167,7 +167,11 @@ def make_thunk(source: str, report: dict):
 
 
 def vec_trace(vec_cls, accepted, steps: int = 400):
-    venv = vec_cls([make_thunk(*accepted) for _ in range(2)])
+    # spawn, not SB3's default forkserver: a forkserver started earlier in this process (by
+    # another test, with CARVERIFY_SUITES pointing at its own suite folder) keeps that
+    # environment, and its workers could not find the bundled suite.
+    options = {"start_method": "spawn"} if vec_cls.__name__ == "SubprocVecEnv" else {}
+    venv = vec_cls([make_thunk(*accepted) for _ in range(2)], **options)
     venv.seed(7)
     venv.reset()
     rng = np.random.default_rng(1)
