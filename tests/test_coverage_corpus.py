@@ -28,11 +28,10 @@ def load_truth() -> dict:
 
 def only_plain_numba_differs(record: dict) -> bool:
     """The interpreted program agrees with every fact everywhere; only plain numba differs."""
-    runs = ("coverage", "expert", "random", "perturbed")
-    interpreted_ok = all(not any(sub[r][k] for r in runs if r in sub for k in ("crash", "disagree", "timeout",
-                                                                               "bad_return"))
-                         for sub in record["subtasks"].values())
-    return interpreted_ok and any(sub["compiled_differs"] for sub in record["subtasks"].values())
+    subtasks = record["subtasks"].values()
+    interpreted_wrong = sum(sub[run][count] for sub in subtasks for run in ("coverage", "expert", "random", "perturbed")
+                            if run in sub for count in ("crash", "disagree", "timeout", "bad_return"))
+    return interpreted_wrong == 0 and any(sub.get("compiled_differs") for sub in subtasks)
 
 
 # Flaw class -> the codes that name it.  Off-path flaws are the coverage stage's (CV801),
@@ -96,4 +95,5 @@ def test_every_program_has_a_truth_and_a_class():
     assert {p.parent.name for p in PROGRAMS} == {"minigrid-doorkey-6x6", "minigrid-unlock",
                                                 "minigrid-unlockpickup", "panda-push"}
     for path in PROGRAMS:
-        assert flaw_class(path) in CODES or flaw_class(path) == "correct", path
+        kind = flaw_class(path)
+        assert kind in CODES or kind == "correct", path

@@ -1,7 +1,7 @@
 """UnlockPickup oracle: sub-task facts read from the simulator's state."""
 from minigrid.core.world_object import Door, Key
 
-from carverify.minigrid_planner import find_one, next_to
+from carverify.minigrid_planner import find, find_one, next_to
 
 
 def facts(env) -> dict[str, bool]:
@@ -17,6 +17,5 @@ def facts(env) -> dict[str, bool]:
         "has_box": u.carrying is not None and u.carrying is u.obj,
         # Not assignable (suite.toml facts): toggling the box replaces it by its contents,
         # nothing here, so it vanishes exactly as if carried and the task cannot end.
-        "box_gone": u.carrying is not u.obj and all(
-            u.grid.get(x, y) is not u.obj for x in range(u.width) for y in range(u.height)),
+        "box_gone": u.carrying is not u.obj and all(obj is not u.obj for _, obj in find(env, type(u.obj))),
     }

@@ -133,7 +133,7 @@ def _values(directory, program, fn):
 def test_entries_written_by_different_warm_ups_keep_their_own_code(tmp_path):
     """Each warm-up process compiles one helper, numbered by numba's per-process counter from the
     same start: the cached `a - b` and `a + b` must stay distinct symbols when a child loads both
-    (they once linked to one of them, so x + 1.5 - (x - 1.5) came out 0.0 instead of 3.0)."""
+    (they once linked to one of them: (x + 1.5) - (x - 1.5) came out 193.0 on a frame, not 3.0)."""
     cache = tmp_path / "numba-helpers"
     _values(cache, SUB, "s")
     _values(cache, ADD, "a")
