@@ -28,6 +28,10 @@ def available_stages() -> tuple[str, ...]:
     return tuple(s for s in STAGES if importlib.util.find_spec(_STAGE_MODULES[s]) is not None)
 
 
+# Stages that use the compiled twin, which is then compiled while the interpreted stages run.
+_NATIVE_STAGES = {"properties", "compile", "coverage"}
+
+
 def stage_function(name: str):
     if name not in _STAGE_MODULES:
         raise UsageError(f"unknown stage '{name}' — known: {', '.join(STAGES)}")
@@ -54,6 +58,9 @@ def audit_source(source: str, suite, *, path: str = "program.py", stages=None,
                 continue
             try:
                 results.append(stage_function(name)(candidate, suite, config=config))
+                if name == "policy" and results[-1].status == "passed" and _NATIVE_STAGES & set(stages):
+                    from carverify.stages.compile import prefetch_twin
+                    prefetch_twin(candidate, suite, config)
             except Exception as exc:  # noqa: BLE001 - a broken stage is an error, never a verdict
                 from carverify.result import Finding
                 results.append(StageResult(name, "error", [Finding("CV000", f"internal error in stage {name}: "

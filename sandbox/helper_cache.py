@@ -145,7 +145,9 @@ def stamp() -> str:
     # in any of them may change the code of an entry whose own bytecode did not change.
     for path in (*sorted((Path(_ROOT) / "sandbox").glob("numba_*.py")), Path(__file__)):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
-    h.update(repr((numba.__version__, llvmlite.__version__, np.__version__, sys.version)).encode())
+    # The optimisation level is read from the environment when numba starts (runner.NUMBA_OPT_LEVEL).
+    h.update(repr((numba.__version__, llvmlite.__version__, np.__version__, sys.version,
+                   int(numba.config.OPT))).encode())
     return h.hexdigest()[:16]
 
 

@@ -40,25 +40,23 @@ COMPILE_SECONDS = 25.0
 
 
 def _warm_up() -> None:
-    # The first compile loads most of numba's typing/lowering registries (and modules
-    # they pull from the stdlib and scipy); doing it now keeps later compiles import-free.
-    def probe(obs):
-        m = obs[:, :, 0].astype(np.int32) + obs[0, 0, 1]
-        t = 0
-        for y in range(obs.shape[0]):
-            t += int(obs[y, 0, 2])
-        return bool((m > 3).any()) and np.count_nonzero(m) > t and len([t, 1]) > 0
+    # numba loads its typing and lowering registries (and the stdlib and scipy modules they
+    # pull in) on first use; they must be loaded before the child drops privileges and can
+    # no longer read them.  Refreshing both contexts imports all of them: the modules
+    # loaded afterwards are exactly those a full compile of array-heavy probes loads
+    # (compared with sys.modules), at 0.8 s of CPU instead of 4.5 s spent in LLVM on probe
+    # code no program uses.  Two tiny compiles then start the code generator and
+    # numba's runtime for frames and for state vectors.
+    from numba.core.registry import cpu_target
 
+    cpu_target.typing_context.refresh()
+    cpu_target.target_context.refresh()
     frame = np.zeros((8, 8, 3), np.uint8)
     frame.setflags(write=False)
-    numba.njit(**JIT_OPTIONS)(probe)(frame)
-
-    def probe_vector(obs):
-        return bool(np.abs(obs).sum() > 1.0) and obs.max() >= obs.mean()
-
+    numba.njit(**JIT_OPTIONS)(lambda obs: obs[0, 0, 0] > 3)(frame)
     vector = np.zeros(4)
     vector.setflags(write=False)
-    numba.njit(**JIT_OPTIONS)(probe_vector)(vector)
+    numba.njit(**JIT_OPTIONS)(lambda obs: obs[0] > 1.0)(vector)
 
 
 _warm_up()

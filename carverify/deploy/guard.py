@@ -43,6 +43,7 @@ import numpy as np
 
 from carverify.deploy.worker import OK, PAGE, PROGRESS_AT, REPLY_HEAD, REQUEST, VALUES_AT
 from carverify.errors import InternalError, UsageError
+from sandbox.runner import child_env
 
 DEADLINE_FLOOR = 0.05        # seconds of CPU per call, at least
 DEADLINE_FACTOR = 100.0      # times the audited per-step cost of the compiled checks
@@ -135,7 +136,7 @@ class Guard:
             self._zygote = subprocess.Popen(
                 [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
-                pass_fds=(theirs.fileno(),), env=_worker_env(), cwd="/", start_new_session=True)
+                pass_fds=(theirs.fileno(),), env=child_env(), cwd="/", start_new_session=True)
         finally:
             theirs.close()
         self._control = ours
@@ -314,16 +315,6 @@ class Guard:
                 self._shm.close()
                 self._shm = None
                 os.close(self._shm_fd)
-
-
-def _worker_env() -> dict[str, str]:
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "NUMEXPR_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "NUMBA_CACHE_DIR": "/nonexistent"}
-    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # set on some CPUs whose OpenBLAS crashes otherwise
-        if key in os.environ:
-            env[key] = os.environ[key]
-    return env
 
 
 def _compile_memory() -> int:

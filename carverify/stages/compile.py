@@ -93,6 +93,22 @@ def native_box(candidate, config: AuditConfig):
     return candidate.native(config.limits, config.pool)
 
 
+def prefetch_twin(candidate, suite, config: AuditConfig) -> None:
+    """Load and compile the audit's native child in the background (see Candidate.prefetch_native).
+
+    The batch is the one the properties and compile stages ask for: every sub-task check,
+    then the optional progress term, for the suite's frame type.
+    """
+    from sandbox import use_helper_cache
+
+    from carverify.stages.restricted import frames_for
+
+    frames = frames_for(suite, config.max_suite_frames)
+    use_helper_cache(helper_cache_dir())
+    candidate.prefetch_native(list(candidate.info.subtasks) + dense_terms(candidate), frames[:0],
+                              config.limits, config.pool)
+
+
 def native_load_failure(load, metrics, stage: str = "compile") -> StageResult:
     """The stage result when the native child does not load the program."""
     if any(i.code in ("CV306", "CV307") for i in load.issues):

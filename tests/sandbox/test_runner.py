@@ -179,8 +179,8 @@ def test_pool_prestarts_and_cleans_up():
 
 def test_child_env_holds_no_secrets(monkeypatch):
     monkeypatch.setenv("CARVERIFY_TEST_SECRET", "s3cr3t")
-    assert "CARVERIFY_TEST_SECRET" not in runner._child_env()
-    assert "s3cr3t" not in repr(runner._child_env())
+    assert "CARVERIFY_TEST_SECRET" not in runner.child_env()
+    assert "s3cr3t" not in repr(runner.child_env())
 
 
 def test_limits_drop_privileges_and_forbid_fork(tmp_path):
@@ -201,7 +201,7 @@ def test_limits_drop_privileges_and_forbid_fork(tmp_path):
             print("nowrite")
         print(os.getuid())
     """)
-    env = {**runner._child_env(), "PYTHONPATH": os.getcwd()}
+    env = {**runner.child_env(), "PYTHONPATH": os.getcwd()}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
                          timeout=30)
     lines = out.stdout.split()
