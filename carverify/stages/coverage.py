@@ -54,6 +54,22 @@ def check_coverage(candidate, suite, *, config: AuditConfig = AuditConfig()) -> 
     if not box.loaded.ok:
         return StageResult("coverage", "failed", [finding(i) for i in box.loaded.issues], metrics,
                            time.perf_counter() - start)
+    # The interpreter's child boots (Python, numpy, RestrictedPython) while the compiled run goes on.
+    with _interpreter(candidate, config) as interpreter:
+        return _check(suite, cov, box, interpreter, names, subtasks, dense, lines, metrics, start)
+
+
+def _interpreter(candidate, config):
+    """A fresh restricted child: the audit's own has spent part of its CPU allowance already,
+    and the comparison's cost scales with the suite, not with the program."""
+    from sandbox import Sandbox
+
+    limits = replace(config.limits, wall_seconds=max(config.limits.wall_seconds, 240.0))
+    return Sandbox(candidate.source, limits, pool=None)
+
+
+def _check(suite, cov, box, interpreter, names, subtasks, dense, lines, metrics, start):
+    """The stage once both children exist: compiled run, oracle, goal, progress range, interpreter."""
     compiled, dead, failures = _run_all(box, names, cov)
     metrics["compiled_seconds"] = time.perf_counter() - start
     if dead is not None:
@@ -74,7 +90,7 @@ def check_coverage(candidate, suite, *, config: AuditConfig = AuditConfig()) -> 
     # A passing check is wrong on at most 1% of them.
     rejected = {f.subtask for f in truth_findings if f.code == "CV801"}
     passing = {n: fact for n, fact in assigned.items() if n not in rejected}
-    findings += _against_interpreter(candidate, names, compiled, cov, config, lines, metrics, passing)
+    findings += _against_interpreter(interpreter, names, compiled, cov, lines, metrics, passing)
     metrics["seconds"] = time.perf_counter() - start
     if any(f.code == "CV604" for f in findings):
         return StageResult("coverage", "error", [f for f in findings if f.code == "CV604"], metrics,
@@ -245,41 +261,35 @@ def compared_states(names, compiled, cov, sample: int = INTERPRETED_SAMPLE, assi
     return np.flatnonzero(chosen)
 
 
-def _against_interpreter(candidate, names, compiled, cov, config, lines, metrics, assigned=None) -> list[Finding]:
-    from sandbox import Sandbox
-
+def _against_interpreter(box, names, compiled, cov, lines, metrics, assigned=None) -> list[Finding]:
     idx = compared_states(names, compiled, cov, assigned=assigned)
     metrics["interpreted_states"] = float(len(idx))
     frames = cov.frames_at(idx)
-    # A fresh restricted child: the audit's own has spent part of its CPU allowance already,
-    # and the comparison's cost scales with the suite, not with the program.
-    limits = replace(config.limits, wall_seconds=max(config.limits.wall_seconds, 240.0))
     start = time.perf_counter()
-    with Sandbox(candidate.source, limits, pool=None) as box:
-        load = box.load()
-        if not load.ok:
-            return [finding(i) for i in load.issues]
-        out = []
-        for first in range(0, len(idx), CHUNK):
-            batch = box.call(names, frames[first:first + CHUNK], stop_on_error=False, returns=RETURNS)
-            if batch.dead is not None:
-                match = _FRAME.search(batch.dead.message)
-                i = int(idx[first + int(match.group(1))]) if match else None
-                out.append(_interpreted_death(batch.dead, i, cov))
-                break
-            for n in names:
-                theirs = batch.values[n]
-                ours = compiled[n][idx[first:first + len(theirs)]]
-                diff = [k for k in range(len(theirs)) if not _same(ours[k], theirs[k])]
-                if diff:
-                    i = int(idx[first + diff[0]])
-                    out.append(Finding(
-                        "CV802", f"{n}: compiled and interpreted results differ on {len(diff)} compared coverage "
-                        f"states (first: state {i}: compiled {ours[diff[0]]}, interpreted {theirs[diff[0]]}; "
-                        f"{cov.describe(i)})", lines.get(n), None, n,
-                        "training runs the compiled code: write the check so that numba and Python compute the "
-                        "same thing (see the README's list of Python/numba differences)",
-                        {"state": i, "differing": len(diff), "state_description": cov.describe(i)}))
+    load = box.load()
+    if not load.ok:
+        return [finding(i) for i in load.issues]
+    out = []
+    for first in range(0, len(idx), CHUNK):
+        batch = box.call(names, frames[first:first + CHUNK], stop_on_error=False, returns=RETURNS)
+        if batch.dead is not None:
+            match = _FRAME.search(batch.dead.message)
+            i = int(idx[first + int(match.group(1))]) if match else None
+            out.append(_interpreted_death(batch.dead, i, cov))
+            break
+        for n in names:
+            theirs = batch.values[n]
+            ours = compiled[n][idx[first:first + len(theirs)]]
+            diff = [k for k in range(len(theirs)) if not _same(ours[k], theirs[k])]
+            if diff:
+                i = int(idx[first + diff[0]])
+                out.append(Finding(
+                    "CV802", f"{n}: compiled and interpreted results differ on {len(diff)} compared coverage "
+                    f"states (first: state {i}: compiled {ours[diff[0]]}, interpreted {theirs[diff[0]]}; "
+                    f"{cov.describe(i)})", lines.get(n), None, n,
+                    "training runs the compiled code: write the check so that numba and Python compute the "
+                    "same thing (see the README's list of Python/numba differences)",
+                    {"state": i, "differing": len(diff), "state_description": cov.describe(i)}))
     metrics["interpreted_seconds"] = time.perf_counter() - start
     # Report each check once, at its first difference.
     seen, unique = set(), []
