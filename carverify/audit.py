@@ -43,6 +43,9 @@ def audit_source(source: str, suite, *, path: str = "program.py", stages=None,
     """Audit one program against one suite; a later stage runs only if every earlier one passed."""
     from carverify.suite import load_suite
 
+    from carverify.cachedir import keep_scratch_in_cache
+
+    keep_scratch_in_cache()
     config = config or AuditConfig()
     suite = load_suite(suite) if isinstance(suite, str) else suite
     stages = tuple(stages) if stages else available_stages()
@@ -77,10 +80,17 @@ def audit_source(source: str, suite, *, path: str = "program.py", stages=None,
 
 def audit_file(path: str | Path, suite, **kwargs) -> AuditReport:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    raw = read_program(path, (kwargs.get("config") or AuditConfig()).limits)
     # Undecodable bytes survive as surrogates so the parse stage can report CV104.
     source = raw.decode("utf-8", "surrogateescape")
     return audit_source(source, suite, path=str(path), **kwargs)
+
+
+def read_program(path: str | Path, limits=None) -> bytes:
+    """The program's bytes, at most one past the size cap (the parse stage rejects more); UsageError if unreadable."""
+    import sandbox
+
+    try:
+        return sandbox.read_source(path, limits or AuditConfig().limits)
+    except sandbox.UnreadableSource as exc:
+        raise UsageError(str(exc)) from None

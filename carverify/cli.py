@@ -29,20 +29,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="audit reward programs against a suite",
                            description="Exit codes: 0 accepted, 1 rejected, 2 usage error, 3 internal error; "
-                                       "for several programs: 3 if any audit broke, else 1 if any was rejected.")
-    audit.add_argument("programs", nargs="+", metavar="PROGRAM",
-                       help="a reward program (.py), or a folder: every .py file below it")
+                                       "for several programs: 3 if any audit broke, else 1 if any was rejected.  "
+                                       "Defaults come from [tool.carverify] in the nearest pyproject.toml; flags "
+                                       "override them.  Unchanged programs return their stored verdict (cached).")
+    audit.add_argument("programs", nargs="*", metavar="PROGRAM",
+                       help="a reward program (.py), or a folder: every .py file below it "
+                            "(default: the programs globs of [tool.carverify])")
     audit.add_argument("--workers", type=_positive_int, metavar="N",
                        help="audit on Ray, N at a time (a local Ray instance unless --ray-address)")
     audit.add_argument("--ray-address", metavar="ADDR",
                        help="run the audits on this Ray cluster (e.g. auto, HOST:6379); needs carverify[ray]")
-    audit.add_argument("--suite", required=True, help="suite name (see `carverify suites`)")
+    audit.add_argument("--suite", help="suite name (see `carverify suites`; default: [tool.carverify] suite)")
     audit.add_argument("--stages", nargs="+", metavar="STAGE",
                        help="run only these stages (default: all available, in order)")
     audit.add_argument("--json", metavar="PATH", help="write the JSON report here ('-' for stdout)")
     audit.add_argument("--junit", metavar="PATH", help="write a JUnit XML report here")
     audit.add_argument("--sarif", metavar="PATH", help="write a SARIF 2.1.0 report here")
-    audit.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: ./mlruns.db)")
+    audit.add_argument("--format", choices=("text", "github"), default="text",
+                       help="github: print each finding as a GitHub Actions annotation, then the verdict")
+    audit.add_argument("--no-cache", action="store_true",
+                       help="audit every program afresh, even if unchanged since its stored audit")
+    audit.add_argument("--tracking-uri", metavar="URI",
+                       help="MLflow tracking URI (default: mlruns.db in carverify's cache folder)")
     audit.add_argument("--no-track", action="store_true", help="do not log the audit to MLflow")
     audit.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     audit.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
@@ -75,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--retries", type=int, default=3, metavar="N",
                      help="retries on 429, 5xx, timeouts, with exponential backoff (default: 3)")
     gen.add_argument("--stages", nargs="+", metavar="STAGE", help="audit only these stages (default: all)")
-    gen.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: ./mlruns.db)")
+    gen.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: mlruns.db in carverify's cache folder)")
     gen.add_argument("--no-track", action="store_true", help="do not log to MLflow")
 
     train = sub.add_parser("train", help="train PPO with the code reward (CaR) or the sparse env reward",
@@ -106,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--reward-deadline", type=float, metavar="MS",
                        help="CPU milliseconds per reward call (default: 100x the audited cost, at least 50)")
     train.add_argument("--out", default="runs", metavar="DIR", help="curves, models and plot go to DIR/SUITE")
-    train.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: ./mlruns.db)")
+    train.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: mlruns.db in carverify's cache folder)")
     train.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--workers", type=_positive_int, metavar="N",
@@ -262,16 +270,14 @@ def cmd_train(args) -> int:
 
 
 def cmd_run(args) -> int:
-    import numpy as np
-
     from carverify.errors import UsageError
     from sandbox import Sandbox, check_policy, parse_source
 
-    try:
-        source = Path(args.program).read_bytes().decode("utf-8", "surrogateescape")
-        obs = np.load(args.obs, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read input: {exc}") from exc
+    from carverify.audit import read_program
+    from carverify.npy import read_npy
+
+    source = read_program(args.program).decode("utf-8", "surrogateescape")
+    obs = read_npy(args.obs)
     tree, issues = parse_source(source)
     info, issues = check_policy(tree) if tree is not None else (None, issues)
     if issues:
@@ -347,103 +353,10 @@ def _write(path: str, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def _programs(names: list[str]) -> list[str]:
-    """The files to audit: each name as given, a folder as the .py files below it (sorted)."""
-    from carverify.errors import UsageError
-
-    found: list[str] = []
-    for name in names:
-        path = Path(name)
-        if path.is_dir():
-            inside = sorted(str(p) for p in path.rglob("*.py")
-                            if p.is_file() and not any(part.startswith(".") or part == "__pycache__"
-                                                       for part in p.relative_to(path).parts))
-            if not inside:
-                raise UsageError(f"no .py files in {name}")
-            found += inside
-        elif path.is_file():
-            found.append(name)
-        else:
-            raise UsageError(f"cannot read {name}: no such file")
-    return found
-
-
 def cmd_audit(args) -> int:
-    from carverify.audit import audit_file
-    from carverify.errors import UsageError
-    from carverify.report import render
-    from carverify.suite import load_suite
+    from carverify import gate
 
-    args.programs = _programs(args.programs)
-    if len(args.programs) > 1 or args.workers or args.ray_address:
-        return cmd_audit_sweep(args)
-    program = Path(args.programs[0])
-    suite = load_suite(args.suite)
-    for target in (args.json, args.junit, args.sarif):
-        if target and target != "-" and Path(target).is_dir():
-            raise UsageError(f"cannot write report to {target}: it is a directory")
-    report = audit_file(program, suite, stages=args.stages)
-    if not args.no_track:
-        from carverify.tracking import log_audit
-        log_audit(report, program.read_bytes().decode("utf-8", "surrogateescape"), tracking_uri=args.tracking_uri)
-    for fmt in ("json", "junit", "sarif"):
-        target = getattr(args, fmt)
-        if target:
-            _write(target, render(report, fmt))
-    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    if args.json != "-":
-        from carverify.report.text import render_text
-        text = render_text(report, color=color)
-        print(text.splitlines()[-1] if args.quiet else text)
-    return {"accepted": EXIT_ACCEPTED, "rejected": EXIT_REJECTED}.get(report.verdict, EXIT_INTERNAL)
-
-
-def cmd_audit_sweep(args) -> int:
-    """Several programs, or any on Ray: one line per program in the given order, then a summary."""
-    from carverify import distributed
-    from carverify.audit import stage_function
-    from carverify.errors import UsageError
-    from carverify.suite import load_suite
-
-    load_suite(args.suite)
-    for stage in args.stages or ():
-        stage_function(stage)
-    for target in (args.json, args.junit, args.sarif):
-        if target and target != "-" and Path(target).is_dir():
-            raise UsageError(f"cannot write report to {target}: it is a directory")
-    jobs = [distributed.AuditJob(str(Path(name)), args.suite, tuple(args.stages) if args.stages else None)
-            for name in args.programs]
-    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    paint = (lambda text, code: f"\x1b[{code}m{text}\x1b[0m") if color else None
-    show = args.json != "-" and not args.quiet
-    tracker = None if args.no_track else distributed.SweepTracker(args.tracking_uri)
-    if tracker is not None:
-        tracker.start({"programs": len(jobs), "suite": args.suite, "stages": " ".join(args.stages or ["all"]),
-                       "workers": args.workers or "-", "ray_address": args.ray_address or "-"},
-                      run_name=f"sweep-{len(jobs)}-{args.suite}")
-    done, shown = {}, [0]
-
-    def on_report(index, report, source):
-        done[index] = report
-        while show and shown[0] in done:  # in the given order, as soon as the earlier ones are in
-            print(distributed.program_line(done[shown[0]], paint), flush=True)
-            shown[0] += 1
-        if tracker is not None:
-            tracker.log(report, source)
-
-    sweep = None
-    try:
-        sweep = distributed.audit_many(jobs, workers=args.workers, address=args.ray_address, on_report=on_report)
-    finally:
-        if tracker is not None:
-            tracker.finish(sweep)
-    for fmt in ("json", "junit", "sarif"):
-        target = getattr(args, fmt)
-        if target:
-            _write(target, distributed.render_many(sweep.reports, fmt))
-    if args.json != "-":
-        print(distributed.summary_line(sweep))
-    return distributed.exit_code(sweep.reports)
+    return gate.run(gate.plan_from_args(args))
 
 
 if __name__ == "__main__":

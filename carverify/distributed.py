@@ -48,6 +48,13 @@ class AuditJob:
     path: str
     suite: str
     stages: tuple[str, ...] | None = None
+    limits: tuple[tuple[str, object], ...] = ()   # Limits fields to override ([tool.carverify.limits])
+
+    def config(self):
+        from carverify.config import AuditConfig
+        from sandbox import Limits
+
+        return AuditConfig(limits=Limits(**dict(self.limits))) if self.limits else AuditConfig()
 
 
 class Sweep(NamedTuple):
@@ -86,10 +93,9 @@ def audit_many(jobs: Sequence[AuditJob], *, workers: int | None = None, address:
 
 
 def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    from carverify.audit import read_program
+
+    return read_program(path)
 
 
 def _source(raw: bytes) -> str:
@@ -103,7 +109,7 @@ def _audit(job: AuditJob, raw: bytes) -> AuditReport:
 
     start = time.perf_counter()
     try:
-        return audit_source(_source(raw), job.suite, path=job.path, stages=job.stages)
+        return audit_source(_source(raw), job.suite, path=job.path, stages=job.stages, config=job.config())
     except CarverifyError:
         raise  # misuse (unknown suite or stage) is the caller's, not one program's
     except Exception as exc:  # noqa: BLE001 - one program's broken audit must not end the sweep
@@ -116,13 +122,12 @@ def error_report(job: AuditJob, raw: bytes, message: str, *, hint: str | None = 
     """A report with verdict "error" for a program whose audit could not run to the end."""
     from carverify.audit import available_stages
     from carverify.candidate import Candidate
-    from carverify.config import AuditConfig
 
     stages = tuple(job.stages) if job.stages else available_stages()
     results = [StageResult(stages[0], "error", [Finding("CV000", message, hint=hint)])]
     results += [StageResult(name, "skipped") for name in stages[1:]]
     return AuditReport(program_path=job.path, program_sha256=Candidate(_source(raw), job.path).sha256,
-                       suite=job.suite, stages=results, limits=AuditConfig().limits.to_dict(),
+                       suite=job.suite, stages=results, limits=job.config().limits.to_dict(),
                        seconds=seconds)
 
 
@@ -450,33 +455,10 @@ def summary_line(sweep: Sweep) -> str:
 
 
 def render_many(reports: Sequence[AuditReport], fmt: str) -> str:
-    """Several reports in one file: a JSON list, one JUnit <testsuites>, one SARIF log with a run each."""
+    """Several reports in one file: the same document shape as for one (see carverify.report)."""
     from carverify.report import render
-    from carverify.report.json_report import plain
 
-    if fmt == "json":
-        return json.dumps(plain([r.to_dict() for r in reports]), indent=2, ensure_ascii=False, allow_nan=False)
-    if fmt == "sarif":
-        logs = [json.loads(render(r, "sarif")) for r in reports]
-        merged = {"$schema": logs[0]["$schema"], "version": logs[0]["version"],
-                  "runs": [run for log in logs for run in log["runs"]]}
-        return json.dumps(merged, indent=2, ensure_ascii=False)
-    if fmt == "junit":
-        root = ET.Element("testsuites", {"name": "carverify"})
-        totals = collections.Counter()
-        for report in reports:
-            one = ET.fromstring(render(report, "junit"))
-            for suite in one.findall("testsuite"):
-                for key in ("tests", "failures", "errors", "skipped"):
-                    totals[key] += int(suite.get(key, "0"))
-                totals["time"] += float(suite.get("time", "0"))
-                root.append(suite)
-        for key in ("tests", "failures", "errors", "skipped"):
-            root.set(key, str(totals[key]))
-        root.set("time", f"{totals['time']:.3f}")
-        ET.indent(root)
-        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
-    return render(reports[0], fmt) if len(reports) == 1 else "\n\n".join(render(r, fmt) for r in reports)
+    return render(reports, fmt)
 
 
 # -------------------------------------------------------------------------- tracking

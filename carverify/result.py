@@ -14,7 +14,7 @@ VERDICTS = ("accepted", "rejected", "error")
 # Findings about carverify's infrastructure, not the program: CV000 (carverify broke) and
 # CV604 (a sandbox child stopped by a wall-clock backstop while under every CPU limit).
 INFRASTRUCTURE_CODES = frozenset({"CV000", "CV604"})
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2   # 2: the audit command writes one document {reports: [...]}; reports say `cached`
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class AuditReport:
     limits: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     artifacts: dict[str, str] = field(default_factory=dict)
+    cached: bool = False   # returned from the audit cache, not audited in this run
 
     @property
     def verdict(self) -> str:
@@ -113,4 +114,15 @@ class AuditReport:
             "seconds": round(self.seconds, 6),
             "stages": [s.to_dict() for s in self.stages],
             "artifacts": dict(self.artifacts),
+            "cached": self.cached,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AuditReport":
+        """The report `to_dict` wrote (a stored audit); findings and stages come back as objects."""
+        stages = [StageResult(s["stage"], s["status"], [Finding(**f) for f in s["findings"]],
+                              dict(s["metrics"]), float(s["seconds"])) for s in data["stages"]]
+        return cls(program_path=data["program"]["path"], program_sha256=data["program"]["sha256"],
+                   suite=data["suite"], stages=stages, limits=dict(data["limits"]),
+                   seconds=float(data["seconds"]), artifacts=dict(data["artifacts"]),
+                   cached=bool(data.get("cached", False)))

@@ -28,8 +28,14 @@ _QUIET_LOGGERS = ("mlflow", "alembic")
 
 
 def default_tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI if set, else `sqlite:///<cwd>/mlruns.db` (artifacts in `<cwd>/mlruns`)."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd().resolve() / 'mlruns.db'}"
+    """MLFLOW_TRACKING_URI if set, else `sqlite:///<cache>/mlruns.db` (artifacts in `<cache>/mlruns`).
+
+    The cache folder, not the working directory: a gate must not leave files in the checkout.
+    """
+    from carverify.cachedir import cache_dir
+
+    folder = cache_dir().resolve()
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{folder / 'mlruns.db'}"
 
 
 def log_audit(report: AuditReport, source: str, *, tracking_uri: str | None = None,

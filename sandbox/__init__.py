@@ -4,11 +4,11 @@ Stdlib, numpy and RestrictedPython only; imports nothing from carverify.
 """
 from sandbox.issue import Issue
 from sandbox.limits import Limits
-from sandbox.source import parse_source
+from sandbox.source import UnreadableSource, parse_source, read_source
 from sandbox.policy import ProgramInfo, check_policy
 from sandbox.runner import CallBatch, CompileResult, Sandbox, SandboxPool, use_helper_cache
 
 __all__ = [
     "CallBatch", "CompileResult", "Issue", "Limits", "ProgramInfo", "Sandbox", "SandboxPool",
-    "check_policy", "parse_source", "use_helper_cache",
+    "UnreadableSource", "check_policy", "parse_source", "read_source", "use_helper_cache",
 ]

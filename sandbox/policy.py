@@ -284,6 +284,18 @@ def _check_subtasks(node, functions, tree, issues) -> tuple[str, ...]:
     return names
 
 
+def _block_contents(node) -> list:
+    """The statements and expressions inside a rejected try/with block, without its scaffolding."""
+    if isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        inner = list(node.body) + list(node.orelse) + list(node.finalbody)
+        for handler in node.handlers:
+            inner += ([handler.type] if handler.type is not None else []) + list(handler.body)
+        return inner
+    if isinstance(node, (ast.With, ast.AsyncWith)):
+        return [item.context_expr for item in node.items] + list(node.body)
+    return []
+
+
 class _FunctionPolicy(ast.NodeVisitor):
     """Checks one function (or one module-level constant expression)."""
 
@@ -307,6 +319,10 @@ class _FunctionPolicy(ast.NodeVisitor):
             return
         reason = REJECTED.get(name, f"{name} is not allowed")
         self.error(node, "CV201", reason)
+        # A rejected block still holds code the user will keep once the block is gone: report
+        # what is wrong inside it now, so every violation shows in one round.
+        for child in _block_contents(node):
+            self.visit(child)
 
     def _visit_many(self, nodes):
         for node in nodes:

@@ -1,10 +1,60 @@
-"""First layer: size, encoding and depth caps, then ast.parse."""
+"""First layer: a bounded read of the program file; size, encoding and depth caps, then ast.parse."""
 from __future__ import annotations
 
 import ast
+import os
+import stat
 
 from sandbox.issue import Issue
 from sandbox.limits import Limits
+
+
+class UnreadableSource(ValueError):
+    """The program path names nothing a program could be read from; the message is one line."""
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def read_source(path: str | os.PathLike, limits: Limits = Limits()) -> bytes:
+    """At most `max_source_bytes + 1` bytes of a regular file: enough for parse_source to see it is too large.
+
+    A 4 GB "program" must cost 64 KiB of memory, not 4 GB; a FIFO or /dev/zero must not block
+    or stream forever.  The file is checked with stat before it is opened, and again (fstat)
+    once open, in case it was swapped in between.
+    """
+    try:
+        _require_regular(path, os.stat(path).st_mode)
+        # O_NONBLOCK: opening a FIFO that slipped in after the stat must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise UnreadableSource(f"cannot read {os.fspath(path)}: no such file") from None
+    except OSError as exc:
+        raise UnreadableSource(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
+    try:
+        _require_regular(path, os.fstat(fd).st_mode)
+        chunks, wanted = [], limits.max_source_bytes + 1
+        while wanted > 0:
+            chunk = os.read(fd, min(wanted, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            wanted -= len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UnreadableSource(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _require_regular(path, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    raise UnreadableSource(f"cannot read {os.fspath(path)}: it is {kind}, not a regular file "
+                           "(a reward program is a .py file)")
 
 
 def parse_source(source: str | bytes, limits: Limits = Limits()) -> tuple[ast.Module | None, list[Issue]]:
@@ -19,9 +69,7 @@ def parse_source(source: str | bytes, limits: Limits = Limits()) -> tuple[ast.Mo
     try:
         size = len(source.encode("utf-8"))
     except UnicodeEncodeError as exc:
-        line = source.count("\n", 0, exc.start) + 1
-        return None, [Issue("CV104", f"source contains a character that is not valid UTF-8 ({exc.reason})",
-                            line=line, col=0, hint="remove lone surrogates and other undecodable characters")]
+        return None, [_not_utf8(source, exc.start)]
     if size > limits.max_source_bytes:
         return None, [_too_large(size, limits)]
     if "\x00" in source:
@@ -51,8 +99,23 @@ def _col(offset: int | None) -> int | None:
 
 
 def _too_large(size: int, limits: Limits) -> Issue:
-    return Issue("CV102", f"source is {size} bytes (limit {limits.max_source_bytes})",
+    # read_source stops one byte past the cap, so that size means "more than the cap", not a count.
+    what = f"more than {limits.max_source_bytes}" if size == limits.max_source_bytes + 1 else str(size)
+    return Issue("CV102", f"source is {what} bytes (limit {limits.max_source_bytes})",
                  hint="a reward program is a few checks, not a library")
+
+
+def _not_utf8(source: str, start: int) -> Issue:
+    """Where the first undecodable byte or character is, in words a user can act on."""
+    line = source.count("\n", 0, start) + 1
+    col = start - (source.rfind("\n", 0, start) + 1)
+    char = source[start]
+    if "\udc80" <= char <= "\udcff":  # a byte the file's decoding could not read (surrogateescape)
+        what = f"byte 0x{ord(char) - 0xdc00:02x}"
+    else:
+        what = f"character U+{ord(char):04X}, which no UTF-8 file can hold"
+    return Issue("CV104", f"source is not valid UTF-8: {what} at line {line}, column {col + 1}",
+                 line=line, col=col, hint="save the program as UTF-8 text")
 
 
 def _too_deep(tree: ast.AST, max_depth: int) -> ast.AST | None:

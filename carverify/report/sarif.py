@@ -6,7 +6,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import quote
 
 from carverify import __version__
@@ -19,31 +19,83 @@ INFORMATION_URI = "https://pypi.org/project/carverify/"
 FINGERPRINT_KEY = "carverifyFindingHash/v1"
 
 
-def render_sarif(report: AuditReport) -> str:
-    uri = artifact_uri(report.program_path)
+def render_sarif(reports: Sequence[AuditReport]) -> str:
+    """One SARIF log with one run holding every program's results.
+
+    GitHub code scanning no longer combines several runs of one tool and category in an
+    upload, and caps the runs per upload; `runAutomationDetails.id` names the category.
+    """
+    reports = list(reports)
+    uris = [artifact_uri(r.program_path) for r in reports]
     # Error-stage findings describe carverify's own failure, not the program, so they go to the
     # invocation's notifications instead of raising alerts on the user's code.
-    findings = [f for s in report.stages if s.status != "error" for f in s.findings]
-    broken = [f for s in report.stages if s.status == "error" for f in s.findings]
-    codes = sorted({f.code for f in findings})
+    alerts = [(f, uri, report) for report, uri in zip(reports, uris)
+              for s in report.stages if s.status != "error" for f in s.findings]
+    broken = [f.render(report.program_path) for report in reports
+              for s in report.stages if s.status == "error" for f in s.findings]
+    codes = sorted({f.code for f, _, _ in alerts})
     index = {code: i for i, code in enumerate(codes)}
     seen: dict[str, int] = {}
-    results = [_result(f, uri, index, seen) for f in findings]
-    invocation: dict[str, Any] = {"executionSuccessful": report.verdict != "error"}
+    lines = _LineCache()
+    results = [_result(f, uri, index, seen, lines.get(report.program_path)) for f, uri, report in alerts]
+    invocation: dict[str, Any] = {"executionSuccessful": all(r.verdict != "error" for r in reports)}
     if broken:
         invocation["toolExecutionNotifications"] = [
-            {"level": "error", "message": {"text": f.render(report.program_path)}} for f in broken]
+            {"level": "error", "message": {"text": text}} for text in broken]
+    suites = sorted({r.suite for r in reports})
+    artifacts: dict[str, dict[str, Any]] = {}
+    for report, uri in zip(reports, uris):
+        artifacts.setdefault(uri, _artifact(uri, report.program_sha256))
     run = {
         "tool": {"driver": {
             "name": "carverify", "version": __version__, "semanticVersion": __version__,
             "informationUri": INFORMATION_URI, "rules": [_rule(code) for code in codes]}},
+        "automationDetails": {"id": category(suites)},
         "invocations": [invocation],
-        "artifacts": [_artifact(uri, report.program_sha256)],
+        "artifacts": list(artifacts.values()),
+        # Columns count UTF-16 code units (what GitHub and VS Code use), stated rather than left to a default.
+        "columnKind": "utf16CodeUnits",
         "results": results,
-        "properties": {"suite": report.suite, "verdict": report.verdict},
+        "properties": {"suites": suites, "verdict": _worst(reports),
+                       "programs": [{"uri": uri, "verdict": r.verdict, "cached": r.cached}
+                                    for r, uri in zip(reports, uris)]},
     }
     sarif = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(plain(sarif), indent=2, ensure_ascii=False)
+
+
+def category(suites: Sequence[str]) -> str:
+    """`runAutomationDetails.id`: `carverify/<suite>/`; the part before the last slash is GitHub's category."""
+    return f"carverify/{'+'.join(suites) or 'none'}/"
+
+
+def _worst(reports: Sequence[AuditReport]) -> str:
+    verdicts = {r.verdict for r in reports}
+    return "error" if "error" in verdicts else "rejected" if "rejected" in verdicts else "accepted"
+
+
+class _LineCache:
+    """Source lines of each program, read (bounded) once, to turn byte columns into UTF-16 columns."""
+
+    def __init__(self):
+        self._lines: dict[str, list[bytes] | None] = {}
+
+    def get(self, path: str) -> list[bytes] | None:
+        if path not in self._lines:
+            import sandbox
+
+            try:
+                self._lines[path] = sandbox.read_source(path).splitlines()
+            except sandbox.UnreadableSource:
+                self._lines[path] = None  # e.g. an in-memory audit: the column is left out, not guessed
+        return self._lines[path]
+
+
+def utf16_column(line: bytes, byte_offset: int) -> int:
+    """1-based SARIF column (UTF-16 code units) of a 0-based UTF-8 byte offset, as Python's ast gives it."""
+    before = line[:byte_offset].decode("utf-8", "surrogateescape")
+    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in before)
+    return units + 1
 
 
 def artifact_uri(path: str) -> str:
@@ -79,11 +131,12 @@ def _rule(code: str) -> dict[str, Any]:
     return rule
 
 
-def _result(finding: Finding, uri: str, index: dict[str, int],
-            seen: dict[str, int]) -> dict[str, Any]:
+def _result(finding: Finding, uri: str, index: dict[str, int], seen: dict[str, int],
+            lines: list[bytes] | None) -> dict[str, Any]:
     region: dict[str, int] = {"startLine": finding.line if finding.line and finding.line > 0 else 1}
-    if finding.line and finding.col is not None:
-        region["startColumn"] = finding.col + 1  # Finding.col is 0-based (ast); SARIF is 1-based
+    # Without the source (an in-memory audit) the column cannot be measured: left out, not guessed.
+    if finding.line and finding.col is not None and lines is not None and finding.line <= len(lines):
+        region["startColumn"] = utf16_column(lines[finding.line - 1], finding.col)
     message = finding.message + (f" — {finding.hint}" if finding.hint else "")
     properties = {"subtask": finding.subtask} if finding.subtask else {}
     if finding.data:

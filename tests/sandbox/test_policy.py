@@ -252,3 +252,17 @@ def test_module_constants_unpacked_from_a_literal_tuple_are_constants():
            "EE_X, EE_Y = 0, 1, 2\n": "CV208", "EE_X, *EE_Y = 0, 1, 2\n": "CV208", "EE_X = EE_Y = 0\n": "CV208"}
     for statement, code in bad.items():
         assert code in {i.code for i in violations(HEADER + statement + body)}, statement
+
+
+@pytest.mark.parametrize("block", [
+    "    try:\n        x = obs.tofile('x')\n    except ValueError:\n        open('f')\n    finally:\n        import os\n",
+    "    with obs.tofile('x'):\n        open('f')\n        import os\n",
+])
+def test_forbidden_names_inside_a_rejected_block_are_reported_too(block):
+    """A rejected try/with block is reported, and so is what it holds, in the same round."""
+    src = HEADER + "def a(obs):\n" + block + "    return True\n"
+    found = [(i.code, i.message) for i in violations(src)]
+    assert found[0][0] == "CV201" and found[0][1].startswith(("try/except is not allowed", "with is not allowed"))
+    assert ("CV203", "attribute 'tofile' is not allowed") in found
+    assert any(code == "CV202" and "'open'" in message for code, message in found), found
+    assert any(code == "CV204" and "'os'" in message for code, message in found), found
