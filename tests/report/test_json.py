@@ -1,10 +1,13 @@
-"""The JSON report is `AuditReport.to_dict()`, and always strict JSON."""
+"""JSON: one report is `AuditReport.to_dict()`; the audit command's document holds every report,
+in one shape whatever their number; both strict JSON, both valid against the shipped JSON Schema."""
 import json
 
+import jsonschema
 import numpy as np
+import pytest
 
 from carverify.report import render
-from carverify.report.json_report import render_json
+from carverify.report.json_report import render_document, render_json, report_schema
 from carverify.result import AuditReport, Finding, StageResult
 
 
@@ -18,10 +21,45 @@ def test_accepted_round_trips_to_dict(accepted):
     assert _strict_loads(render_json(accepted)) == accepted.to_dict()
 
 
+def _validate(data):
+    jsonschema.Draft202012Validator.check_schema(report_schema())
+    jsonschema.Draft202012Validator(report_schema()).validate(data)
+    return data
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_the_document_has_one_shape_whatever_the_number_of_programs(count, accepted, rejected, errored):
+    reports = [accepted, rejected, errored][:count]
+    data = _validate(_strict_loads(render(reports, "json")))
+    assert set(data) == {"schema_version", "tool", "verdict", "summary", "reports"}
+    assert data["schema_version"] == 2 and isinstance(data["reports"], list) and len(data["reports"]) == count
+    assert data["reports"] == [_strict_loads(render_json(r)) for r in reports]
+    assert data["verdict"] == ["accepted", "rejected", "error"][count - 1]
+    assert data["summary"] == {"programs": count, "accepted": 1, "rejected": int(count > 1),
+                               "error": int(count > 2), "cached": 0}
+    # One report renders as a one-element document, never as a bare object.
+    assert _strict_loads(render(reports[0], "json"))["reports"] == data["reports"][:1]
+
+
+def test_the_schema_rejects_what_the_shape_forbids(accepted):
+    data = _strict_loads(render([accepted], "json"))
+    _validate(data)
+    for broken in ({**data, "reports": data["reports"][0]},                     # an object, not a list
+                   {**data, "schema_version": 1},
+                   {**data, "reports": [{**data["reports"][0], "verdict": "fine"}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            _validate(broken)
+
+
+def test_a_stored_report_reads_back_as_the_same_report(rejected):
+    again = AuditReport.from_dict(_strict_loads(render_json(rejected)))
+    assert render_json(again) == render_json(rejected)
+
+
 def test_rejected_keeps_every_finding(rejected):
-    data = _strict_loads(render(rejected, "json"))
+    data = _validate(_strict_loads(render_json(rejected)))
     assert data["verdict"] == "rejected"
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2 and data["cached"] is False
     assert data["tool"]["name"] == "carverify"
     assert data["program"] == {"path": "program.py", "sha256": rejected.program_sha256}
     policy = data["stages"][1]
@@ -50,7 +88,7 @@ def test_numpy_values_become_plain_json():
 
 def test_is_pretty_and_keeps_unicode(rejected):
     text = render_json(rejected)
-    assert text.startswith('{\n  "schema_version": 1,')
+    assert text.startswith('{\n  "schema_version": 2,')
     assert not text.endswith("\n")
     # Non-ASCII text is written as itself, not as \u escapes (the fixture has none: add some).
     report = AuditReport("p.py", "0" * 64, "s", [StageResult("trajectories", "failed", [

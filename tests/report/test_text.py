@@ -75,12 +75,12 @@ def test_finding_location_prints_one_based_columns(finding, location):
 
 
 def test_render_dispatches_every_format(rejected):
-    assert set(FORMATS) == {"text", "json", "junit", "sarif"}
+    assert set(FORMATS) == {"json", "junit", "sarif", "github"}  # text is render's default
     assert render(rejected) == render(rejected, "text") == REJECTED
 
 
 def test_unknown_format_is_a_usage_error(rejected):
-    with pytest.raises(UsageError, match=r"unknown report format 'html'; choose one of text, json, junit, sarif"):
+    with pytest.raises(UsageError, match=r"unknown report format 'html'; choose one of text, json, junit, sarif, github"):
         render(rejected, "html")
 
 
