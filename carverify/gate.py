@@ -124,7 +124,7 @@ def run(plan: Plan) -> int:
     printer = _LinePrinter(reports, plan.color, show=bool(sweep_view) and not to_stdout and not plan.quiet)
     printer.flush()
     missing = [i for i, r in enumerate(reports) if r is None]
-    seconds = 0.0
+    seconds, retried = 0.0, []
     if missing:
         jobs = [distributed.AuditJob(str(Path(plan.programs[i])), plan.suite, plan.stages, plan.limits)
                 for i in missing]
@@ -137,9 +137,9 @@ def run(plan: Plan) -> int:
             printer.flush()
 
         sweep = distributed.audit_many(jobs, workers=plan.workers, address=plan.ray_address, on_report=on_report)
-        seconds = sweep.seconds
+        seconds, retried = sweep.seconds, [missing[i] for i in sweep.retried]
     done: list[AuditReport] = [r for r in reports if r is not None]
-    _print_verdicts(plan, done, sweep_view, to_stdout, seconds)
+    _print_verdicts(plan, done, sweep_view, to_stdout, seconds, retried)
     for fmt, target in plan.reports.items():
         write(target, render(done, fmt))
     code = exit_code(done)
@@ -157,7 +157,8 @@ def exit_code(reports) -> int:
     return EXIT_INTERNAL if "error" in verdicts else EXIT_REJECTED if "rejected" in verdicts else EXIT_ACCEPTED
 
 
-def _print_verdicts(plan: Plan, reports: list[AuditReport], sweep_view, to_stdout: bool, seconds: float) -> None:
+def _print_verdicts(plan: Plan, reports: list[AuditReport], sweep_view, to_stdout: bool, seconds: float,
+                    retried: list[int]) -> None:
     from carverify import distributed
     from carverify.report import render
     from carverify.report.text import render_text
@@ -169,7 +170,7 @@ def _print_verdicts(plan: Plan, reports: list[AuditReport], sweep_view, to_stdou
         if annotations:
             print(annotations)
     if sweep_view:
-        sweep = distributed.Sweep(reports, [], seconds, plan.workers, plan.ray_address)
+        sweep = distributed.Sweep(reports, retried, seconds, plan.workers, plan.ray_address)
         print(distributed.summary_line(sweep) + _cached_note(reports))
     elif plan.fmt == "github" or plan.quiet:
         print(distributed.program_line(reports[0]) + _cached_note(reports))

@@ -1,5 +1,6 @@
 """The CLI contract: exit codes, one-line usage errors, report files, instant --help."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -61,7 +62,7 @@ def test_report_files(tmp_path):
     out = carverify("audit", BAD, "--suite", "minigrid-doorkey-5x5", *FAST, "--json", tmp_path / "r.json",
                     "--junit", tmp_path / "r.xml", "--sarif", tmp_path / "r.sarif")
     assert out.returncode == 1
-    report = json.loads((tmp_path / "r.json").read_text())
+    (report,) = json.loads((tmp_path / "r.json").read_text())["reports"]
     assert report["verdict"] == "rejected" and len(report["program"]["sha256"]) == 64
     assert [s["status"] for s in report["stages"]] == ["passed", "failed", "skipped"]
     sarif = json.loads((tmp_path / "r.sarif").read_text())
@@ -71,7 +72,7 @@ def test_report_files(tmp_path):
 
 def test_json_to_stdout_is_pure_json():
     out = carverify("audit", GOOD, "--suite", "minigrid-doorkey-5x5", *FAST, "--json", "-")
-    assert json.loads(out.stdout)["verdict"] == "accepted"
+    assert json.loads(out.stdout)["verdict"] == "accepted" and out.stderr == ""
 
 
 def test_suites_lists_doorkey():
@@ -79,11 +80,19 @@ def test_suites_lists_doorkey():
     assert out.returncode == 0 and "minigrid-doorkey-5x5" in out.stdout
 
 
-def test_audit_tracks_to_local_sqlite_by_default(tmp_path):
-    out = carverify("audit", GOOD, "--suite", "minigrid-doorkey-5x5", "--stages", "parse", "policy", cwd=tmp_path)
+def test_audit_tracks_to_local_sqlite_in_the_cache_folder_by_default(tmp_path):
+    """The default store is carverify's cache folder: a gate leaves the working directory as it found it."""
+    cache = tmp_path / "cache"
+    work = tmp_path / "work"
+    work.mkdir()
+    out = subprocess.run([sys.executable, "-m", "carverify.cli", "audit", str(GOOD), "--suite", "minigrid-doorkey-5x5",
+                          "--stages", "parse", "policy", "--no-cache"], capture_output=True, text=True, cwd=work,
+                         timeout=300, env={**os.environ, "CARVERIFY_CACHE": str(cache),
+                                           "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
-    assert (tmp_path / "mlruns.db").is_file()
-    assert out.stderr == ""
+    assert (cache / "mlruns.db").is_file()
+    assert list(work.iterdir()) == []
+    assert "warning" not in out.stderr, out.stderr
 
 
 def test_every_emitted_code_is_listed_and_explained():

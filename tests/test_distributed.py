@@ -190,10 +190,10 @@ def test_several_reports_in_one_file():
     paths = [str(EXAMPLES / n) for n in ("good_vectorized.py", "imports_os.py")]
     reports = audit_many([AuditJob(p, SUITE, ("parse", "policy")) for p in paths]).reports
     data = json.loads(distributed.render_many(reports, "json"))
-    assert [r["verdict"] for r in data] == ["accepted", "rejected"]
+    assert [r["verdict"] for r in data["reports"]] == ["accepted", "rejected"]
     sarif = json.loads(distributed.render_many(reports, "sarif"))
-    assert sarif["version"] == "2.1.0" and len(sarif["runs"]) == 2
-    assert sarif["runs"][1]["results"][0]["ruleId"] == "CV204"
+    assert sarif["version"] == "2.1.0" and len(sarif["runs"]) == 1  # one run per sweep, every result in it
+    assert sarif["runs"][0]["results"][0]["ruleId"] == "CV204"
     junit = distributed.render_many(reports, "junit")
     assert junit.count("<testsuite ") == 2 and 'tests="4"' in junit.split("\n")[1]
 
@@ -201,13 +201,13 @@ def test_several_reports_in_one_file():
 def test_cli_several_programs_sequential(tmp_path):
     good = EXAMPLES / "good_vectorized.py"
     out = subprocess.run([sys.executable, "-m", "carverify.cli", "audit", str(good), str(good), "--suite", SUITE,
-                          "--stages", *FAST, "--no-track", "--json", str(tmp_path / "r.json")],
+                          "--stages", *FAST, "--no-track", "--no-cache", "--json", str(tmp_path / "r.json")],
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 3 and all(line.startswith("ACCEPTED  ") for line in lines[:2])
     assert lines[2].startswith("2 programs: 2 accepted, 0 rejected, 0 errors (sequential, ")
-    assert [r["verdict"] for r in json.loads((tmp_path / "r.json").read_text())] == ["accepted"] * 2
+    assert [r["verdict"] for r in json.loads((tmp_path / "r.json").read_text())["reports"]] == ["accepted"] * 2
 
 
 # -------------------------------------------------------------------- on Ray
@@ -355,7 +355,7 @@ def test_cli_workers_sweep(tmp_path, tmp_path_factory):
     env = {**os.environ, distributed.DIE_ENV: DIE_HOOK, "RAY_TMPDIR": ray_tmp}
     try:
         out = subprocess.run([sys.executable, "-m", "carverify.cli", "audit", once, always, bad, "--suite", SUITE,
-                              "--stages", *FAST, "--no-track", "--workers", "2", "--json", str(tmp_path / "r.json")],
+                              "--stages", *FAST, "--no-track", "--no-cache", "--workers", "2", "--json", str(tmp_path / "r.json")],
                              capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
         left = _wait_gone(lambda: _processes_mentioning(ray_tmp))
     finally:
@@ -367,7 +367,7 @@ def test_cli_workers_sweep(tmp_path, tmp_path_factory):
     assert lines[1].startswith(f"ERROR  {always}  (suite {SUITE}") and lines[1].endswith("CV000")
     assert lines[3].startswith("3 programs: 1 accepted, 1 rejected, 1 error (local Ray, 2 workers, ")
     assert lines[3].endswith("; 2 retried after a worker died")
-    reports = json.loads((tmp_path / "r.json").read_text())
+    reports = json.loads((tmp_path / "r.json").read_text())["reports"]
     assert [r["verdict"] for r in reports] == ["accepted", "error", "rejected"]
     assert not left, f"Ray processes left after the CLI exited: {left}"
 
@@ -595,14 +595,14 @@ def test_audit_and_train_on_a_cluster_reached_by_address(tmp_path, tmp_path_fact
         assert _wait_listening(port), "the Ray head never listened on its port"
         good, bad = str(EXAMPLES / "good_vectorized.py"), str(EXAMPLES / "imports_os.py")
         audit = subprocess.run([sys.executable, "-m", "carverify.cli", "audit", good, bad, "--suite", SUITE,
-                                "--stages", *FAST, "--no-track", "--ray-address", address],
+                                "--stages", *FAST, "--no-track", "--no-cache", "--ray-address", address],
                                capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
         trained = subprocess.run([sys.executable, "-m", "carverify.cli", "train", "--suite", SUITE, "--steps", "128",
                                   "--eval-every", "128", "--eval-episodes", "1", "--seeds", "0", "1", "--no-track",
                                   "--no-progress", "--out", str(tmp_path), "--ray-address", address],
                                  capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
         refused = subprocess.run([sys.executable, "-m", "carverify.cli", "audit", good, "--suite", SUITE,
-                                  "--stages", "parse", "--no-track", "--ray-address", address],
+                                  "--stages", "parse", "--no-track", "--no-cache", "--ray-address", address],
                                  capture_output=True, text=True, cwd=ROOT, timeout=300,
                                  env={**env, "RAY_AUTH_TOKEN": "not-the-cluster-token"})
     finally:
@@ -635,7 +635,7 @@ def test_an_address_nobody_answers_is_one_line_and_exit_3(command):
     port = _free_port()  # nothing listens on it once the probe socket is closed
     target = [str(EXAMPLES / "good_vectorized.py")] if command == "audit" else ["--seeds", "0", "--no-progress"]
     out = subprocess.run([sys.executable, "-m", "carverify.cli", command, *target, "--suite", SUITE, "--no-track",
-                          "--ray-address", f"127.0.0.1:{port}"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+                          *(["--no-cache"] if command == "audit" else []), "--ray-address", f"127.0.0.1:{port}"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 3, out.stdout + out.stderr
     assert out.stdout == ""
     assert out.stderr == (f"carverify: internal error: cannot start or reach Ray at 127.0.0.1:{port}: "
