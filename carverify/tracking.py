@@ -34,8 +34,11 @@ def default_tracking_uri() -> str:
     """
     from carverify.cachedir import cache_dir
 
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
     folder = cache_dir().resolve()
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{folder / 'mlruns.db'}"
+    folder.mkdir(parents=True, exist_ok=True)  # sqlite creates the file, never its folder
+    return f"sqlite:///{folder / 'mlruns.db'}"
 
 
 def log_audit(report: AuditReport, source: str, *, tracking_uri: str | None = None,
