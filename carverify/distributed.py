@@ -489,11 +489,14 @@ class SweepTracker:
 
             try:
                 self._client = _client(self.uri)
-                with _env(_PROBE_ENV):
-                    experiment_id = _experiment_id(self._client, self.experiment, self.uri)
-            except MlflowException as exc:
+            except MlflowException as exc:  # mlflow rejects the URI itself
                 raise _failure(UsageError, "cannot use MLflow tracking URI {uri}", self.uri, exc) from exc
             except Exception as exc:
+                raise _failure(InternalError, "cannot open MLflow tracking at {uri}", self.uri, exc) from exc
+            try:
+                with _env(_PROBE_ENV):
+                    experiment_id = _experiment_id(self._client, self.experiment, self.uri)
+            except Exception as exc:  # a refused or dropped connection arrives wrapped in MlflowException
                 raise _failure(InternalError, "cannot reach MLflow tracking at {uri}", self.uri, exc) from exc
             run = self._client.create_run(experiment_id, run_name=run_name or "audit-sweep",
                                           tags={"carverify.version": __version__, "carverify.sweep": "true"})

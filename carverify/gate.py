@@ -201,6 +201,9 @@ class _LinePrinter:
         while self.show and self.next < len(self.reports) and self.reports[self.next] is not None:
             report = self.reports[self.next]
             print(distributed.program_line(report, self.paint) + ("  (cached)" if report.cached else ""), flush=True)
+            # Every finding under its program, indented: a hook or CI log must say what to fix, not only codes.
+            for finding in report.findings:
+                print("    " + finding.render(report.program_path).replace("\n", "\n    "), flush=True)
             self.next += 1
 
 

@@ -204,7 +204,7 @@ def test_cli_several_programs_sequential(tmp_path):
                           "--stages", *FAST, "--no-track", "--no-cache", "--json", str(tmp_path / "r.json")],
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
+    lines = [line for line in out.stdout.strip().splitlines() if not line.startswith("    ")]  # findings are indented
     assert len(lines) == 3 and all(line.startswith("ACCEPTED  ") for line in lines[:2])
     assert lines[2].startswith("2 programs: 2 accepted, 0 rejected, 0 errors (sequential, ")
     assert [r["verdict"] for r in json.loads((tmp_path / "r.json").read_text())["reports"]] == ["accepted"] * 2
@@ -362,7 +362,7 @@ def test_cli_workers_sweep(tmp_path, tmp_path_factory):
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert out.returncode == 3, out.stdout + out.stderr
     assert out.stderr == ""  # a quiet Ray: no start-up banner, no "worker died" chatter
-    lines = out.stdout.strip().splitlines()
+    lines = [line for line in out.stdout.strip().splitlines() if not line.startswith("    ")]  # findings are indented
     assert [line.split()[0] for line in lines[:3]] == ["ACCEPTED", "ERROR", "REJECTED"]
     assert lines[1].startswith(f"ERROR  {always}  (suite {SUITE}") and lines[1].endswith("CV000")
     assert lines[3].startswith("3 programs: 1 accepted, 1 rejected, 1 error (local Ray, 2 workers, ")
@@ -611,7 +611,7 @@ def test_audit_and_train_on_a_cluster_reached_by_address(tmp_path, tmp_path_fact
         left = _wait_gone(lambda: _processes_mentioning(ray_tmp), seconds=30)
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert audit.returncode == 1, audit.stdout + audit.stderr
-    lines = audit.stdout.strip().splitlines()
+    lines = [line for line in audit.stdout.strip().splitlines() if not line.startswith("    ")]
     assert [line.split()[0] for line in lines[:2]] == ["ACCEPTED", "REJECTED"]
     assert lines[2].startswith(f"2 programs: 1 accepted, 1 rejected, 0 errors (Ray at {address}, ")
     assert trained.returncode == 0, trained.stdout + trained.stderr

@@ -232,8 +232,9 @@ def test_a_server_stopped_mid_run_costs_one_warning_not_the_verdict(tmp_path):
         _stop_mlflow_server(server)
     rest, err = audit.communicate(timeout=300)
     assert audit.returncode == 1, first + rest + err
-    assert rest.splitlines()[0].startswith("ACCEPTED  ")
-    assert rest.splitlines()[-1].startswith("2 programs: 1 accepted, 1 rejected, 0 errors")
+    lines = [line for line in rest.splitlines() if not line.startswith("    ")]  # the rejected one's findings
+    assert lines[0].startswith("ACCEPTED  ") and "CV204 import of 'os' is not allowed" in rest
+    assert lines[-1].startswith("2 programs: 1 accepted, 1 rejected, 0 errors")
     document = json.loads(reports["json"].read_text())
     assert [r["verdict"] for r in document["reports"]] == ["rejected", "accepted"]
     assert json.loads(reports["sarif"].read_text())["runs"][0]["results"][0]["ruleId"] == "CV204"
