@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python bench/wrapper_overhead.py
 	$(BIN)/python bench/deploy_overhead.py
 	$(BIN)/python bench/coverage.py
+	$(BIN)/python bench/cached_sweep.py
 
 bench-rl: install
 	$(BIN)/python bench/rl_compare.py
