@@ -225,12 +225,14 @@ def test_a_server_stopped_mid_run_costs_one_warning_not_the_verdict(tmp_path):
             [sys.executable, "-m", "carverify.cli", "audit", str(bad), str(good), "--suite", "minigrid-doorkey-5x5",
              "--stages", "parse", "policy", "restricted", "--no-cache", "--tracking-uri", url,
              *(arg for fmt, path in reports.items() for arg in (f"--{fmt}", str(path)))],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+            stdout=subprocess.PIPE, stderr=open(tmp_path / "stderr.txt", "w"), text=True, cwd=tmp_path)
         first = audit.stdout.readline()  # the rejected program is done; the good one's sandbox is still running
         assert first.startswith("REJECTED  "), first
     finally:
         _stop_mlflow_server(server)
-    rest, err = audit.communicate(timeout=300)
+    rest = audit.stdout.read()  # the same buffered reader as readline: nothing it already holds is lost
+    audit.wait(timeout=300)
+    err = (tmp_path / "stderr.txt").read_text()
     assert audit.returncode == 1, first + rest + err
     lines = [line for line in rest.splitlines() if not line.startswith("    ")]  # the rejected one's findings
     assert lines[0].startswith("ACCEPTED  ") and "CV204 import of 'os' is not allowed" in rest
