@@ -504,11 +504,11 @@ class SweepTracker:
             self._client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
         return self.run_id
 
-    def log(self, report: AuditReport, source: str) -> str:
+    def log(self, report: AuditReport, source: str, finished: float | None = None) -> str:
         from carverify.tracking import log_audit
 
         return log_audit(report, source, tracking_uri=self.uri, experiment=self.experiment,
-                         parent_run_id=self.run_id)
+                         parent_run_id=self.run_id, finished=finished)
 
     def finish(self, sweep: Sweep | None) -> None:
         """Summary metrics and FINISHED; without a sweep (interrupted, failed) the run is FAILED."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,6 +116,7 @@ def run(plan: Plan) -> int:
     limits = dict(plan.limits)
     raws = [read_program(p) for p in plan.programs]
     reports: list[AuditReport | None] = [None] * len(raws)
+    finished: list[float | None] = [None] * len(raws)   # when each fresh audit ended, for MLflow's run times
     keys = [audit_cache.key(raw, suite, plan.stages, limits) for raw in raws] if plan.cache else []
     if plan.cache:
         for i, path in enumerate(plan.programs):
@@ -131,7 +133,7 @@ def run(plan: Plan) -> int:
 
         def on_report(index, report, source):
             where = missing[index]
-            reports[where] = report
+            reports[where], finished[where] = report, time.time()
             if plan.cache:
                 audit_cache.store(keys[where], report)
             printer.flush()
@@ -145,7 +147,7 @@ def run(plan: Plan) -> int:
     code = exit_code(done)
     sys.stdout.flush()
     if plan.track:
-        fresh = [(r, raws[i]) for i, r in enumerate(done) if not r.cached]
+        fresh = [(r, raws[i], finished[i]) for i, r in enumerate(done) if not r.cached]
         if fresh:
             track(fresh, plan)
     return code
@@ -233,7 +235,7 @@ def _warm_up_mlflow() -> None:
     threading.Thread(target=load, name="carverify-mlflow-import", daemon=True).start()
 
 
-def track(fresh: list[tuple[AuditReport, bytes]], plan: Plan) -> None:
+def track(fresh: list[tuple[AuditReport, bytes, float | None]], plan: Plan) -> None:
     """Log the fresh audits to MLflow, bounded in time; any failure is one warning line on stderr."""
     from carverify.tracking import default_tracking_uri
 
@@ -265,27 +267,27 @@ def track(fresh: list[tuple[AuditReport, bytes]], plan: Plan) -> None:
         _warn(f"MLflow tracking failed: {outcome['error']}")
 
 
-def _log(fresh: list[tuple[AuditReport, bytes]], plan: Plan, uri: str) -> None:
+def _log(fresh: list[tuple[AuditReport, bytes, float | None]], plan: Plan, uri: str) -> None:
     from carverify import distributed
     from carverify.tracking import log_audit
 
-    sources = [(r, raw.decode("utf-8", "surrogateescape")) for r, raw in fresh]
+    runs = [(r, raw.decode("utf-8", "surrogateescape"), end) for r, raw, end in fresh]
     if len(plan.programs) == 1 and not (plan.workers or plan.ray_address):
-        report, source = sources[0]
-        log_audit(report, source, tracking_uri=uri)
+        report, source, end = runs[0]
+        log_audit(report, source, tracking_uri=uri, finished=end)
         return
     tracker = distributed.SweepTracker(uri)
-    tracker.start({"programs": len(plan.programs), "audited": len(sources), "suite": plan.suite,
+    tracker.start({"programs": len(plan.programs), "audited": len(runs), "suite": plan.suite,
                    "stages": " ".join(plan.stages or ["all"]), "workers": plan.workers or "-",
                    "ray_address": plan.ray_address or "-"},
                   run_name=f"sweep-{len(plan.programs)}-{plan.suite}")
     try:
-        for report, source in sources:
-            tracker.log(report, source)
+        for report, source, end in runs:
+            tracker.log(report, source, finished=end)
     except BaseException:
         tracker.finish(None)
         raise
-    tracker.finish(distributed.Sweep([r for r, _ in sources], [], sum(r.seconds for r, _ in sources),
+    tracker.finish(distributed.Sweep([r for r, _, _ in runs], [], sum(r.seconds for r, _, _ in runs),
                                      plan.workers, plan.ray_address))
 
 

@@ -7,6 +7,7 @@ import math
 import os
 import re
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -43,8 +44,12 @@ def default_tracking_uri() -> str:
 
 def log_audit(report: AuditReport, source: str, *, tracking_uri: str | None = None,
               experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None,
-              parent_run_id: str | None = None) -> str:
-    """Record one audit as an MLflow run and return the run id."""
+              parent_run_id: str | None = None, finished: float | None = None) -> str:
+    """Record one audit as an MLflow run and return the run id.
+
+    `finished`: when the audit ended (time.time()); the run spans the audit's own seconds up to
+    it, not the moment of logging (the gate logs after the verdict, maybe much later).
+    """
     uri = tracking_uri or default_tracking_uri()
     with _quiet_mlflow(), _env({"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}, force=True):
         from mlflow.exceptions import MlflowException
@@ -62,10 +67,14 @@ def log_audit(report: AuditReport, source: str, *, tracking_uri: str | None = No
             raise _failure(InternalError, "cannot reach MLflow tracking at {uri}", uri, exc) from exc
         try:
             with _env(_LOG_ENV):
-                return _log_run(client, experiment_id, report, source, run_name, parent_run_id)
+                return _log_run(client, experiment_id, report, source, run_name, parent_run_id, finished)
         except Exception as exc:
             raise _failure(InternalError, "logging the audit to MLflow at {uri} failed",
                            uri, exc) from exc
+
+
+# MLflow 3 opens an experiment without this tag on its GenAI overview; ours are runs to compare.
+_EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
 def _experiment_id(client, name: str, uri: str) -> str:
@@ -75,9 +84,12 @@ def _experiment_id(client, name: str, uri: str) -> str:
     if found is not None:
         if found.lifecycle_stage == "deleted":
             client.restore_experiment(found.experiment_id)
+        if _EXPERIMENT_KIND[0] not in found.tags:
+            client.set_experiment_tag(found.experiment_id, *_EXPERIMENT_KIND)
         return found.experiment_id
     try:
-        return client.create_experiment(name, artifact_location=_artifact_location(uri))
+        return client.create_experiment(name, artifact_location=_artifact_location(uri),
+                                        tags=dict([_EXPERIMENT_KIND]))
     except MlflowException:
         # Another audit created it between our lookup and create.
         found = client.get_experiment_by_name(name)
@@ -96,23 +108,31 @@ def _artifact_location(uri: str) -> str | None:
 
 
 def _log_run(client, experiment_id: str, report: AuditReport, source: str,
-             run_name: str | None, parent_run_id: str | None) -> str:
+             run_name: str | None, parent_run_id: str | None, finished: float | None = None) -> str:
     from mlflow.entities import Metric, Param
 
+    from carverify.report.text import render_text
+
+    codes = sorted({f.code for f in report.findings})
     tags = {"verdict": report.verdict, "carverify.version": __version__,
-            "carverify.program": report.program_path}
+            "carverify.program": report.program_path, "carverify.suite": report.suite,
+            "carverify.codes": " ".join(codes) or "-",
+            # The run page shows this as the run's description: what a person reads first.
+            "mlflow.note.content": "```\n" + render_text(report) + "\n```",
+            **{f"finding.{code}": str(sum(f.code == code for f in report.findings)) for code in codes}}
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
+    end_ms = int((finished if finished is not None else time.time()) * 1000)
+    start_ms = end_ms - int(round(report.seconds * 1000))
     run = client.create_run(experiment_id, run_name=run_name or Path(report.program_path).name,
-                            tags=tags)
+                            tags=tags, start_time=start_ms)
     run_id = run.info.run_id
     try:
         params = {"suite": report.suite, "program_sha256": report.program_sha256,
                   **{f"limit.{k}": v for k, v in report.limits.items()}}
         metrics = _metrics(report)
-        timestamp = run.info.start_time
         client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()],
-                         metrics=[Metric(k, v, timestamp, 0) for k, v in metrics.items()])
+                         metrics=[Metric(k, v, end_ms, 0) for k, v in metrics.items()])
         with tempfile.TemporaryDirectory(prefix="carverify-mlflow-") as tmp:
             # The CLI decodes with surrogateescape, so undecodable bytes are logged as they were.
             (Path(tmp) / "program.py").write_text(source, encoding="utf-8", errors="surrogateescape")
@@ -123,9 +143,9 @@ def _log_run(client, experiment_id: str, report: AuditReport, source: str,
             _log_path(client, run_id, name, path)
     except BaseException:
         with contextlib.suppress(Exception):  # keep the original error, not a second one
-            client.set_terminated(run_id, status="FAILED")
+            client.set_terminated(run_id, status="FAILED", end_time=end_ms)
         raise
-    client.set_terminated(run_id, status="FINISHED")
+    client.set_terminated(run_id, status="FINISHED", end_time=end_ms)
     return run_id
 
 
@@ -146,10 +166,53 @@ def _log_path(client, run_id: str, name: str, path: str) -> None:
     target = Path(path)
     if target.is_dir():
         client.log_artifacts(run_id, str(target), artifact_path=name)
+        for frame in sorted(target.glob("*.npy")):
+            _log_png(client, run_id, name, frame)
     elif target.is_file():
         client.log_artifact(run_id, str(target), artifact_path=name)
+        if target.suffix == ".npy":
+            _log_png(client, run_id, name, target)
     else:
         logging.getLogger(__name__).warning("artifact %s not found at %s; not logged", name, path)
+
+
+# A counterexample frame is often 40x40 pixels: the UI shows PNGs as they are, so blow them up.
+PNG_MIN_SIDE = 320
+
+
+def _log_png(client, run_id: str, name: str, npy: Path) -> None:
+    """Log an image frame saved as .npy also as an upscaled PNG the MLflow UI can show; other arrays are skipped."""
+    png = counterexample_png(npy)
+    if png is None:
+        return
+    with tempfile.TemporaryDirectory(prefix="carverify-png-") as tmp:
+        target = Path(tmp) / (npy.stem + ".png")
+        target.write_bytes(png)
+        client.log_artifact(run_id, str(target), artifact_path=name)
+
+
+def counterexample_png(npy: Path) -> bytes | None:
+    """PNG bytes of an HxW or HxWx3/4 uint8 frame, each pixel a square block; None if it is not an image."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from carverify.errors import UsageError
+    from carverify.npy import read_npy
+
+    try:
+        frame = read_npy(npy)
+    except UsageError:
+        return None
+    if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (3, 4)) \
+            or min(frame.shape[:2]) == 0:
+        return None
+    scale = max(1, -(-PNG_MIN_SIDE // max(frame.shape[:2])))
+    big = np.repeat(np.repeat(frame, scale, axis=0), scale, axis=1)  # nearest neighbour: pixels stay crisp
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(big)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _client(uri: str):

@@ -64,6 +64,13 @@ def _check_run(client, run, names, report):
         "stage.compile.seconds": 0.0, "stage.compile.passed": 0.0, "seconds": 1.6}
     assert run.data.tags["verdict"] == "rejected"
     assert run.data.tags["carverify.version"] == __version__
+    # Tags a person can filter the runs table by, and the text report as the run's description.
+    assert run.data.tags["carverify.codes"] == "CV401" and run.data.tags["finding.CV401"] == "1"
+    description = run.data.tags["mlflow.note.content"]
+    assert "CV401 raised ZeroDivisionError" in description and "REJECTED  program.py" in description
+    # The run spans the audit's own 1.6 s, not the few milliseconds of logging it.
+    assert run.info.end_time - run.info.start_time == 1600
+    assert client.get_experiment(run.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
     assert names == {"program.py", "report.json", "counterexamples",
                      "counterexamples/counterexample.npy"}
     downloaded = Path(client.download_artifacts(run.info.run_id, "report.json"))
@@ -245,3 +252,26 @@ def test_a_server_stopped_mid_run_costs_one_warning_not_the_verdict(tmp_path):
     assert warnings == [f"carverify: warning: MLflow tracking failed: cannot reach MLflow tracking at {url}: "
                         "Connection refused (the verdict and reports are unaffected)"], err
     assert "Traceback" not in err
+
+
+def test_a_counterexample_frame_is_also_logged_as_an_upscaled_png(report, tmp_path, monkeypatch):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    monkeypatch.setenv("CARVERIFY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    frame = np.zeros((40, 40, 3), dtype=np.uint8)
+    frame[8:16, 24:32] = (255, 0, 0)
+    np.save(tmp_path / "frame.npy", frame)
+    report.artifacts = {"counterexamples/at_goal-CV401": str(tmp_path / "frame.npy")}
+    run_id = log_audit(report, SOURCE, finished=1_800_000_000.0)
+    client, run, _ = _read_back(default_tracking_uri(), run_id)
+    names = {a.path for a in client.list_artifacts(run_id, "counterexamples/at_goal-CV401")}
+    assert names == {"counterexamples/at_goal-CV401/frame.npy", "counterexamples/at_goal-CV401/frame.png"}
+    png = Image.open(io.BytesIO(Path(client.download_artifacts(run_id, "counterexamples/at_goal-CV401/frame.png"))
+                                .read_bytes()))
+    assert png.size == (320, 320)  # 8x: each pixel a block a person can see
+    assert np.array_equal(np.asarray(png)[::8, ::8], frame)
+    assert (run.info.start_time, run.info.end_time) == (1_800_000_000_000 - 1600, 1_800_000_000_000)
