@@ -246,7 +246,10 @@ def cmd_generate(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from carverify import train
+    from carverify.status import status
+
+    with status("loading PyTorch and stable-baselines3 (first import takes seconds)"):
+        from carverify import train
 
     results = train.main(train.Args(
         suite=args.suite, rewards=tuple(dict.fromkeys(args.reward)), steps=args.steps, seeds=tuple(args.seeds),

@@ -368,6 +368,8 @@ class Recorder:
         if model is not None:
             (self.out / reward).mkdir(parents=True, exist_ok=True)
             (self.out / reward / f"model-seed{result.seed}.zip").write_bytes(model)
+            if self.tracker:  # the trained policy belongs with its run, not only on this disk
+                self.tracker.artifacts(child, [self.out / reward / f"model-seed{result.seed}.zip"], "model")
         if self.tracker:
             if result.error:
                 self.tracker.fail(child, result.error, {"carverify.stopped_by": result.stopped} if result.stopped else None)
@@ -389,6 +391,13 @@ class Recorder:
             self.tracker.summary(parent, [r for r in runs if not r.error])
             self.tracker.artifacts(parent, [curves_path, plot_path])
             self.tracker.finish(parent, {})
+        rewards = {task[0] for task in self.tasks}
+        if self.tracker and len(rewards) > 1 and all(task in self.done for task in self.tasks):
+            # A parent closed before the other reward finished got a plot without its curve:
+            # now that every curve is in, each parent gets the plot with CaR and sparse together.
+            for other in sorted(rewards - {reward}):
+                if other in self.parents:
+                    self.tracker.artifacts(self.parents[other], [plot_path])
 
     def results(self) -> list[RunResult]:
         return [self.done[task] for task in self.tasks]
@@ -446,7 +455,13 @@ def resolve_program(args: Args, suite) -> dict | None:
         if args.report:
             raise UsageError("--report needs --program: the report belongs to one program")
         source, path = reference_program(suite)
-    report = read_report(args.report) if args.report else audited_report(source, suite, path=path)
+    if args.report:
+        report = read_report(args.report)
+    else:
+        from carverify.status import status
+
+        with status(f"auditing {path} before training (stored for next time)"):
+            report = audited_report(source, suite, path=path)
     try:
         sha = accepted_sha256(source, report, suite.name)
     except UsageError:
@@ -720,9 +735,9 @@ class Tracker:
         self.metrics(parent, {"seeds_reaching_0.8": float(sum(s is not None for s in reached)),
                               "wall_seconds": float(sum(r.wall_seconds for r in results))}, 0)
 
-    def artifacts(self, run_id: str, paths: list[Path]) -> None:
+    def artifacts(self, run_id: str, paths: list[Path], folder: str | None = None) -> None:
         for path in paths:
-            self.client.log_artifact(run_id, str(path))
+            self.client.log_artifact(run_id, str(path), artifact_path=folder)
 
     def finish(self, run_id: str, values: dict[str, float]) -> None:
         if values:

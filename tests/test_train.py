@@ -48,6 +48,14 @@ def test_tiny_run_logs_params_curves_and_plot(tmp_path, capsys):
     assert {"success_rate.png", "curves.json", "program"} <= artifacts
     assert {a.path for a in client.list_artifacts(parent.info.run_id, "program")} == {
         "program/program.py", "program/report.json"}
+    # Trained models travel with their runs; every parent's plot is the final one, CaR and sparse together.
+    for name in ("car seed 0", "sparse seed 0"):
+        assert {a.path for a in client.list_artifacts(runs[name].info.run_id, "model")} == {"model/model-seed0.zip"}
+    final = (folder / "success_rate.png").read_bytes()
+    for name in (f"train {SUITE} car", f"train {SUITE} sparse"):
+        logged = Path(client.download_artifacts(runs[name].info.run_id, "success_rate.png", str(tmp_path / name)))
+        assert logged.read_bytes() == final, name
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # opens on the runs table
 
 
 def test_car_refuses_a_program_whose_report_rejects_it(tmp_path, capsys):

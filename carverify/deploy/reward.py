@@ -99,8 +99,12 @@ class CodeReward(gymnasium.Wrapper):
         if guard is None or guard.owner != os.getpid() or guard.shape != frame.shape or guard.dtype != frame.dtype:
             if guard is not None and guard.owner == os.getpid():
                 release(guard)
-            guard = self._guard = acquire(self.source, self.sha256, frame, deadline=self.deadline,
-                                          memory_bytes=self.memory_bytes, label=self.program_path)
+            from carverify.status import status
+
+            # The first use compiles every check with numba in the reward worker: up to tens of seconds.
+            with status(f"compiling the reward checks of {self.program_path} (numba, once per process)"):
+                guard = self._guard = acquire(self.source, self.sha256, frame, deadline=self.deadline,
+                                              memory_bytes=self.memory_bytes, label=self.program_path)
         return guard
 
     def compile(self) -> None:

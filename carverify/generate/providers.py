@@ -84,8 +84,12 @@ class OpenAIProvider:
         attempts = self.max_retries + 1
         where = f"the model endpoint {self.base_url}"
         start = time.perf_counter()
+        from carverify.status import openai_retries, status
+
         try:
-            response = self.client.chat.completions.create(model=model, messages=messages)
+            # A model may think for a minute, and the client retries 429s and 5xx silently: say so.
+            with status(f"waiting on {model} at {self.base_url}"), openai_retries(model):
+                response = self.client.chat.completions.create(model=model, messages=messages)
         except openai.APITimeoutError as exc:
             raise ProviderError(f"{where} did not answer within {self.timeout:g} s "
                                 f"({_tries(attempts)})") from exc

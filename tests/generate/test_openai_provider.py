@@ -32,6 +32,17 @@ def test_429_is_retried_after_retry_after(fake_openai):
     assert fake_openai.times[1] - fake_openai.times[0] >= 0.35
 
 
+def test_a_retry_and_a_long_wait_each_get_a_status_line(fake_openai, capfd):
+    """generate used to wait silently on the model and on 429 retries."""
+    fake_openai.script = [{"status": 429, "headers": {"Retry-After": "0.2"}, "error": "slow down"},
+                          {"sleep": 2.6, "reply": "ok"}]
+    assert provider(fake_openai, timeout=10.0).complete(MESSAGES, model="m").text == "ok"
+    err = capfd.readouterr().err.splitlines()
+    assert err[0] == f"carverify: m: HTTP 429; retrying in 0.2 s (retry 1 of 2)"
+    assert err[1] == f"carverify: waiting on m at {fake_openai.url}…"
+    assert err[2].startswith(f"carverify: waiting on m at {fake_openai.url}: done in ")
+
+
 def test_5xx_retries_are_bounded_then_a_provider_error(fake_openai):
     fake_openai.script = [{"status": 503, "headers": {"Retry-After": "0.05"}, "error": "overloaded"}] * 5
     with pytest.raises(ProviderError) as info:
