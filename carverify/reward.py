@@ -25,17 +25,33 @@ def sha256_of(source: str) -> str:
 
 
 def read_report(report: Any) -> dict:
-    """An AuditReport, its to_dict(), or the path of its JSON file, as a dict."""
+    """An AuditReport, its to_dict(), or the path of its JSON file, as a dict.
+
+    `carverify audit --json` writes a document holding a list of reports; one with a single
+    report stands for that report.
+    """
     if hasattr(report, "to_dict"):
         return report.to_dict()
     if isinstance(report, dict):
-        return report
+        return _single(report, "the report")
     if isinstance(report, (str, Path)):
         try:
-            return json.loads(Path(report).read_text(encoding="utf-8"))
+            data = json.loads(Path(report).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read audit report {report}: {getattr(exc, 'strerror', None) or exc}") from exc
+        return _single(data, str(report))
     raise UsageError(f"report must be an AuditReport, a dict or a JSON path, got {type(report).__name__}")
+
+
+def _single(data: Any, where: str) -> dict:
+    if isinstance(data, dict) and isinstance(data.get("reports"), list):
+        if len(data["reports"]) != 1:
+            raise UsageError(f"{where} holds {len(data['reports'])} programs' reports: audit the one program "
+                             "to train with on its own (carverify audit PROGRAM --json PATH)")
+        return data["reports"][0]
+    if not isinstance(data, dict):
+        raise UsageError(f"{where} is not an audit report (a JSON object)")
+    return data
 
 
 def accepted_sha256(source: str, report: Any, suite_name: str | None = None) -> str:

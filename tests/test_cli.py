@@ -47,7 +47,7 @@ def test_rejected_exit_1_with_finding_line():
     (["audit", "missing.py", "--suite", "minigrid-doorkey-5x5"], "cannot read missing.py"),
     (["audit", str(GOOD), "--suite", "nope"], "unknown suite 'nope' — known: "),
     (["audit", str(GOOD), "--suite", "minigrid-doorkey-5x5", "--bogus"], "unrecognized arguments: --bogus"),
-    (["audit", str(GOOD)], "the following arguments are required: --suite"),
+    (["audit", str(GOOD)], "no suite: pass --suite NAME, or set suite = \"NAME\" in [tool.carverify]"),
     (["audit", str(GOOD), "--suite", "minigrid-doorkey-5x5", "--stages", "nonsense"], "unknown stage 'nonsense'"),
 ])
 def test_usage_errors_are_one_line_exit_2(args, needle):

@@ -93,3 +93,17 @@ def test_a_crashed_run_is_marked_failed_not_left_running(tmp_path, monkeypatch):
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("carverify-train").experiment_id])
     assert sorted(r.info.status for r in runs) == ["FAILED", "FAILED"]
+
+
+def test_the_audit_commands_document_is_accepted_as_a_report(tmp_path, capsys):
+    """`carverify audit --json` writes {reports: [...]}: train reads its one report, and refuses several."""
+    source = (PROGRAMS / "always_true.py").read_text()
+    one = {"verdict": "rejected", "program": {"sha256": sha256_of(source)}, "suite": SUITE}
+    for reports, needle in (([one], "refusing a program its audit did not accept (verdict 'rejected')"),
+                            ([one, one], "holds 2 programs' reports: audit the one program")):
+        document = tmp_path / "audit.json"
+        document.write_text(json.dumps({"schema_version": 2, "reports": reports}))
+        code = main(["train", "--suite", SUITE, "--reward", "car", "--program", str(PROGRAMS / "always_true.py"),
+                     "--report", str(document), "--steps", "64", "--no-track", "--out", str(tmp_path)])
+        assert code == EXIT_USAGE
+        assert needle in capsys.readouterr().err
