@@ -72,3 +72,10 @@ def openai_retries(label: str, *, stream: TextIO | None = None) -> Iterator[None
         logger.removeHandler(handler)
         logger.setLevel(level)
         logger.propagate = propagate
+
+
+def without_status(text: str) -> str:
+    """`text` (a stderr capture) without status lines, for readers that want only errors and warnings."""
+    kept = [line for line in text.splitlines(keepends=True)
+            if not (line.startswith("carverify: ") and (line.rstrip("\n").endswith("…") or ": done in " in line))]
+    return "".join(kept)

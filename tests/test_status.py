@@ -26,3 +26,12 @@ def test_the_line_comes_while_the_step_still_runs():
     with status("waiting on the model", after=0.05, stream=stream):
         time.sleep(0.2)
         assert stream.getvalue() == "carverify: waiting on the model…\n"
+
+
+def test_status_lines_can_be_told_from_errors():
+    from carverify.status import without_status
+
+    err = ("carverify: loading PyTorch and stable-baselines3 (first import takes seconds)…\n"
+           "carverify: loading PyTorch and stable-baselines3: done in 17.8 s\n"
+           "carverify: error: --vec-env subproc cannot run on Ray\n")
+    assert without_status(err) == "carverify: error: --vec-env subproc cannot run on Ray\n"
