@@ -215,19 +215,22 @@ def test_cli_several_programs_sequential(tmp_path):
 
 def test_ray_reports_equal_sequential_ones(ray_local, tmp_path, monkeypatch):
     # All stages on a program whose counterexample is saved: the file a worker writes comes back
-    # to the driver at the path the report names, relative to the driver's directory.
+    # to the driver at the path the report names (in carverify's cache folder, never the cwd).
     monkeypatch.chdir(tmp_path)
+    from carverify.cachedir import cache_dir
     crash = str(ROOT / "suites" / SUITE / "programs" / "crash_off_distribution.py")
     paths = [str(EXAMPLES / n) for n in sorted(os.listdir(EXAMPLES))]
     jobs = [AuditJob(p, SUITE, FAST) for p in paths * 2] + [AuditJob(crash, SUITE)]
     on_ray = audit_many(jobs, workers=2)
     artifacts = on_ray.reports[-1].artifacts
-    assert artifacts and all(not Path(p).is_absolute() and (tmp_path / p).is_file() for p in artifacts.values())
-    ray_bytes = {p: (tmp_path / p).read_bytes() for p in artifacts.values()}
-    shutil.rmtree(tmp_path / ".carverify-cache", ignore_errors=True)
+    assert artifacts and all(Path(p).is_file() and Path(p).is_relative_to(cache_dir()) for p in artifacts.values())
+    assert list(tmp_path.iterdir()) == []
+    ray_bytes = {p: Path(p).read_bytes() for p in artifacts.values()}
+    for p in artifacts.values():
+        Path(p).unlink()
     sequential = audit_many(jobs)
     assert [comparable(r) for r in on_ray.reports] == [comparable(r) for r in sequential.reports]
-    assert {p: (tmp_path / p).read_bytes() for p in artifacts.values()} == ray_bytes
+    assert {p: Path(p).read_bytes() for p in artifacts.values()} == ray_bytes
     assert on_ray.workers == 2 and on_ray.retried == []
     assert sequential.reports[-1].verdict == "rejected" and "CV401" in {f.code for f in sequential.reports[-1].findings}
 

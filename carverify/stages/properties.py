@@ -293,7 +293,9 @@ def _finding(failure: PropertyFailure, last, candidate, config) -> Finding:
 
 
 def _save_counterexample(frame, candidate, failure, config) -> Path:
-    root = Path(config.artifacts_dir) if config.artifacts_dir else Path(".carverify-cache") / "counterexamples"
+    from carverify.cachedir import cache_dir  # scratch goes to the cache folder, never the working directory
+
+    root = Path(config.artifacts_dir) if config.artifacts_dir else cache_dir() / "counterexamples"
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(frame.tobytes()).hexdigest()[:8]
     path = root / f"{candidate.sha256[:12]}-{failure.subtask}-{failure.code}-{digest}.npy"
