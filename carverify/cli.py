@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--retries", type=int, default=3, metavar="N",
                      help="retries on 429, 5xx, timeouts, with exponential backoff (default: 3)")
     gen.add_argument("--stages", nargs="+", metavar="STAGE", help="audit only these stages (default: all)")
-    gen.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: mlruns.db in carverify's cache folder)")
+    gen.add_argument("--tracking-uri", metavar="URI",
+                     help="MLflow tracking URI (default: mlruns.db in carverify's cache folder)")
     gen.add_argument("--no-track", action="store_true", help="do not log to MLflow")
 
     train = sub.add_parser("train", help="train PPO with the code reward (CaR) or the sparse env reward",
@@ -114,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--reward-deadline", type=float, metavar="MS",
                        help="CPU milliseconds per reward call (default: 100x the audited cost, at least 50)")
     train.add_argument("--out", default="runs", metavar="DIR", help="curves, models and plot go to DIR/SUITE")
-    train.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: mlruns.db in carverify's cache folder)")
+    train.add_argument("--tracking-uri", metavar="URI",
+                       help="MLflow tracking URI (default: mlruns.db in carverify's cache folder)")
     train.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--workers", type=_positive_int, metavar="N",

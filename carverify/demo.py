@@ -1,7 +1,7 @@
 """`carverify demo`: audit the bundled examples, then generate → audit → train CaR vs sparse on DoorKey-5x5.
 
 Offline and embedded by default: the replay provider serves recorded model exchanges and
-MLflow writes to ./mlruns.db.  Sized to finish in under 10 minutes on 2 CPU cores.
+MLflow writes to mlruns.db in carverify's cache folder.  Sized to finish in under 10 minutes on 2 CPU cores.
 """
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ class Args:
     out: str = "runs"
     """curves, models and the plot go to OUT/SUITE/"""
     tracking_uri: str | None = None
-    """MLflow tracking URI (default: ./mlruns.db)"""
+    """MLflow tracking URI (default: mlruns.db in carverify's cache folder)"""
     track: bool = True
     """log params, learning curves and artifacts to MLflow"""
     progress: bool = True
