@@ -39,6 +39,12 @@ def for_report(report: AuditReport, source: str, name_frame: Callable[[int], str
     return head + ".\n\n" + _findings(report.findings, source, name_frame)
 
 
+def for_patch(how: str) -> str:
+    """Why the line numbers below are not those of the reply: it was merged into the last program."""
+    return (f"Your reply had no SUBTASKS, so it was applied to your previous program ({how}); "
+            "the merged program is what was audited, and the line numbers below are its own.\n\n")
+
+
 def for_extraction(findings: list[Finding]) -> str:
     """Why a reply gave the audit nothing to run."""
     return "Your last reply gave the audit no program to run.\n\n" + _findings(findings, None, None)

@@ -13,7 +13,8 @@ from carverify.errors import InternalError, UsageError
 from carverify.generate import feedback as fb
 from carverify.generate import prompts
 from carverify.generate.extract import extract_program
-from carverify.generate.providers import Completion, Provider, ReplayMiss
+from carverify.generate import patch
+from carverify.generate.providers import Completion, ImagesRefused, Provider, ReplayMiss
 from carverify.result import AuditReport, Finding
 
 DEFAULT_ROUNDS = 3
@@ -60,6 +61,7 @@ class Generation:
     model: str
     provider: str
     frames: prompts.Frames
+    images: bool = True                 # False: the frames went to the model as text
     decompose: Exchange | None = None
     decomposition: dict | None = None
     rounds: list[Round] = field(default_factory=list)
@@ -84,6 +86,8 @@ class Generation:
 
 class Listener:
     """Hooks the loop calls as it goes (progress lines, recording, tracking); all optional."""
+
+    def images_refused(self, generation: Generation, why: str) -> None: ...
 
     def decomposed(self, generation: Generation) -> None: ...
 
@@ -112,8 +116,16 @@ def generate(suite, provider: Provider, *, model: str, rounds: int = DEFAULT_ROU
     gen = Generation(suite=suite.name, model=model, provider=getattr(provider, "name", type(provider).__name__),
                      frames=frames)
 
-    messages = prompts.decompose_messages(suite, frames)
-    gen.decompose = Exchange("decompose", 0, messages, _ask(provider, messages, model, "decompose", 0))
+    gen.images = getattr(provider, "sees_images", None) is not False
+    messages = prompts.decompose_messages(suite, frames, images=gen.images)
+    try:
+        completion = _ask(provider, messages, model, "decompose", 0)
+    except ImagesRefused as exc:
+        gen.images = False
+        _emit(listeners, "images_refused", gen, str(exc))
+        messages = prompts.decompose_messages(suite, frames, images=False)
+        completion = _ask(provider, messages, model, "decompose", 0)
+    gen.decompose = Exchange("decompose", 0, messages, completion)
     gen.decomposition = prompts.parse_decomposition(gen.decompose.completion.text)
     _emit(listeners, "decomposed", gen)
 
@@ -124,7 +136,8 @@ def generate(suite, provider: Provider, *, model: str, rounds: int = DEFAULT_ROU
     for number in range(1, rounds + 1):
         step = "program" if number == 1 else "refine"
         completion = _ask(provider, request, model, step, number)
-        round_ = _judge(Exchange(step, number, request, completion), suite, audit, stages, config)
+        round_ = _judge(Exchange(step, number, request, completion), suite, audit, stages, config,
+                        _patch_base(gen.rounds))
         gen.rounds.append(round_)
         if round_.report is not None and round_.report.verdict == "error":
             _emit(listeners, "round_done", gen, round_)
@@ -133,6 +146,8 @@ def generate(suite, provider: Provider, *, model: str, rounds: int = DEFAULT_ROU
         if not round_.accepted and number < rounds:
             round_.feedback = (fb.for_report(round_.report, round_.code, name_frame) if round_.report is not None
                                else fb.for_extraction(round_.findings))
+            if round_.how.startswith("patch"):
+                round_.feedback = fb.for_patch(round_.how) + round_.feedback
             request = request + [{"role": "assistant", "content": completion.text},
                                  prompts.refine_message(round_.feedback)]
         _emit(listeners, "round_done", gen, round_)
@@ -150,13 +165,27 @@ def _ask(provider: Provider, messages: list[dict], model: str, step: str, number
         raise UsageError(f"replay: no recorded reply for {label}: {exc}") from exc
 
 
-def _judge(exchange: Exchange, suite, audit, stages, config) -> Round:
+def _patch_base(rounds: list[Round]) -> Round | None:
+    """The candidate a partial reply patches: the latest round that had code."""
+    return next((r for r in reversed(rounds) if r.code is not None), None)
+
+
+def _judge(exchange: Exchange, suite, audit, stages, config, base: Round | None = None) -> Round:
     completion = exchange.completion
     extraction = extract_program(completion.text, completion.finish_reason)
+    code, how = extraction.code, extraction.how
+    if extraction.findings and base is not None and extraction.code is None:
+        # No whole program, but perhaps the functions the model fixed: apply them to the
+        # previous candidate, and audit (and record) the merged program.
+        partial = patch.partial_code(completion.text)
+        merged = patch.apply(base.code, partial) if partial is not None else None
+        if merged is not None:
+            code, how = merged.code, merged.describe(base.number)
+            extraction.findings = []
     if extraction.findings:
-        return Round(exchange.round, exchange, extraction.code, extraction.findings, None, extraction.how)
-    report = audit(extraction.code, suite, path=PROGRAM_PATH, stages=stages, config=config)
-    return Round(exchange.round, exchange, extraction.code, report.findings, report, extraction.how)
+        return Round(exchange.round, exchange, code, extraction.findings, None, how)
+    report = audit(code, suite, path=PROGRAM_PATH, stages=stages, config=config)
+    return Round(exchange.round, exchange, code, report.findings, report, how)
 
 
 def _emit(listeners, hook: str, *args) -> None:
@@ -173,6 +202,9 @@ class ProgressPrinter(Listener):
     def _print(self, text: str) -> None:
         print(text if len(text) <= self.width else text[:self.width - 1] + "…", file=self.stream, flush=True)
 
+    def images_refused(self, gen: Generation, why: str) -> None:
+        self._print(f"decompose: {why}")
+
     def decomposed(self, gen: Generation) -> None:
         if gen.decomposition is None:
             self._print("decompose: the reply is not the JSON asked for; continuing with it as text")
@@ -185,6 +217,8 @@ class ProgressPrinter(Listener):
         first = f"{f.location(PROGRAM_PATH)} {f.code} {f.message}" if f else ""
         more = f" (+{len(round_.findings) - 1} more)" if len(round_.findings) > 1 else ""
         text = f"round {round_.number}/{self.rounds}: {round_.verdict.upper()}"
+        if round_.how.startswith("patch"):
+            text += f" ({round_.how})"
         self._print(text + (f" — {first}{more}" if first else ""))
 
 

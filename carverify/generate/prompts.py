@@ -71,10 +71,18 @@ def system_message() -> dict:
     return {"role": "system", "content": fill(template("system"))}
 
 
-def decompose_messages(suite, frames: Frames) -> list[dict]:
+def decompose_messages(suite, frames: Frames, *, images: bool = True) -> list[dict]:
+    """Step 1's request; `images=False` for a text-only model: the frames rendered as text,
+    and every message's content a plain string (llama.cpp's chat templates take no lists)."""
     if suite.obs_kind != "rgb":
         raise UsageError(f"suite {suite.name} observes '{suite.obs_kind}', not images: "
                          "generate needs an image suite")
+    if not images:
+        from carverify.generate.frames_text import frame_text
+
+        text = fill(template("decompose_text"), env_id=suite.env_id, description=suite.description.strip(),
+                    initial=frame_text(suite, frames.initial), goal=frame_text(suite, frames.goal))
+        return [system_message(), {"role": "user", "content": text}]
     text = fill(template("decompose"), env_id=suite.env_id, description=suite.description,
                 scale=IMAGE_SCALE, **_geometry(suite, frames.initial))
     pngs = frames.pngs()

@@ -33,12 +33,19 @@ class Completion:
 
 class Provider(Protocol):
     name: str
+    # True: takes image content parts; False: text only (the frames are sent as text, every
+    # content a string); None: unknown until the model answers (images first, then text).
+    sees_images: bool | None
 
     def complete(self, messages: list[dict], *, model: str) -> Completion: ...
 
 
 class ProviderError(InternalError):
     """The model endpoint failed (timeouts, rate limits, 5xx) after its bounded retries."""
+
+
+class ImagesRefused(ProviderError):
+    """The endpoint failed on a request with content lists (llama.cpp: HTTP 500): it takes text only."""
 
 
 class ReplayMiss(UsageError):
@@ -60,7 +67,8 @@ class OpenAIProvider:
     name = "openai"
 
     def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_RETRIES):
+                 timeout: float = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_RETRIES,
+                 images: bool | None = None):
         import os
 
         import openai
@@ -73,6 +81,7 @@ class OpenAIProvider:
         if max_retries < 0:
             raise UsageError(f"retries must be 0 or more, got {max_retries}")
         self.timeout, self.max_retries = float(timeout), int(max_retries)
+        self.sees_images = images
         self.client = openai.OpenAI(base_url=base_url, api_key=key, timeout=self.timeout,
                                     max_retries=self.max_retries)
         self.base_url = str(self.client.base_url).rstrip("/")
@@ -81,38 +90,64 @@ class OpenAIProvider:
         import openai
 
         digest = request_hash(messages)
-        attempts = self.max_retries + 1
         where = f"the model endpoint {self.base_url}"
         start = time.perf_counter()
-        from carverify.status import openai_retries, status
+        response = self._probe(messages, model, where) if self.sees_images is None and _has_lists(messages) else None
+        if response is None:
+            try:
+                response = self.client.chat.completions.create(model=model, messages=messages)
+            except openai.OpenAIError as exc:
+                raise self._error(exc, where, model) from exc
+        return self._completion(response, where, digest, model, time.perf_counter() - start)
+
+    def _probe(self, messages: list[dict], model: str, where: str):
+        """The first request with content lists, sent once: a refusal means a text-only model.
+
+        llama.cpp answers every content list with the same HTTP 500, so retrying it would
+        only waste seconds; any other failure gets the normal retries (None: send again).
+        """
+        import openai
 
         try:
-            # A model may think for a minute, and the client retries 429s and 5xx silently: say so.
-            with status(f"waiting on {model} at {self.base_url}"), openai_retries(model):
-                response = self.client.chat.completions.create(model=model, messages=messages)
-        except openai.APITimeoutError as exc:
-            raise ProviderError(f"{where} did not answer within {self.timeout:g} s "
-                                f"({_tries(attempts)})") from exc
-        except openai.APIConnectionError as exc:
-            raise ProviderError(f"cannot reach {where}: {_cause(exc)} ({_tries(attempts)})") from exc
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise UsageError(f"{where} refused the API key (HTTP {exc.status_code}): {_said(exc)} "
-                             "— check OPENAI_API_KEY") from exc
-        except openai.NotFoundError as exc:
-            raise UsageError(f"{where} has no model '{model}' or no chat completions route "
-                             f"(HTTP 404): {_said(exc)}") from exc
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-            raise UsageError(f"{where} rejected the request (HTTP {exc.status_code}): {_said(exc)} "
-                             "— does the model accept images?") from exc
-        except openai.RateLimitError as exc:
-            raise ProviderError(f"{where} is still rate limiting (HTTP 429) after {_tries(attempts)}: "
-                                f"{_said(exc)}") from exc
+            response = self.client.with_options(max_retries=0).chat.completions.create(model=model, messages=messages)
         except openai.APIStatusError as exc:
-            raise ProviderError(f"{where} failed with HTTP {exc.status_code} after {_tries(attempts)}: "
-                                f"{_said(exc)}") from exc
-        except openai.OpenAIError as exc:
-            raise ProviderError(f"{where} sent an unusable answer: {_first_line(str(exc))}") from exc
-        latency = time.perf_counter() - start
+            if exc.status_code in (400, 422, 500):
+                self.sees_images = False
+                raise ImagesRefused(f"{where} refused content lists with images (HTTP {exc.status_code}: "
+                                    f"{_said(exc)}); sending the frames as text") from exc
+            return None
+        except openai.OpenAIError:
+            return None
+        self.sees_images = True
+        return response
+
+    def _error(self, exc, where: str, model: str) -> Exception:
+        import openai
+
+        attempts = self.max_retries + 1
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderError(f"{where} did not answer within {self.timeout:g} s ({_tries(attempts)})")
+        if isinstance(exc, openai.APIConnectionError):
+            return ProviderError(f"cannot reach {where}: {_cause(exc)} ({_tries(attempts)})")
+        if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+            return UsageError(f"{where} refused the API key (HTTP {exc.status_code}): {_said(exc)} "
+                              "— check OPENAI_API_KEY")
+        if isinstance(exc, openai.NotFoundError):
+            return UsageError(f"{where} has no model '{model}' or no chat completions route "
+                              f"(HTTP 404): {_said(exc)}")
+        if isinstance(exc, (openai.BadRequestError, openai.UnprocessableEntityError)):
+            return UsageError(f"{where} rejected the request (HTTP {exc.status_code}): {_said(exc)} "
+                              "— does the model accept images?")
+        if isinstance(exc, openai.RateLimitError):
+            return ProviderError(f"{where} is still rate limiting (HTTP 429) after {_tries(attempts)}: "
+                                 f"{_said(exc)}")
+        if isinstance(exc, openai.APIStatusError):
+            return ProviderError(f"{where} failed with HTTP {exc.status_code} after {_tries(attempts)}: "
+                                 f"{_said(exc)}")
+        return ProviderError(f"{where} sent an unusable answer: {_first_line(str(exc))}")
+
+    @staticmethod
+    def _completion(response, where: str, digest: str, model: str, latency: float) -> Completion:
         if not getattr(response, "choices", None):
             raise ProviderError(f"{where} answered without any choices")
         choice = response.choices[0]
@@ -126,6 +161,10 @@ class OpenAIProvider:
                     usage[key] = value
         return Completion(text=text, usage=usage, latency_seconds=latency, request_hash=digest,
                           finish_reason=choice.finish_reason, model=getattr(response, "model", None) or model)
+
+
+def _has_lists(messages: list[dict]) -> bool:
+    return any(isinstance(m.get("content"), list) for m in messages)
 
 
 def _tries(attempts: int) -> str:
@@ -167,10 +206,18 @@ class ReplayProvider:
         self.index: dict[str, tuple[Path, dict]] = {}
         for path, exchange in load_exchanges(self.folder):
             self.index.setdefault(exchange.get("request_hash", ""), (path, exchange))
+        # Recordings of a text-only model hold no content lists: an image request that misses
+        # is then refused as the model itself refused it, and the loop asks again as text.
+        self.text_recordings = any(ex.get("step") == "decompose" and not _has_lists(ex.get("request", []))
+                                   for _, ex in self.index.values())
+        self.sees_images = None
 
     def complete(self, messages: list[dict], *, model: str) -> Completion:
         digest = request_hash(messages)
         found = self.index.get(digest)
+        if found is None and self.text_recordings and _has_lists(messages):
+            raise ImagesRefused(f"replay: no recording of this request with images, but {self.folder} "
+                                "holds recordings of a text-only model; sending the frames as text")
         if found is None:
             raise ReplayMiss(self._miss_message(messages, digest), digest)
         _, exchange = found
@@ -221,6 +268,7 @@ class ScriptedProvider:
 
     replies: list
     name: str = "scripted"
+    sees_images: bool | None = True
     requests: list[list[dict]] = field(default_factory=list)
 
     def complete(self, messages: list[dict], *, model: str) -> Completion:

@@ -1,0 +1,98 @@
+"""Partial replies as patches: a reply that redefines some functions of the previous candidate.
+
+Models often answer feedback with only the function they fixed.  Such a reply (a code
+block with top-level definitions but no SUBTASKS) is applied to the previous candidate:
+each top-level function or constant it defines replaces the one of the same name, new
+ones are appended.  The previous candidate need not parse (a syntax error is exactly
+what a one-function fix repairs), so top-level sections are found by indentation, not
+by the AST.  Nothing here runs the code.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from carverify.generate.extract import code_blocks, defines_subtasks, parse_error
+
+_DEF = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(")
+_ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
+
+
+@dataclass(frozen=True)
+class Patch:
+    code: str                 # the merged program
+    replaced: tuple[str, ...]
+    added: tuple[str, ...]
+
+    def describe(self, base_round: int) -> str:
+        parts = []
+        if self.replaced:
+            parts.append("replaced " + ", ".join(self.replaced))
+        if self.added:
+            parts.append("added " + ", ".join(self.added))
+        return f"patch of round {base_round}: " + "; ".join(parts)
+
+
+def sections(source: str) -> list[tuple[str | None, bool, str]]:
+    """Top-level sections in order: (name or None, is a function, text).  A section runs from a line at
+    column 0 to the next such line; blank and comment lines before a definition go with it."""
+    lines = source.splitlines(keepends=True)
+    out: list[tuple[str | None, bool, list[str]]] = []
+    pending: list[str] = []   # blank/comment lines not yet assigned
+    for line in lines:
+        stripped = line.rstrip("\r\n")
+        top = stripped[:1] not in ("", " ", "\t", "#", ")", "]", "}")
+        if not top:
+            if stripped.strip() == "" or stripped.lstrip().startswith("#") and stripped[:1] == "#":
+                pending.append(line)
+            elif out:
+                out[-1][2].extend(pending + [line])
+                pending = []
+            else:
+                pending.append(line)
+            continue
+        function = _DEF.match(stripped)
+        match = function or _ASSIGN.match(stripped)
+        out.append((match.group(1) if match else None, bool(function), pending + [line]))
+        pending = []
+    if pending:
+        out.append((None, False, pending))
+    return [(name, function, "".join(text)) for name, function, text in out]
+
+
+def partial_code(text: str) -> str | None:
+    """The code of a reply that defines functions but no SUBTASKS (the last such block that parses)."""
+    found = None
+    for block in code_blocks(text):
+        code = block.code
+        if not block.closed or defines_subtasks(code) or parse_error(code) is not None:
+            continue
+        if any(function for _, function, _ in sections(code)):
+            found = code
+    return found
+
+
+def apply(previous: str, patch_code: str) -> Patch | None:
+    """`previous` with every named section of `patch_code` put in place; None if nothing is defined."""
+    base = sections(previous)
+    index = {name: i for i, (name, _, _) in enumerate(base) if name}
+    replaced, added, appended = [], [], []
+    for name, function, text in sections(patch_code):
+        if name is None or name == "SUBTASKS":
+            continue  # imports, prose comments: the previous candidate keeps its own
+        body = text if text.endswith("\n") else text + "\n"
+        if name in index:
+            old_text = base[index[name]][2]
+            # Keep the blank lines that separated the old section from the one above.
+            lead = old_text[:len(old_text) - len(old_text.lstrip("\n"))]
+            base[index[name]] = (name, function, lead + body.lstrip("\n"))
+            replaced.append(name)
+        else:
+            appended.append(body)
+            added.append(name)
+    if not replaced and not added:
+        return None
+    merged = "".join(text for _, _, text in base).rstrip("\n") + "\n"
+    for body in appended:
+        merged += "\n\n" + body.strip("\n") + "\n"
+    return Patch(merged, tuple(replaced), tuple(added))
