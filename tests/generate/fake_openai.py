@@ -5,6 +5,9 @@ Each scripted action is one of:
     {"status": 429, "headers": {...}, "error": msg}   an HTTP error
     {"sleep": seconds, "reply": text}                 answer late (the client times out first)
 Requests are kept, parsed, in `requests`; an exhausted script answers 500.
+With `refuse_lists = True` it answers any message content that is a list with HTTP 500 and
+the message llama.cpp's server (llama-cpp-python 0.3.36, Qwen2.5 chat template) sends, as a
+text-only local model does; such a request does not use up the script.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ class FakeOpenAI:
         self.script: list[dict] = []
         self.requests: list[dict] = []
         self.times: list[float] = []
+        self.refuse_lists = False
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +35,10 @@ class FakeOpenAI:
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
                 fake.requests.append(json.loads(body))
                 fake.times.append(time.monotonic())
+                if fake.refuse_lists and any(isinstance(m.get("content"), list)
+                                             for m in fake.requests[-1].get("messages", [])):
+                    return self._send(500, {"error": {"message": 'can only concatenate str (not "list") to str',
+                                                      "type": "internal_server_error"}})
                 action = fake.script.pop(0) if fake.script else {"status": 500, "error": "script exhausted"}
                 if "sleep" in action:
                     time.sleep(action["sleep"])

@@ -1,0 +1,84 @@
+"""Frames as text: what the pixels show must be what the simulator holds."""
+import numpy as np
+import pytest
+
+from carverify.generate.frames_text import minigrid_text, panda_text, read_grid
+
+MINIGRID = [("MiniGrid-DoorKey-5x5-v0", 8), ("MiniGrid-DoorKey-8x8-v0", 8), ("MiniGrid-Unlock-v0", 8),
+            ("MiniGrid-UnlockPickup-v0", 8)]
+
+
+def _truth(env, r, c):
+    """(kind, colour, door state, agent direction) of tile (row r, column c) from the simulator."""
+    u = env.unwrapped
+    obj = u.grid.get(c, r)
+    kind, color, state = "floor", None, None
+    if obj is not None:
+        kind = obj.type
+        color = None if kind in ("wall", "lava") else obj.color
+        if kind == "door":
+            state = "locked" if obj.is_locked else ("open" if obj.is_open else "closed")
+    agent = int(u.agent_dir) if tuple(u.agent_pos) == (c, r) else None
+    return kind, color, state, agent
+
+
+@pytest.mark.parametrize("env_id,tile", MINIGRID)
+def test_minigrid_grid_read_from_pixels_matches_the_simulator(env_id, tile):
+    import gymnasium as gym
+    import minigrid  # noqa: F401  (registers the envs)
+
+    env = gym.make(env_id)
+    rng = np.random.default_rng(0)
+    checked = 0
+    for seed in range(3):
+        env.reset(seed=seed)
+        for step in range(40):
+            frame = env.unwrapped.get_frame(highlight=True, tile_size=tile)
+            grid = read_grid(frame, tile)
+            for r, row in enumerate(grid):
+                for c, t in enumerate(row):
+                    assert (t.kind, t.color, t.state, t.agent) == _truth(env, r, c), (seed, step, r, c)
+                    checked += 1
+            # pick up / toggle often, so keys vanish and doors open during the walk
+            _, _, done, trunc, _ = env.step(int(rng.choice([0, 1, 2, 2, 3, 5])))
+            if done or trunc:
+                break
+    assert checked > 1000
+
+
+def test_minigrid_text_names_the_objects_and_the_agent():
+    import gymnasium as gym
+    import minigrid  # noqa: F401
+
+    env = gym.make("MiniGrid-DoorKey-5x5-v0")
+    env.reset(seed=0)
+    text = minigrid_text(env.unwrapped.get_frame(highlight=True, tile_size=8), 8)
+    u = env.unwrapped
+    col, row = u.agent_pos
+    assert f"the agent (red triangle) at row {row}, column {col}, facing " \
+           f"{('east', 'south', 'west', 'north')[u.agent_dir]}" in text
+    assert "yellow key at row" in text and "yellow door (locked) at row" in text and "green goal at row" in text
+    assert "Highlighted tiles" in text
+
+
+@pytest.mark.parametrize("suite_name", ["panda-push-pixels", "panda-slide-pixels"])
+def test_panda_cube_target_distance_read_from_pixels(suite_name):
+    from carverify.episodes import expert_episodes_for
+    from carverify.panda import frame_settings
+    from carverify.suite import load_suite
+
+    suite = load_suite(suite_name)
+    mpp = frame_settings(suite)["span"] / frame_settings(suite)["width"]
+    episode = expert_episodes_for(suite, [suite.config["episodes"]["expert_seeds"][0]])[0]
+    true = episode.measures["distance"]
+    compared = 0
+    for t in range(0, len(episode.frames), 3):
+        text = panda_text(episode.frames[t], mpp)
+        if "cube centre to target centre" not in text:
+            continue  # the cube covers the target
+        metres = float(text.rsplit("about ", 1)[1].split(" m")[0])
+        # A centroid of a few shaded pixels: within 1.5 cm of the simulator's distance.
+        assert abs(metres - true[t]) < 0.015, (t, metres, true[t])
+        compared += 1
+    assert compared >= 3
+    assert "green cube: centre at row" in panda_text(episode.frames[0], mpp)

@@ -1,0 +1,82 @@
+"""Partial replies are patches: functions redefined without SUBTASKS are applied to the last program."""
+import re
+
+from carverify.generate import ScriptedProvider, generate
+from carverify.generate.patch import apply, partial_code, sections
+from conftest import FAST
+
+SUITE = "minigrid-doorkey-5x5"
+
+PREVIOUS = '''import numpy as np
+
+SUBTASKS = (
+    "a",
+    "b",
+)
+
+LIMIT = 3
+
+
+def a(obs):
+    x = obs.copy(
+    return True
+
+# b checks the goal
+def b(obs):
+    # a comment inside
+    return False
+'''
+
+
+def test_replaced_in_place_and_new_ones_appended_even_if_the_previous_does_not_parse():
+    reply = "Fixed `a`:\n```python\nimport numpy as np\n\ndef a(obs):\n    return obs.sum() > 0\n\n\n" \
+            "def helper(x):\n    return x\n\nLIMIT = 4\n```\nThat should work."
+    code = partial_code(reply)
+    assert code is not None
+    merged = apply(PREVIOUS, code)
+    assert merged.replaced == ("a", "LIMIT") and merged.added == ("helper",)
+    assert merged.describe(1) == "patch of round 1: replaced a, LIMIT; added helper"
+    assert merged.code.count("import numpy") == 1 and "obs.copy(" not in merged.code
+    assert "LIMIT = 4" in merged.code and "LIMIT = 3" not in merged.code
+    # b, its comments and the multi-line SUBTASKS are untouched, in their places
+    assert merged.code.index("SUBTASKS") < merged.code.index("def a") < merged.code.index("# b checks") \
+        < merged.code.index("def b") < merged.code.index("def helper")
+    assert "    # a comment inside" in merged.code
+    compile(merged.code, "merged", "exec")
+
+
+def test_what_is_not_a_patch():
+    assert partial_code("no code at all") is None
+    assert partial_code("```python\nSUBTASKS = ('a',)\ndef a(obs):\n    return True\n```") is None  # whole
+    assert partial_code("```python\ndef a(obs)\n    return True\n```") is None                      # no parse
+    assert partial_code("```python\nLIMIT = 4\n```") is None                                      # no function
+    assert [name for name, _, _ in sections(PREVIOUS)] == [None, "SUBTASKS", "LIMIT", "a", "b"]
+
+
+def test_the_loop_audits_and_keeps_the_merged_program(authored):
+    decompose, _, good = authored(SUITE)
+    program = re.search(r"```python\n(.*?)```", good, re.S).group(1)
+    broken = program.replace("return not bool(yellow.any())", "return not bool(yellow.any()")
+    fixed_function = program[program.index("def has_key"):program.index("def yellow_at")]
+    replies = [decompose, f"```python\n{broken}```",
+               f"Sorry, a missing parenthesis. Here is the corrected function:\n\n```python\n{fixed_function}```"]
+    provider = ScriptedProvider(replies)
+    gen = generate(SUITE, provider, model="m", stages=FAST)
+    first, second = gen.rounds
+    assert first.verdict == "rejected" and first.findings[0].code == "CV101"
+    assert second.accepted and second.how == "patch of round 1: replaced has_key"
+    assert second.code.strip() == program.strip() and gen.best is second
+
+
+def test_feedback_on_a_rejected_patch_says_it_was_merged(authored):
+    decompose, _, good = authored(SUITE)
+    program = re.search(r"```python\n(.*?)```", good, re.S).group(1)
+    broken = program.replace("return not bool(yellow.any())", "return not bool(yellow.any()")
+    still_wrong = "```python\ndef has_key(obs):\n    import os\n    return True\n```"
+    provider = ScriptedProvider([decompose, f"```python\n{broken}```", still_wrong, f"```python\n{program}```"])
+    gen = generate(SUITE, provider, model="m", stages=FAST)
+    assert [r.verdict for r in gen.rounds] == ["rejected", "rejected", "accepted"]
+    assert gen.rounds[1].how == "patch of round 1: replaced has_key"
+    assert gen.rounds[1].feedback.startswith("Your reply had no SUBTASKS, so it was applied to your previous "
+                                             "program (patch of round 1: replaced has_key)")
+    assert "import os" in provider.requests[-1][-1]["content"]   # the merged code is quoted
