@@ -50,15 +50,22 @@ def runtime_missing() -> str | None:
     return next((m for m in _RUNTIME_MODULES if importlib.util.find_spec(m) is None), None)
 
 
+def llama_command(model_file: Path, alias: str, port: int, threads: int, context: int) -> list[str]:
+    missing = runtime_missing()
+    if missing:
+        raise ProviderError(f"the local runtime is not installed (no module {missing}) — "
+                            "pip install 'carverify[local]'")
+    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model_file), "--model_alias", alias,
+            "--host", "127.0.0.1", "--port", str(port), "--n_threads", str(threads), "--n_ctx", str(context)]
+
+
 class LocalServer:
     def __init__(self, model_file: Path, alias: str, *, port: int | None = None, threads: int = 2,
-                 context: int = 8192, status=None, ready_timeout: float = READY_TIMEOUT,
-                 command: list[str] | None = None):
+                 context: int = 8192, status=None, ready_timeout: float = READY_TIMEOUT):
         self.model_file, self.alias = Path(model_file), alias
         self.port, self.threads, self.context = port, threads, context
         self.status = status or (lambda text: None)
         self.ready_timeout = ready_timeout
-        self.command = command   # tests: a stand-in server command ({port} is filled in)
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
 
@@ -74,20 +81,12 @@ class LocalServer:
         self.stop()
 
     def start(self) -> None:
-        if self.command is None:
-            missing = runtime_missing()
-            if missing:
-                raise ProviderError(f"the local runtime is not installed (no module {missing}) — "
-                                    "pip install 'carverify[local]'")
         if self.port is None:
             self.port = free_port()
         elif port_in_use(self.port):
             raise ProviderError(f"port {self.port} on 127.0.0.1 is in use — choose another with --port, "
                                 "or leave it out for a free one")
-        command = [part.format(port=self.port) for part in self.command] if self.command else [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_file),
-            "--model_alias", self.alias, "--host", "127.0.0.1", "--port", str(self.port),
-            "--n_threads", str(self.threads), "--n_ctx", str(self.context)]
+        command = llama_command(self.model_file, self.alias, self.port, self.threads, self.context)
         fd, log = tempfile.mkstemp(prefix="carverify-llama-", suffix=".log")
         self.log_path = Path(log)
         # Passive waiting: on a busy machine, OpenMP threads spinning at every barrier slowed
@@ -126,7 +125,13 @@ class LocalServer:
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
-    def check_alive(self, when: str = "during generation") -> None:
+    def check_alive(self, when: str = "during generation", grace: float = 0.0) -> None:
+        """ProviderError naming the exit if the server is gone (after up to `grace` s of dying)."""
+        if self.process is not None and grace > 0:
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
         if self.process is not None and self.process.poll() is not None:
             code = self.process.returncode
             raise ProviderError(f"the local llama.cpp server exited {when} "
@@ -196,5 +201,7 @@ class LocalProvider(OpenAIProvider):
         try:
             return super().complete(messages, model=model)
         except ProviderError:
-            self.server.check_alive()   # the real cause, if the server died under the request
+            # The real cause, if the server died under the request (a dropped connection
+            # arrives a moment before the exit status).
+            self.server.check_alive(grace=2.0)
             raise
