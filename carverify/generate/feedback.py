@@ -39,6 +39,26 @@ def for_report(report: AuditReport, source: str, name_frame: Callable[[int], str
     return head + ".\n\n" + _findings(report.findings, source, name_frame)
 
 
+FEEDBACK_MODES = ("full", "codes", "none")   # the ablation of bench/generate.py
+
+
+def for_round(report: AuditReport | None, findings: list[Finding], source: str | None, how: str,
+              mode: str = "full", name_frame=None) -> str:
+    """What the next request says about a rejected round: full findings (the default), only
+    their codes and titles, or just that it was rejected."""
+    if mode not in FEEDBACK_MODES:
+        raise ValueError(f"feedback mode {mode!r} is not one of {', '.join(FEEDBACK_MODES)}")
+    if mode == "none":
+        return "The audit REJECTED your program. Try again."
+    if mode == "codes":
+        head = ("Your last reply gave the audit no program to run." if report is None
+                else "The audit REJECTED your program.")
+        codes = dict.fromkeys(f"{f.code} — {title(f.code)}" for f in findings)
+        return head + "\n\nFinding codes:\n" + "\n".join(f"- {c}" for c in codes)
+    text = for_report(report, source, name_frame) if report is not None else for_extraction(findings)
+    return (for_patch(how) + text) if how.startswith("patch") else text
+
+
 def for_patch(how: str) -> str:
     """Why the line numbers below are not those of the reply: it was merged into the last program."""
     return (f"Your reply had no SUBTASKS, so it was applied to your previous program ({how}); "

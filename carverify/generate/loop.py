@@ -98,13 +98,17 @@ class Listener:
 
 def generate(suite, provider: Provider, *, model: str, rounds: int = DEFAULT_ROUNDS, stages=None,
              config=None, listeners: list[Listener] = (), frames: prompts.Frames | None = None,
-             audit: Callable[..., AuditReport] | None = None) -> Generation:
-    """Ask for a program, audit it, feed the findings back; stop at the first accepted one."""
+             audit: Callable[..., AuditReport] | None = None, feedback: str = "full") -> Generation:
+    """Ask for a program, audit it, feed the findings back; stop at the first accepted one.
+
+    `feedback`: "full" findings, "codes" only, or "none" ("rejected, try again"): the ablation."""
     from carverify.audit import audit_source
     from carverify.suite import load_suite
 
     if rounds < 1:
         raise UsageError(f"rounds must be at least 1, got {rounds}")
+    if feedback not in fb.FEEDBACK_MODES:
+        raise UsageError(f"feedback must be one of {', '.join(fb.FEEDBACK_MODES)}, got {feedback!r}")
     suite = load_suite(suite) if isinstance(suite, str) else suite
     if stages:
         from carverify.audit import stage_function
@@ -144,10 +148,8 @@ def generate(suite, provider: Provider, *, model: str, rounds: int = DEFAULT_ROU
             raise InternalError(f"round {number}: the audit itself failed: "
                                 + "; ".join(f"{f.code} {f.message}" for f in round_.report.findings[:1]))
         if not round_.accepted and number < rounds:
-            round_.feedback = (fb.for_report(round_.report, round_.code, name_frame) if round_.report is not None
-                               else fb.for_extraction(round_.findings))
-            if round_.how.startswith("patch"):
-                round_.feedback = fb.for_patch(round_.how) + round_.feedback
+            round_.feedback = fb.for_round(round_.report, round_.findings, round_.code, round_.how,
+                                           feedback, name_frame)
             request = request + [{"role": "assistant", "content": completion.text},
                                  prompts.refine_message(round_.feedback)]
         _emit(listeners, "round_done", gen, round_)

@@ -49,12 +49,12 @@ class Frames:
     goal: np.ndarray
 
     @classmethod
-    def of_suite(cls, suite) -> "Frames":
+    def of_suite(cls, suite, seed: int = 0) -> "Frames":
         from carverify.episodes import expert_episodes_for
 
-        episode = expert_episodes_for(suite, [0])[0]
+        episode = expert_episodes_for(suite, [seed])[0]
         if episode.success_step is None:
-            raise UsageError(f"suite {suite.name}: the expert does not solve seed 0, so there is no goal frame")
+            raise UsageError(f"suite {suite.name}: the expert does not solve seed {seed}, so there is no goal frame")
         return cls(initial=episode.frames[0], goal=episode.frames[episode.success_step])
 
     def pngs(self) -> dict[str, bytes]:
