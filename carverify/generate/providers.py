@@ -94,19 +94,26 @@ class OpenAIProvider:
         digest = request_hash(messages)
         where = f"the model endpoint {self.base_url}"
         start = time.perf_counter()
-        response = self._probe(messages, model, where) if self.sees_images is None and _has_lists(messages) else None
+        client = self.client
+        response = None
+        if self.sees_images is None and _has_lists(messages):
+            response = self._probe(messages, model, where)
+            client = self.client.with_options(max_retries=self.max_retries - 1)  # the probe was one attempt
         if response is None:
             try:
-                response = self.client.chat.completions.create(model=model, messages=messages, **self.sampling)
+                response = client.chat.completions.create(model=model, messages=messages, **self.sampling)
             except openai.OpenAIError as exc:
                 raise self._error(exc, where, model) from exc
+            if _has_lists(messages):
+                self.sees_images = True   # it took them (after a probe that hit a rate limit, say)
         return self._completion(response, where, digest, model, time.perf_counter() - start)
 
     def _probe(self, messages: list[dict], model: str, where: str):
         """The first request with content lists, sent once: a refusal means a text-only model.
 
         llama.cpp answers every content list with the same HTTP 500, so retrying it would
-        only waste seconds; any other failure gets the normal retries (None: send again).
+        only waste seconds; any other failure uses up one of the normal attempts (None: send
+        again, if any attempt is left).
         """
         import openai
 
@@ -118,8 +125,12 @@ class OpenAIProvider:
                 self.sees_images = False
                 raise ImagesRefused(f"{where} refused content lists with images (HTTP {exc.status_code}: "
                                     f"{_said(exc)}); sending the frames as text") from exc
+            if self.max_retries == 0:
+                raise self._error(exc, where, model) from exc
             return None
-        except openai.OpenAIError:
+        except openai.OpenAIError as exc:
+            if self.max_retries == 0:
+                raise self._error(exc, where, model) from exc
             return None
         self.sees_images = True
         return response

@@ -127,7 +127,7 @@ def test_without_a_key_replay_is_the_default_and_says_so(monkeypatch, tmp_path, 
                             "properties", "trajectories")
     assert code == 0
     assert err[0] == (f"carverify: OPENAI_API_KEY is not set, replaying recorded exchanges for {SUITE} "
-                      "(--provider openai to ask a model)")
+                      "(--provider openai or --provider local to ask a model)")
     assert err[-2].startswith("round 1/3: REJECTED — program.py:9:1 CV502 has_key: already true at reset")
     assert err[-1] == "round 2/3: ACCEPTED"
 
