@@ -156,6 +156,7 @@ def main(argv=None) -> int:
 def sweep(args, results: Path) -> None:
     from carverify.generate import local_model
     from carverify.generate.local_server import LocalProvider, LocalServer, stop_on_sigterm
+    from carverify.generate.providers import ProviderError
     from carverify.suite import load_suite
 
     done = {r["key"] for r in load_runs(results)}
@@ -177,8 +178,14 @@ def sweep(args, results: Path) -> None:
                       "invocation", file=sys.stderr)
                 break
             print(f"[{i}/{len(todo)}] {suite_name} feedback={feedback} seed={seed}", file=sys.stderr)
-            row = one_run(load_suite(suite_name), provider, spec.name, seed, feedback, args.rounds,
-                          args.stages, args.temperature)
+            try:
+                row = one_run(load_suite(suite_name), provider, spec.name, seed, feedback, args.rounds,
+                              args.stages, args.temperature)
+            except ProviderError as exc:
+                # Not recorded: the run is done again by the next invocation.
+                print(f"run failed, not recorded: {exc}", file=sys.stderr)
+                server.check_alive()
+                continue
             row.update(key=run_key(args.model, suite_name, feedback, seed, args.temperature, args.rounds,
                                    args.stages), model=spec.name, suite=suite_name, feedback=feedback, seed=seed,
                        temperature=args.temperature, rounds=args.rounds, runtime=local_model.runtime_version(),
