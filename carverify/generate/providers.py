@@ -98,7 +98,7 @@ class OpenAIProvider:
         response = None
         if self.sees_images is None and _has_lists(messages):
             response = self._probe(messages, model, where)
-            client = self.client.with_options(max_retries=self.max_retries - 1)  # the probe was one attempt
+            client = self.client.with_options(max_retries=max(0, self.max_retries - 1))  # the probe was one attempt
         if response is None:
             try:
                 response = client.chat.completions.create(model=model, messages=messages, **self.sampling)
