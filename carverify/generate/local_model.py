@@ -45,7 +45,10 @@ DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 
 
 def models_root() -> Path:
-    """Next to the episode caches: CARVERIFY_CACHE if set, else the repo's .carverify-cache."""
+    """CARVERIFY_MODELS if set (one copy shared by several caches), else next to the episode
+    caches: CARVERIFY_CACHE/models, or the repo's .carverify-cache/models."""
+    if os.environ.get("CARVERIFY_MODELS"):
+        return Path(os.environ["CARVERIFY_MODELS"])
     from carverify.episodes import cache_root
 
     return cache_root().parent / "models"

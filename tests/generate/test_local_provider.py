@@ -28,6 +28,7 @@ WEIGHTS = b"GGUF stand-in weights\n" * 100
 def tiny(tmp_path, monkeypatch):
     """A registered model 'tiny' whose file is installed in a fresh cache dir."""
     monkeypatch.setenv("CARVERIFY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CARVERIFY_MODELS", raising=False)
     spec = local_model.ModelSpec("tiny", "tiny stand-in", ("tiny-part1",), "1.0", len(WEIGHTS),
                                  hashlib.sha256(WEIGHTS).hexdigest())
     monkeypatch.setitem(local_model.MODELS, "tiny", spec)
@@ -157,10 +158,11 @@ def test_model_command_prints_the_verified_path(tiny, capsys):
 
 @pytest.mark.long
 def test_the_real_server_with_the_real_model_answers(tmp_path):
-    """llama.cpp with Qwen2.5-Coder-0.5B: needs carverify[local] and `carverify model` (skipped otherwise)."""
+    """llama.cpp with Qwen2.5-Coder-0.5B: needs carverify[local] and the model, installed by
+    `carverify model` in CARVERIFY_MODELS (the tests' own cache dir is fresh); skipped otherwise."""
     spec = local_model.spec_of("qwen2.5-coder-0.5b")
     if local_server.runtime_missing() or not local_model.model_path(spec).is_file():
-        pytest.skip("needs carverify[local] and `carverify model qwen2.5-coder-0.5b`")
+        pytest.skip("needs carverify[local] and CARVERIFY_MODELS=DIR carverify model qwen2.5-coder-0.5b")
     path = local_model.verified_path(spec)
     with LocalServer(path, spec.name) as server:
         process = server.process
