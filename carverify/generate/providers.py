@@ -93,17 +93,21 @@ class OpenAIProvider:
 
         digest = request_hash(messages)
         where = f"the model endpoint {self.base_url}"
+        from carverify.status import openai_retries, status
+
         start = time.perf_counter()
         client = self.client
         response = None
-        if self.sees_images is None and _has_lists(messages):
-            response = self._probe(messages, model, where)
-            client = self.client.with_options(max_retries=max(0, self.max_retries - 1))  # the probe was one attempt
-        if response is None:
-            try:
-                response = client.chat.completions.create(model=model, messages=messages, **self.sampling)
-            except openai.OpenAIError as exc:
-                raise self._error(exc, where, model) from exc
+        # A model may think for a minute, and the client retries 429s and 5xx silently: say so.
+        with status(f"waiting on {model} at {self.base_url}"), openai_retries(model):
+            if self.sees_images is None and _has_lists(messages):
+                response = self._probe(messages, model, where)
+                client = self.client.with_options(max_retries=max(0, self.max_retries - 1))  # the probe: 1 attempt
+            if response is None:
+                try:
+                    response = client.chat.completions.create(model=model, messages=messages, **self.sampling)
+                except openai.OpenAIError as exc:
+                    raise self._error(exc, where, model) from exc
             if _has_lists(messages):
                 self.sees_images = True   # it took them (after a probe that hit a rate limit, say)
         return self._completion(response, where, digest, model, time.perf_counter() - start)
