@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"carverify {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    sub.add_parser("suites", help="list the bundled suites")
+    sub.add_parser("suites", help="list the suites: CARVERIFY_SUITES' folders, then the bundled ones")
     codes = sub.add_parser("codes", help="list the finding codes, or explain some",
                            description="Without arguments, one line per code. With codes (CV505) or "
                                        "prefixes (CV5, a stage's codes), what makes each fire and what to do.")
@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="audit on Ray, N at a time (a local Ray instance unless --ray-address)")
     audit.add_argument("--ray-address", metavar="ADDR",
                        help="run the audits on this Ray cluster (e.g. auto, HOST:6379); needs carverify[ray]")
-    audit.add_argument("--suite", help="suite name (see `carverify suites`; default: [tool.carverify] suite)")
+    audit.add_argument("--suite", help="suite name (see `carverify suites`) or a suite folder (holding suite.toml); "
+                                        "default: [tool.carverify] suite")
     audit.add_argument("--stages", nargs="+", metavar="STAGE",
                        help="run only these stages (default: all available, in order)")
     audit.add_argument("--json", metavar="PATH", help="write the JSON report here ('-' for stdout)")
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Exit codes: 0 accepted program written, 1 no accepted program (the best "
                                      "candidate is written if there is one), 2 usage error, 3 provider or "
                                      "internal failure.")
-    gen.add_argument("--suite", required=True, help="suite name (see `carverify suites`)")
+    gen.add_argument("--suite", required=True, help="suite name (see `carverify suites`) or a suite folder (holding suite.toml)")
     gen.add_argument("--out", required=True, metavar="PATH",
                      help="where to write the program; its report goes to PATH.report.json")
     gen.add_argument("--provider", choices=("openai", "local", "replay"),
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "report and a success-rate plot are logged to MLflow.  Exit codes: 0 every run "
                                        "finished, 2 usage error, 3 a run or the infrastructure failed, 4 the reward "
                                        "program stopped a run (a fault, or a monitor disagreement with --monitor stop).")
-    train.add_argument("--suite", required=True, help="suite name (see `carverify suites`)")
+    train.add_argument("--suite", required=True, help="suite name (see `carverify suites`) or a suite folder (holding suite.toml)")
     train.add_argument("--reward", nargs="+", choices=("car", "sparse"), default=["car"],
                        help="car: env reward + sub-task bonuses; sparse: env reward alone; both: --reward car sparse")
     train.add_argument("--steps", type=_positive_int, metavar="N",
@@ -336,7 +337,7 @@ def cmd_train(args) -> int:
         print(f"{r.reward:<7} {r.seed:>4} {r.final_success:>7.2f} {r.steps:>8} "
               f"{r.steps_to_target if r.steps_to_target is not None else '-':>8} "
               f"{r.wall_seconds:>7.1f} {r.steps_per_second:>7.0f}")
-    print(f"curves and plot: {Path(args.out) / args.suite}")
+    print(f"curves and plot: {Path(args.out) / Path(args.suite).name}")
     if any(r.error and not r.stopped for r in results):
         return EXIT_INTERNAL
     return EXIT_REWARD_STOP if any(r.stopped for r in results) else EXIT_ACCEPTED

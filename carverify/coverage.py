@@ -1,6 +1,9 @@
 """Coverage states of a suite: every reachable abstract state (MiniGrid) or a spread of set states
 (Panda), rendered as a program sees them and labelled by the oracle; built once, then read from disk.
 
+The suite's adapter builds the states (EnvAdapter.coverage_blocks: reset-to, enumerate or
+sample); this module caches them and joins the blocks.
+
 What an audit means rests on this set: a program that passes the coverage stage is right on
 every state listed here, not only on the frames a few episodes happened to show.
 """
@@ -17,14 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from carverify.envs.adapter import layout_seeds  # noqa: F401  (re-exported: tests and bench read it here)
 from carverify.suite import Suite
 
-DEFAULT_LAYOUTS = 8            # MiniGrid: reset layouts searched exhaustively (suite.toml [coverage] layouts)
-DEFAULT_LAYOUT_BUDGET = 40_000  # MiniGrid: most states one layout may have before a reduction is required
-DEFAULT_PANDA_STATES = 2000
 _FORMAT = 2                    # bump when the files' layout changes
-_VANISHED = ("an object toggled away: a box opened by toggle is replaced by its contents (nothing here), "
-             "which draws exactly like a carried box, and the task can no longer be done")
 
 
 @dataclass
@@ -73,113 +72,18 @@ def cache_folder(suite: Suite) -> pathlib.Path:
     from carverify.episodes import cache_key, cache_root
 
     h = hashlib.sha256(cache_key(suite).encode())
-    for path in _code_files(suite):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    here = pathlib.Path(__file__)
+    h.update(here.name.encode() + b"\0" + here.read_bytes() + b"\0")
     h.update(json.dumps(suite.config.get("coverage", {}), sort_keys=True).encode())
     return cache_root().parent / "coverage" / suite.name / f"{_FORMAT}-{h.hexdigest()[:16]}"
-
-
-def _code_files(suite: Suite) -> tuple[pathlib.Path, ...]:
-    here = pathlib.Path(__file__)
-    if suite.kind == "panda":
-        return here, here.with_name("panda_states.py")
-    return here, here.parent / "envs" / "minigrid_states.py"
 
 
 def coverage_states(suite: Suite, *, progress=None) -> CoverageSet:
     """The suite's coverage set, built on first use (progress(done, total, what) reports it)."""
     folder = cache_folder(suite)
-    if suite.kind == "panda":
-        blocks = [_block(folder, "states", lambda: _panda_block(suite), progress, 0, 1)]
-    else:
-        seeds = layout_seeds(suite)
-        blocks = [_block(folder, f"layout-{seed}", lambda seed=seed: _minigrid_block(suite, seed),
-                         progress, k, len(seeds)) for k, seed in enumerate(seeds)]
-    return _join(suite, blocks)
-
-
-def layout_seeds(suite: Suite) -> list[int]:
-    from carverify.episodes import DEFAULT_EXPERT_SEEDS
-
-    cov = suite.config.get("coverage", {})
-    if "layout_seeds" in cov:
-        return [int(s) for s in cov["layout_seeds"]]
-    # The expert's own layouts first: perturbed episodes and coverage then describe the same worlds.
-    seeds = [int(s) for s in suite.config.get("episodes", {}).get("expert_seeds", DEFAULT_EXPERT_SEEDS)]
-    return seeds[: int(cov.get("layouts", DEFAULT_LAYOUTS))]
-
-
-# -- building -----------------------------------------------------------------------
-def _minigrid_block(suite: Suite, seed: int) -> dict:
-    from carverify.envs.minigrid_states import GONE, reachable
-
-    budget = int(suite.config.get("coverage", {}).get("layout_budget", DEFAULT_LAYOUT_BUDGET))
-    follow_vanished = bool(suite.config.get("coverage", {}).get("follow_vanished", False))
-
-    def keep(layout, state):
-        n = len(layout.movables)
-        flat = state[4:4 + 2 * n]
-        if not follow_vanished and any((flat[2 * i], flat[2 * i + 1]) == GONE for i in range(n)):
-            return _VANISHED
-        return None
-
-    env = suite.make_env()
-    try:
-        layout, found = reachable(env, seed, budget=budget, keep=keep)
-        oracle = suite.oracle()
-        frames, labels, words = [], [], []
-        for state in found.states:
-            layout.set(state)
-            frames.append(suite.render(env))
-            labels.append(oracle(env))
-            words.append(layout.describe(state))
-    finally:
-        env.close()
-    facts = {k: np.array([bool(f[k]) for f in labels]) for k in suite.facts}
-    return {"frames": np.stack(frames), "facts": facts, "success": found.success, "edges": found.edges,
-            "depth": found.depth, "descriptions": np.array([w.encode() for w in words]),
-            "left_out": found.left_out}
-
-
-def _panda_block(suite: Suite) -> dict:
-    from carverify.panda_states import coverage_states as sample
-
-    cov = suite.config.get("coverage", {})
-    got = sample(suite, n=int(cov.get("states", DEFAULT_PANDA_STATES)), seed=int(cov.get("seed", 0)))
-    facts = {k: np.asarray(v, bool) for k, v in got["facts"].items()}
-    unsettled = _unsettled_by_pixels(suite, got) if suite.obs_kind != "state" else {}
-    return {"unsettled": unsettled, "frames": np.asarray(got["frames"]), "facts": facts, "success": np.asarray(got["success"], bool),
-            "edges": np.zeros((0, 2), np.int32), "depth": np.zeros(len(got["success"]), np.int32),
-            "descriptions": np.array([w.encode() for w in got["describe"]]),
-            "left_out": {got.get("summary", {}).get("left_out", "continuous state space: a spread, not every state"): 0},
-            "groups": got.get("summary", {}).get("groups", {})}
-
-
-# Which measured threshold (carverify/panda_states.py summary["thresholds"]) each distance fact uses.
-_DISTANCE_FACTS = {"at_target": "success", "near_target": "near", "almost_at_target": "tolerance"}
-DEFAULT_PIXEL_BAND = 0.012   # metres: a pixel and a half of the bundled 64-pixel frames
-
-
-def _unsettled_by_pixels(suite: Suite, got: dict) -> dict[str, np.ndarray]:
-    """Distance facts a top-down frame cannot settle: within a pixel band of the threshold,
-    where the object's height (invisible from above) decides the 3-D test, or a lifted object."""
-    from carverify.panda import STATE_LAYOUT
-
-    band = float(suite.config.get("coverage", {}).get("pixel_band", DEFAULT_PIXEL_BAND))
-    state = np.asarray(got["state"], np.float64)
-    obj, target = state[:, STATE_LAYOUT["object_position"]], state[:, STATE_LAYOUT["target_position"]]
-    d3 = np.linalg.norm(obj - target, axis=1)
-    d2 = np.linalg.norm(obj[:, :2] - target[:, :2], axis=1)
-    # Pushing and sliding never lift the object, but the spread includes lifted ones for the
-    # 2-D vs 3-D distance question; from above a lifted object shows no height and can hide the
-    # target marker, so no frame settles a distance fact there.
-    lifted = obj[:, 2] - obj[:, 2].min() > 0.005
-    out = {}
-    for fact, name in _DISTANCE_FACTS.items():
-        limit = got.get("summary", {}).get("thresholds", {}).get(name)
-        if fact in got["facts"] and limit is not None:
-            out[fact] = (np.abs(d3 - limit) < band) | ((d2 < limit) != (d3 < limit)) | lifted
-    return out
+    plan = suite.adapter.coverage_blocks(suite)
+    blocks = [_block(folder, name, build, progress, k, len(plan)) for k, (name, _, build) in enumerate(plan)]
+    return _join(suite, blocks, [layout for _, layout, _ in plan])
 
 
 def _block(folder: pathlib.Path, name: str, build, progress, k: int, total: int) -> dict:
@@ -239,8 +143,8 @@ def _read(meta_path, frames_path) -> dict:
     return block
 
 
-def _join(suite: Suite, blocks: list[dict]) -> CoverageSet:
-    seeds = layout_seeds(suite) if suite.kind != "panda" else [0]
+def _join(suite: Suite, blocks: list[dict], seeds: list[int]) -> CoverageSet:
+    exhaustive = suite.adapter.exhaustive_coverage
     sizes = [len(b["success"]) for b in blocks]
     offsets = np.cumsum([0] + sizes)
     facts = {k: np.concatenate([b["facts"][k] for b in blocks]) for k in suite.facts}
@@ -257,12 +161,12 @@ def _join(suite: Suite, blocks: list[dict]) -> CoverageSet:
         edges=edges, descriptions=np.concatenate([b["descriptions"] for b in blocks]),
         ambiguous={k: np.concatenate([b["ambiguous"][k] for b in blocks]) for k in suite.facts
                    if all(k in b["ambiguous"] for b in blocks)}, summary={
-            "states": int(offsets[-1]), "layouts": len(blocks) if suite.kind != "panda" else 0,
-            "states_per_layout": sizes if suite.kind != "panda" else [],
+            "states": int(offsets[-1]), "layouts": len(blocks) if exhaustive else 0,
+            "states_per_layout": sizes if exhaustive else [],
             "transitions": int(len(edges)), "left_out": left_out,
-            "groups": blocks[0].get("groups", {}) if suite.kind == "panda" else {},
+            "groups": blocks[0].get("groups", {}) if blocks and not exhaustive else {},
             "build_seconds": float(sum(b.get("seconds", 0.0) for b in blocks)),
-            "exhaustive": suite.kind != "panda",
+            "exhaustive": exhaustive,
         })
     return out
 

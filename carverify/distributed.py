@@ -540,25 +540,24 @@ def _worst(reports: Iterable[AuditReport]) -> str:
 # --------------------------------------------------------------------------- training
 
 
-def train_many(plan, tasks: Sequence[tuple[str, int]], *, workers: int | None = None, address: str | None = None,
-               on_result=None, on_metrics=None, progress: bool = True) -> None:
+def train_many(plan, tasks: Sequence[tuple[str, int]], *, run, failed, workers: int | None = None,
+               address: str | None = None, on_result=None, on_metrics=None, progress: bool = True) -> None:
     """Every (reward, seed) of a training sweep as one Ray task; `on_result(result, model_bytes)` in the driver.
 
-    Each task runs carverify.train.run_seed, the function a sequential run calls, and sends
+    Each task runs `run` (carverify.train.run_seed, the function a sequential run calls; passed
+    in, so that this module does not import the trainer that imports it), and sends
     back the RunResult (curves and every metric it would have logged) and the model's bytes:
     the driver logs to MLflow and writes files, as for audits.  While runs train, their
     evaluations reach `on_metrics(reward, seed, metrics, step)` and their steps the progress
     bar, through a small actor the workers post to.  A run whose worker dies twice is
-    reported as a RunResult with `error` set and no model.
+    reported as `failed(reward, seed, error)` (a RunResult with `error` set) and no model.
     """
-    from carverify.train import RunResult
-
     on_result = on_result or (lambda result, model: None)
     with ray_session(workers, address) as ray, _StepsBar(len(tasks), plan.steps, address, progress) as bar:
         # One CPU per run: run_seed uses one torch thread and keeps its envs in its own process.
         remote = ray.remote(num_cpus=1, max_retries=0)(_train_in_worker)
         inbox = ray.remote(num_cpus=0)(_Inbox).remote()
-        payloads = [(plan, reward, seed, inbox, index) for index, (reward, seed) in enumerate(tasks)]
+        payloads = [(run, plan, reward, seed, inbox, index) for index, (reward, seed) in enumerate(tasks)]
 
         def deliver():
             nonlocal inbox
@@ -583,7 +582,7 @@ def train_many(plan, tasks: Sequence[tuple[str, int]], *, workers: int | None = 
             else:
                 if lost:
                     error = f"the Ray worker training this run {error}"
-                result, model = RunResult(reward, seed, [], [], 0, None, 0.0, 0.0, [], error), None
+                result, model = failed(reward, seed, error), None
             on_result(result, model)
             bar.finish(index, f"{reward} seed {seed}: "
                        + ("error" if error else f"success {result.final_success:.2f}"))
@@ -645,9 +644,7 @@ class _StepsBar:
             self.bar.set_postfix_str(f"{self.finished}/{self.runs} runs done; {what}", refresh=True)
 
 
-def _train_in_worker(plan, reward: str, seed: int, inbox, index: int, attempt: int):
-    from carverify.train import run_seed
-
+def _train_in_worker(run_seed, plan, reward: str, seed: int, inbox, index: int, attempt: int):
     _die_if_asked(f"{reward}-seed{seed}", attempt)
     # Fire and forget: a run never waits on the driver; whatever is lost is in the result too.
     return run_seed(plan, reward, seed, log=lambda metrics, step: inbox.post.remote(index, step, metrics),

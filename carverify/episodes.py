@@ -1,4 +1,8 @@
-"""Expert and random episodes of a suite: simulated from seeds once, then read from disk."""
+"""Expert, random and perturbed episodes of a suite: simulated from seeds once, then read from disk.
+
+The suite's adapter (carverify/envs) steps the environment and says what a program sees;
+an expert given as recorded demonstrations replays them (carverify/demonstrations.py).
+"""
 from __future__ import annotations
 
 import hashlib
@@ -10,14 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from carverify.suite import REPO_ROOT, Suite
+from carverify.envs.adapter import DEFAULT_EXPERT_SEEDS
+from carverify.suite import Suite
 
-N_ACTIONS = 7  # left right forward pickup drop toggle done: the full MiniGrid action set
-DEFAULT_EXPERT_SEEDS = tuple(range(20))
 DEFAULT_RANDOM_SEEDS = tuple(range(1000, 1020))
-# Code that shapes an episode besides the suite's own files; editing it invalidates caches.
-_CODE_FILES = (pathlib.Path(__file__), pathlib.Path(__file__).with_name("minigrid_planner.py"),
-               pathlib.Path(__file__).with_name("minigrid_doorkey.py"))
 
 
 @dataclass
@@ -36,26 +36,27 @@ class Episode:
         return len(self.actions)
 
 
-def cache_root() -> pathlib.Path:
+def cache_base() -> pathlib.Path:
+    """$CARVERIFY_CACHE, else the user's cache dir (platformdirs), e.g. ~/.cache/carverify."""
     override = os.environ.get("CARVERIFY_CACHE")
-    base = pathlib.Path(override) if override else REPO_ROOT / ".carverify-cache"
-    return base / "episodes"
+    if override:
+        return pathlib.Path(override)
+    import platformdirs
+
+    return pathlib.Path(platformdirs.user_cache_dir("carverify", appauthor=False))
+
+
+def cache_root() -> pathlib.Path:
+    return cache_base() / "episodes"
 
 
 def cache_key(suite: Suite) -> str:
+    """Changes with the env id, the simulator versions, this module and every file that shapes
+    an episode: the suite folder's files, the expert and oracle it names and the adapter's code."""
     h = hashlib.sha256()
-    if suite.kind == "panda":
-        from carverify import panda
-        labels = (suite.env_id, *panda.cache_labels(), np.__version__)
-        code = (pathlib.Path(__file__), pathlib.Path(panda.__file__))
-    else:
-        import gymnasium
-        import minigrid
-        labels = (suite.env_id, str(suite.tile_size), gymnasium.__version__, minigrid.__version__, np.__version__)
-        code = _CODE_FILES
-    for label in labels:
+    for label in (suite.env_id, suite.obs_kind, *suite.adapter.cache_labels(suite)):
         h.update(label.encode() + b"\0")
-    for path in (*suite.source_files, *code):
+    for path in (pathlib.Path(__file__), *suite.source_files):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
@@ -67,44 +68,52 @@ def simulate(suite: Suite, seed: int, policy: str, horizon: int | None = None, e
     policy "perturbed": the expert plays until the oracle fact `switch_after` first holds,
     then random actions follow for `horizon` more steps.  That reaches states off the
     expert's path (a door closed again, a key dropped elsewhere) near the states it visits.
+    frames[t] is what a program sees after reset (t = 0) and after each step; the episode
+    stops at the environment's success, its termination or its step limit.
     """
-    if suite.kind == "panda":
-        from carverify import panda
-        return panda.simulate(suite, seed, policy, horizon, env=env, switch_after=switch_after)
     if policy not in ("expert", "random", "perturbed"):
         raise ValueError(f"policy must be 'expert', 'random' or 'perturbed', got {policy!r}")
-    env = env if env is not None else suite.make_env()
-    oracle = suite.oracle()
-    choose = suite.expert() if policy != "random" else None
-    rng = np.random.default_rng(seed)
-    env.reset(seed=seed)
-    frames, actions, labels = [suite.render(env)], [], [oracle(env)]
-    success_step = None
-    switch = switch_point(policy, switch_after, labels[0])
-    limit = env.unwrapped.max_steps if horizon is None or policy == "perturbed" else horizon
-    while len(actions) < limit and (switch is None or len(actions) < switch + horizon):
-        action = int(choose(env)) if choose and switch is None else int(rng.integers(N_ACTIONS))
-        _, reward, terminated, truncated, _ = env.step(action)
-        actions.append(action)
-        frames.append(suite.render(env))
-        labels.append(oracle(env))
-        if switch is None:
-            switch = switch_point(policy, switch_after, labels[-1], len(actions))
-        if terminated and reward > 0:
-            success_step = len(frames) - 1
-        if terminated or truncated:
-            break
-    return Episode(
-        seed=seed,
-        policy=policy_label(policy, switch_after),
-        frames=np.stack(frames).astype(np.uint8),
-        actions=np.asarray(actions, dtype=np.int64),
-        success=success_step is not None,
-        success_step=success_step,
-        # Every fact the oracle reports: the assignable ones (suite.facts) and extras such as a
-        # goal tolerance fact.
-        facts={k: np.array([bool(f[k]) for f in labels]) for k in labels[0]},
-    )
+    adapter = suite.adapter
+    own = env is None
+    env = suite.make_env() if own else env
+    try:
+        oracle = suite.oracle() or (lambda env: {})
+        choose = suite.expert() if policy != "random" else None
+        rng = np.random.default_rng(seed)
+        env.reset(seed=seed)
+        frames, actions, labels = [suite.render(env)], [], [oracle(env)]
+        success_step = 0 if adapter.success_at_reset(env) else None
+        switch = switch_point(policy, switch_after, labels[0])
+        limit = adapter.episode_limit(env) if horizon is None or policy == "perturbed" else horizon
+        while success_step is None and len(actions) < limit and (switch is None or len(actions) < switch + horizon):
+            action = (adapter.expert_action(env, choose(env)) if choose and switch is None
+                      else adapter.random_action(env, rng))
+            _, reward, terminated, truncated, info = env.step(adapter.to_env_action(env, action))
+            actions.append(action)
+            frames.append(suite.render(env))
+            labels.append(oracle(env))
+            if switch is None:
+                switch = switch_point(policy, switch_after, labels[-1], len(actions))
+            if adapter.success(reward, terminated, info):
+                success_step = len(frames) - 1
+            if terminated or truncated:
+                break
+        actions = adapter.actions_array(env, actions)
+    finally:
+        if own:
+            env.close()
+    return episode_from(seed, policy_label(policy, switch_after), frames, actions, success_step, labels)
+
+
+def episode_from(seed: int, policy: str, frames: list, actions: np.ndarray, success_step: int | None,
+                 labels: list[dict]) -> Episode:
+    """An Episode; oracle values that are truth values become facts, the others measures."""
+    names = list(labels[0]) if labels else []
+    facts = {k: np.array([bool(f[k]) for f in labels]) for k in names
+             if isinstance(labels[0][k], (bool, np.bool_))}
+    measures = {k: np.array([float(f[k]) for f in labels]) for k in names if k not in facts}
+    return Episode(seed=seed, policy=policy, frames=np.stack(frames), actions=actions,
+                   success=success_step is not None, success_step=success_step, facts=facts, measures=measures)
 
 
 def switch_point(policy: str, fact: str | None, label: dict, step: int = 0) -> int | None:

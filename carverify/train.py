@@ -1,12 +1,13 @@
-"""`carverify train`: PPO on a suite with the code reward (CaR) or the sparse env reward, tracked in MLflow.
+"""`carverify train`: PPO or SAC on a suite with the code reward (CaR) or the sparse env reward, tracked in MLflow.
 
 Reads top to bottom like CleanRL's ppo.py: `Args`, `make_env`, `main`, then the pieces
-main uses (evaluation, the callback, MLflow).  Hyperparameters live in the suite's
-suite.toml `[train]` section so every command trains a suite the same way.
+main uses (evaluation, the callback, MLflow).  Hyperparameters are the suite adapter's
+training defaults under the suite's suite.toml `[train]` section, so every command trains a
+suite the same way.
 
-The agent sees MiniGrid's egocentric 7x7 partial view, one-hot encoded (7x7x20 of 0/1,
-flattened by SB3's MlpPolicy).  The reward program never sees it: it reads the full RGB
-frame that CodeReward renders separately.
+What the agent observes is the adapter's choice (EnvAdapter.policy_env): MiniGrid's
+egocentric 7x7 partial view one-hot encoded, Panda's state vector, a Gymnasium env's own
+observation.  The reward program never sees it: it reads what CodeReward renders separately.
 """
 from __future__ import annotations
 
@@ -24,17 +25,9 @@ from stable_baselines3.common.callbacks import BaseCallback
 from carverify.errors import UsageError
 
 REWARDS = ("car", "sparse")
+ALGORITHMS = ("ppo", "sac")
 EVAL_SEED_BASE = 10_000  # evaluation layouts: seeds 10000, 10001, ... (training seeds reset from 0..n_envs)
 EXPERIMENT = "carverify-train"
-
-# Used when a suite.toml has no [train] section; [train.ppo] keys override PPO's arguments.
-DEFAULT_TRAIN = {
-    "total_steps": 300_000, "n_envs": 8, "eval_every": 10_000, "eval_episodes": 32,
-    "ppo": {"n_steps": 128, "batch_size": 256, "n_epochs": 4, "learning_rate": 2.5e-4, "gamma": 0.99,
-            "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.01, "vf_coef": 0.5, "max_grad_norm": 0.5},
-    "net_arch": [64, 64],
-}
-
 
 @dataclass
 class Args:
@@ -85,31 +78,32 @@ class Args:
 
 
 def train_config(suite, overrides: dict | None = None) -> dict:
-    """The suite's [train] section over DEFAULT_TRAIN, then `overrides` (ppo merged key by key)."""
-    section = suite.config.get("train", {})
-    config = {**DEFAULT_TRAIN, **section, **(overrides or {})}
-    config["ppo"] = {**DEFAULT_TRAIN["ppo"], **section.get("ppo", {}), **(overrides or {}).get("ppo", {})}
-    return config
+    """The adapter's training defaults, the suite's [train] section, then `overrides` (algorithm sections key by key)."""
+    return suite.adapter.train_config(suite, overrides)
 
 
 def make_env(suite, reward: str, program: dict | None, *, ordered: bool = True, bonus: float | None = None,
-             guard: dict | None = None):
-    """A thunk for SB3 vec envs: env -> [CodeReward] -> one-hot 7x7 partial view.
+             guard: dict | None = None, settings: dict | None = None):
+    """A thunk for SB3 vec envs: env -> [CodeReward] -> what the policy observes (the adapter's policy_env).
 
     Only the source and the report travel to a SubprocVecEnv worker; CodeReward starts that
     process's reward worker there.  Seeds come from the vec env (PPO(seed=s) resets env i
     with s + i).  `guard`: CodeReward's deadline, fault and monitor options (reward_options).
+    `settings` (train_config): progress_weight > 0 adds CodeReward's potential-based shaping
+    to a CaR run, discounted by the algorithm's gamma.
     """
     def thunk():
-        from minigrid.wrappers import ImgObsWrapper, OneHotPartialObsWrapper
-
         from carverify.reward import CodeReward
 
         env = suite.make_env()
         if program is not None and (reward == "car" or bonus == 0.0):
+            car = reward == "car" and bonus != 0.0
+            algo = (settings or {}).get((settings or {}).get("algorithm", "ppo"), {})
             env = CodeReward(env, suite, program["source"], program["report"], ordered=ordered,
-                             bonus=0.0 if reward == "sparse" else bonus, **(guard or {}))
-        return ImgObsWrapper(OneHotPartialObsWrapper(env))
+                             bonus=0.0 if reward == "sparse" else bonus,
+                             progress_weight=float((settings or {}).get("progress_weight", 0.0)) if car else 0.0,
+                             gamma=float(algo.get("gamma", 0.99)), **(guard or {}))
+        return suite.adapter.policy_env(suite, env)
 
     return thunk
 
@@ -151,12 +145,12 @@ class Plan:
     Plain data, so a Ray task can take it to another machine: the suite travels by name,
     the program as its source and accepting report (no file paths are read remotely).
     """
-    suite: str
-    kind: str                       # "minigrid": PPO on the one-hot view; "panda": SAC on the state vector
+    suite: str                      # what load_suite() takes: the suite's name, or its folder for a --suite PATH
+    kind: str                       # the suite's adapter ("minigrid", "panda", ...)
     steps: int
     eval_every: int
     eval_episodes: int
-    config: dict                    # train_config() of train.py (MiniGrid) or of panda.py
+    config: dict                    # train_config(): the adapter's defaults under the suite's [train]
     program: dict | None
     ordered: bool = True
     vec_env: str = "dummy"
@@ -193,25 +187,27 @@ def make_plan(args: Args) -> Plan:
         raise UsageError(f"monitor must be one of {', '.join(MODES)}, got {args.monitor!r}")
     if args.reward_deadline is not None and not args.reward_deadline > 0:
         raise UsageError(f"the reward deadline must be positive, got {args.reward_deadline!r} s")
-    suite = load_suite(args.suite)
-    if suite.kind == "panda":  # continuous control: SAC on the state vector (carverify/panda.py)
-        from carverify import panda
+    from carverify.suite import suite_ref
 
-        kind, config = "panda", panda.train_config(suite, args.overrides)
-    elif suite.env_id.startswith("MiniGrid"):
-        kind, config = "minigrid", train_config(suite, args.overrides)
-    else:
-        raise UsageError(f"train supports MiniGrid and Panda suites; {suite.name} runs {suite.env_id}")
+    suite = load_suite(args.suite)
+    kind, config = suite.kind, train_config(suite, args.overrides)
+    if config.get("algorithm", "ppo") not in ALGORITHMS:
+        raise UsageError(f"suite {suite.name}: [train] algorithm must be one of {', '.join(ALGORITHMS)}, "
+                         f"got {config.get('algorithm')!r}")
     steps = int(args.steps or config["total_steps"])
     eval_every = int(args.eval_every or config["eval_every"])
     eval_episodes = int(args.eval_episodes or config["eval_episodes"])
     if steps < 1 or eval_every < 1 or eval_episodes < 1:
         raise UsageError(f"steps, eval_every and eval_episodes must be at least 1, got {steps}, "
                          f"{eval_every}, {eval_episodes}")
-    return Plan(suite.name, kind, steps, eval_every, eval_episodes, config, resolve_program(args, suite),
+    return Plan(suite_ref(suite), kind, steps, eval_every, eval_episodes, config, resolve_program(args, suite),
                 ordered=args.ordered, vec_env=args.vec_env, stop_at=args.stop_at,
                 torch_threads=args.torch_threads, on_fault=args.on_fault, monitor=args.monitor,
                 reward_deadline=args.reward_deadline, fault_dir=str(Path(args.out) / suite.name / "faults"))
+
+
+def suite_name(plan: Plan) -> str:
+    return Path(plan.suite).name
 
 
 def on_ray(args: Args) -> bool:
@@ -227,7 +223,7 @@ def main(args: Args) -> list[RunResult]:
         if on_ray(args):
             from carverify import distributed
 
-            distributed.train_many(plan, record.tasks, workers=args.workers, address=args.ray_address,
+            distributed.train_many(plan, record.tasks, run=run_seed, failed=failed_run, workers=args.workers, address=args.ray_address,
                                    on_result=record.add, on_metrics=record.live, progress=args.progress)
         else:
             for reward, seed in record.tasks:
@@ -261,12 +257,7 @@ def run_seed(plan: Plan, reward: str, seed: int, *, log=None, progress: str | No
     torch.set_num_threads(plan.torch_threads)
     deploy.begin_run()  # stops asked for and faults warned about by an earlier run here are not this run's
     suite = load_suite(plan.suite)
-    if plan.kind == "panda":
-        from carverify import panda
-
-        model, venv, evaluator = panda.build_run(plan, suite, reward, seed)
-    else:
-        model, venv, evaluator = build_run(plan, suite, reward, seed)
+    model, venv, evaluator = build_run(plan, suite, reward, seed)
     callback = TrainCallback(evaluator, plan.eval_every, plan.steps, stop_at=plan.stop_at, log=log,
                              progress=progress, heartbeat=heartbeat)
     start = time.perf_counter()
@@ -285,19 +276,32 @@ def run_seed(plan: Plan, reward: str, seed: int, *, log=None, progress: str | No
     return result, buffer.getvalue()
 
 
+def failed_run(reward: str, seed: int, error: str) -> RunResult:
+    """The result of a run that could not finish (e.g. its Ray worker died twice)."""
+    return RunResult(reward, seed, [], [], 0, None, 0.0, 0.0, [], error)
+
+
 def build_run(plan: Plan, suite, reward: str, seed: int):
-    """MiniGrid: PPO on n_envs one-hot partial views, and its evaluator."""
-    from stable_baselines3 import PPO
+    """The model (PPO on n_envs envs, or SAC on one), its vec env and its evaluator."""
+    from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
     config = plan.config
     guard = reward_options(plan, reward)
-    env_fns = [make_env(suite, reward, plan.program, ordered=plan.ordered, guard=guard)
-               for _ in range(config["n_envs"])]
+    algorithm = config.get("algorithm", "ppo")
+    arguments = dict(config.get(algorithm, {}))
+    net_arch = list(arguments.pop("net_arch", config.get("net_arch", [64, 64])))
+    n_envs = int(config.get("n_envs", 1)) if algorithm == "ppo" else 1
+    env_fns = [make_env(suite, reward, plan.program, ordered=plan.ordered, guard=guard, settings=config)
+               for _ in range(n_envs)]
     venv = VecMonitor(SubprocVecEnv(env_fns) if plan.vec_env == "subproc" else DummyVecEnv(env_fns))
-    model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
-                policy_kwargs={"net_arch": list(config["net_arch"]), "normalize_images": False}, **config["ppo"])
-    return model, venv, Evaluator(suite, plan.program, plan.eval_episodes, guard=guard)
+    if algorithm == "sac":
+        model = SAC("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, policy_kwargs={"net_arch": net_arch},
+                    **arguments)
+    else:
+        model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
+                    policy_kwargs={"net_arch": net_arch, "normalize_images": False}, **arguments)
+    return model, venv, Evaluator(suite, plan.program, plan.eval_episodes, guard=guard, settings=config)
 
 
 class Recorder:
@@ -310,7 +314,7 @@ class Recorder:
     def __init__(self, plan: Plan, args: Args, tracker: "Tracker | None"):
         self.plan, self.args, self.tracker = plan, args, tracker
         self.tasks = [(reward, seed) for reward in args.rewards for seed in dict.fromkeys(args.seeds)]
-        self.out = Path(args.out) / plan.suite
+        self.out = Path(args.out) / suite_name(plan)
         self.done: dict[tuple[str, int], RunResult] = {}
         self.parents: dict[str, str] = {}
         self.children: dict[tuple[str, int], str] = {}
@@ -324,12 +328,7 @@ class Recorder:
         return self._params[reward]
 
     def _describe(self, reward: str) -> dict:
-        if self.plan.kind == "panda":
-            from carverify import panda
-
-            params = panda.run_params(self.plan, reward)
-        else:
-            params = run_params(self.plan, reward)
+        params = run_params(self.plan, reward)
         params.update(seeds=" ".join(map(str, dict.fromkeys(self.args.seeds))))
         if on_ray(self.args):
             params.update(ray_address=self.args.ray_address or "local", ray_workers=self.args.workers or "-")
@@ -340,7 +339,7 @@ class Recorder:
         if self.tracker is None:
             return None
         if reward not in self.parents:
-            self.parents[reward] = self.tracker.start(f"train {self.plan.suite} {reward}", self.params(reward),
+            self.parents[reward] = self.tracker.start(f"train {suite_name(self.plan)} {reward}", self.params(reward),
                                                       self.plan.program)
         if (reward, seed) not in self.children:
             self.children[(reward, seed)] = self.tracker.child(self.parents[reward], f"{reward} seed {seed}",
@@ -384,7 +383,7 @@ class Recorder:
             self._close(reward, runs)
 
     def _close(self, reward: str, runs: list[RunResult]) -> None:
-        curves_path = save_curves(self.out / reward / "curves.json", self.plan.suite, reward, self.args, runs)
+        curves_path = save_curves(self.out / reward / "curves.json", suite_name(self.plan), reward, self.args, runs)
         plot_path = plot_suite(self.out)
         if self.tracker and reward in self.parents:
             parent = self.parents[reward]
@@ -404,15 +403,20 @@ class Recorder:
 
 
 def run_params(plan: Plan, reward: str) -> dict:
-    """What MLflow records of a MiniGrid run: enough to repeat it."""
+    """What MLflow records of a run: enough to repeat it."""
     from carverify.suite import load_suite
 
     config, suite = plan.config, load_suite(plan.suite)
+    algorithm = config.get("algorithm", "ppo")
+    arguments = dict(config.get(algorithm, {}))
+    net_arch = arguments.pop("net_arch", config.get("net_arch", [64, 64]))
     params = {"suite": suite.name, "env_id": suite.env_id, "reward": reward, "steps": plan.steps,
-              "n_envs": config["n_envs"], "eval_every": plan.eval_every,
-              "eval_episodes": plan.eval_episodes, "observation": "OneHotPartialObsWrapper+ImgObsWrapper (7x7x20)",
-              "policy": f"MlpPolicy {config['net_arch']}", "ordered": plan.ordered, "bonus": suite.bonus,
-              "vec_env": plan.vec_env, **{f"ppo.{k}": v for k, v in config["ppo"].items()}}
+              "algorithm": algorithm.upper(), "eval_every": plan.eval_every, "eval_episodes": plan.eval_episodes,
+              "observation": suite.adapter.policy_observation, "policy": f"MlpPolicy {net_arch}",
+              "ordered": plan.ordered, "bonus": suite.bonus, "vec_env": plan.vec_env,
+              **({"n_envs": config["n_envs"]} if algorithm == "ppo" else {}),
+              **({"progress_weight": config["progress_weight"]} if "progress_weight" in config else {}),
+              **{f"{algorithm}.{k}": v for k, v in arguments.items()}}
     return {**params, **program_params(plan.program, reward), **guard_params(plan, reward)}
 
 
@@ -476,33 +480,55 @@ def evaluation_seeds(n: int) -> list[int]:
 
 
 class Evaluator:
-    """Deterministic policy on fixed layouts; success = the environment's own reward > 0."""
+    """Deterministic policy on fixed seeds; success = the environment's own (the adapter's success test).
 
-    def __init__(self, suite, program: dict | None, episodes: int, guard: dict | None = None):
-        # bonus 0: CodeReward only reports sub-task completions; the policy is judged by the env.
-        self.envs = [make_env(suite, "sparse", program, bonus=0.0, guard=guard)() for _ in range(episodes)]
+    Envs are stepped together with one batched policy call, or in groups of the adapter's
+    eval_batch (Panda: one PyBullet env at a time).
+    """
+
+    def __init__(self, suite, program: dict | None, episodes: int, guard: dict | None = None,
+                 settings: dict | None = None):
+        self.adapter = suite.adapter
         self.seeds = evaluation_seeds(episodes)
+        batch = self.adapter.eval_batch or episodes
+        # bonus 0: CodeReward only reports sub-task completions; the policy is judged by the env.
+        self.envs = [make_env(suite, "sparse", program, bonus=0.0, guard=guard, settings=settings)()
+                     for _ in range(min(batch, episodes))]
         if program is not None:  # compile the checks before any timer starts (shared by DummyVecEnv envs)
             self.envs[0].reset(seed=self.seeds[0])
             self.envs[0].get_wrapper_attr("compile")()
 
     def __call__(self, model) -> tuple[float, dict[str, float]]:
-        obs = np.stack([env.reset(seed=s)[0] for env, s in zip(self.envs, self.seeds)])
-        done = np.zeros(len(self.envs), bool)
-        success = np.zeros(len(self.envs), bool)
-        completed: list[dict] = [{} for _ in self.envs]
+        success: list[bool] = []
+        completed: list[dict] = []
+        for first in range(0, len(self.seeds), len(self.envs)):
+            seeds = self.seeds[first:first + len(self.envs)]
+            won, done_subtasks = self._group(model, self.envs[:len(seeds)], seeds)
+            success += won
+            completed += done_subtasks
+        names = list(completed[0]) if completed else []
+        return float(np.mean(success)), {n: float(np.mean([c[n] for c in completed])) for n in names}
+
+    def _group(self, model, envs, seeds) -> tuple[list[bool], list[dict]]:
+        obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)])
+        done = np.zeros(len(envs), bool)
+        success = np.zeros(len(envs), bool)
+        completed: list[dict] = [{} for _ in envs]
         while not done.all():
             actions, _ = model.predict(obs, deterministic=True)
-            for i, env in enumerate(self.envs):
+            for i, env in enumerate(envs):
                 if done[i]:
                     continue
-                obs[i], reward, terminated, truncated, info = env.step(int(actions[i]))
+                obs[i], reward, terminated, truncated, info = env.step(self._action(actions[i]))
+                success[i] |= self.adapter.success(info.get("env_reward", reward), terminated, info)
                 if terminated or truncated:
                     done[i] = True
-                    success[i] = info.get("env_reward", reward) > 0
                     completed[i] = info.get("subtasks", {})
-        names = list(completed[0])
-        return float(success.mean()), {n: float(np.mean([c[n] for c in completed])) for n in names}
+        return success.tolist(), completed
+
+    @staticmethod
+    def _action(action):
+        return int(action) if np.ndim(action) == 0 else action
 
     def close(self) -> None:
         for env in self.envs:

@@ -107,9 +107,7 @@ def test_coverage_counts_and_facts_are_reported():
 def test_vanished_box_is_left_out_and_reported():
     suite = load_suite("minigrid-unlockpickup")
     env = suite.make_env()
-    from carverify.coverage import _minigrid_block
-
-    block = _minigrid_block(suite, layout_seeds(suite)[0])
+    block = suite.adapter.layout_block(suite, layout_seeds(suite)[0])
     assert sum(block["left_out"].values()) > 0
     assert all("toggled away" in why for why in block["left_out"])
     env.close()

@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from carverify import deploy, panda
+from carverify import deploy
+from carverify.envs import panda
 from carverify.deploy.reward import summed_stats
 from carverify.reward import audited_report
+from carverify.reward import CodeReward
 from carverify.suite import load_suite
 
 PROGRAM = Path(__file__).resolve().parent / "corpus" / "deploy" / "panda_lifted.py"
@@ -43,7 +45,7 @@ def lift_cube(env) -> None:
 @pytest.mark.slow
 def test_panda_shaping_a_contained_fault_and_the_goal_monitor(accepted, tmp_path):
     suite, source, report = accepted
-    env = panda.ProgramReward(suite.make_env(), suite, source, report, bonus=1.0, progress_weight=10.0, gamma=0.95,
+    env = CodeReward(suite.make_env(), suite, source, report, bonus=1.0, progress_weight=10.0, gamma=0.95,
                               on_fault="zero", fault_dir=str(tmp_path), program_path=str(PROGRAM))
     try:
         _, info = env.reset(seed=0)
@@ -87,7 +89,7 @@ def test_panda_shaping_a_contained_fault_and_the_goal_monitor(accepted, tmp_path
 @pytest.mark.slow
 def test_panda_fault_under_the_stop_policy(accepted, tmp_path):
     suite, source, report = accepted
-    env = panda.ProgramReward(suite.make_env(), suite, source, report, bonus=1.0, progress_weight=0.0, gamma=0.95,
+    env = CodeReward(suite.make_env(), suite, source, report, bonus=1.0, progress_weight=0.0, gamma=0.95,
                               fault_dir=str(tmp_path), program_path=str(PROGRAM))
     try:
         env.reset(seed=0)

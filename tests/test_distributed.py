@@ -464,7 +464,8 @@ def test_ray_training_streams_evaluations_and_steps_while_runs_train(ray_local, 
     advance = distributed._StepsBar.advance
     monkeypatch.setattr(distributed._StepsBar, "advance",
                         lambda bar, index, step: (events.append(("step", index, step)), advance(bar, index, step)))
-    distributed.train_many(plan, [("car", 0), ("car", 1)], workers=2, progress=True,
+    distributed.train_many(plan, [("car", 0), ("car", 1)], run=train.run_seed, failed=train.failed_run,
+                           workers=2, progress=True,
                            on_result=lambda result, model: events.append(("result", result.seed, result.steps)),
                            on_metrics=lambda reward, seed, metrics, step: events.append(("eval", seed, step)))
     results = [e for e in events if e[0] == "result"]

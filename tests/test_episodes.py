@@ -118,9 +118,12 @@ def test_cache_lives_under_carverify_cache(private_suite, tmp_path):
     assert not list(folder.glob("*.tmp"))  # atomic writes leave no temp files
 
 
-def test_default_cache_root(monkeypatch):
+def test_default_cache_root_is_the_user_cache_dir(monkeypatch, tmp_path):
+    # Never inside the checkout or site-packages: platformdirs' per-user cache folder.
     monkeypatch.delenv("CARVERIFY_CACHE")
-    assert cache_root() == REPO_ROOT / ".carverify-cache" / "episodes"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "carverify" / "episodes"
+    assert REPO_ROOT not in cache_root().parents
 
 
 @pytest.mark.parametrize("edited", ["suite.toml", "expert.py", "oracle.py"])

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from carverify import episodes as ep_mod
-from carverify import panda
+from carverify.envs import panda
 from carverify.audit import audit_source
 from carverify.episodes import cache_key, cache_root, expert_episodes, random_episodes, simulate
+from carverify.reward import CodeReward
 from carverify.suite import load_suite
 from sandbox import Sandbox
 
@@ -244,7 +245,7 @@ def test_progress_reward_is_potential_based_shaping():
     suite = load_suite("panda-push")
     source = GOOD + "def progress(obs):\n    return float(min(max(1.0 - gap(obs) / 0.45, 0.0), 1.0))\n"
     report = {"verdict": "accepted", "program": {"sha256": sha256_of(source)}, "suite": suite.name}
-    env = panda.ProgramReward(suite.make_env(), suite, source, report, bonus=1.0, progress_weight=10.0, gamma=0.9)
+    env = CodeReward(suite.make_env(), suite, source, report, bonus=1.0, progress_weight=10.0, gamma=0.9)
     try:
         _, info = env.reset(seed=0)
         assert info["subtasks"] == {"reached": False, "near_target": False, "at_target": False}

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from carverify import panda
-from carverify.panda_states import (GROUPS, _realise, _Scene, _Spec, coverage_states, measure_thresholds,
+from carverify.envs import panda
+from carverify.envs.panda_states import (GROUPS, _realise, _Scene, _Spec, coverage_states, measure_thresholds,
                                     restore)
 from carverify.suite import load_suite
 

@@ -1,6 +1,7 @@
 """Suites: suite.toml loading, rendering, scripted experts and oracles."""
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import shutil
@@ -69,15 +70,33 @@ def test_unknown_suite_lists_known_ones():
     assert isinstance(info.value, UsageError)
 
 
-def test_suites_root_override(tmp_path, monkeypatch):
-    shutil.copytree(REPO_ROOT / "suites" / "minigrid-doorkey-5x5", tmp_path / "minigrid-doorkey-5x5")
-    (tmp_path / "not-a-suite").mkdir()
-    monkeypatch.setenv("CARVERIFY_SUITES", str(tmp_path))
-    assert suites_root() == tmp_path
-    assert [s.name for s in list_suites()] == ["minigrid-doorkey-5x5"]
-    assert load_suite("minigrid-doorkey-5x5").path == tmp_path / "minigrid-doorkey-5x5"
-    with pytest.raises(UnknownSuiteError, match="known: minigrid-doorkey-5x5$"):
-        load_suite("minigrid-unlock")
+def test_carverify_suites_is_a_search_path_added_to_the_bundled_suites(tmp_path, monkeypatch):
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(REPO_ROOT / "suites" / "minigrid-doorkey-5x5", first / "minigrid-doorkey-5x5")
+    shutil.copytree(REPO_ROOT / "suites" / "minigrid-doorkey-5x5", second / "minigrid-doorkey-5x5")
+    shutil.copytree(REPO_ROOT / "suites" / "minigrid-unlock", second / "my-unlock")
+    text = (second / "my-unlock" / "suite.toml").read_text().replace('name = "minigrid-unlock"', 'name = "my-unlock"')
+    (second / "my-unlock" / "suite.toml").write_text(text)
+    (first / "not-a-suite").mkdir()
+    monkeypatch.setenv("CARVERIFY_SUITES", os.pathsep.join([str(first), str(second)]))
+    assert suites_root() == first
+    names = [s.name for s in list_suites()]
+    # Added, not replacing: the bundled suites are still there, sorted with the user's.
+    bundled = {p.name for p in (REPO_ROOT / "suites").iterdir() if (p / "suite.toml").is_file()}
+    assert bundled | {"my-unlock"} == set(names) and names == sorted(names)
+    # The first folder on the path wins a name, before the bundled suite of that name.
+    assert load_suite("minigrid-doorkey-5x5").path == first / "minigrid-doorkey-5x5"
+    assert load_suite("my-unlock").path == second / "my-unlock"
+    assert load_suite("minigrid-unlock").path == REPO_ROOT / "suites" / "minigrid-unlock"
+
+
+def test_a_suite_folder_loads_by_path(tmp_path):
+    folder = tmp_path / "elsewhere" / "minigrid-doorkey-5x5"
+    shutil.copytree(REPO_ROOT / "suites" / "minigrid-doorkey-5x5", folder)
+    assert load_suite(str(folder)).path == folder
+    assert load_suite(folder).path == folder
+    with pytest.raises(UnknownSuiteError, match="must hold a suite.toml"):
+        load_suite(str(tmp_path / "elsewhere"))
 
 
 def test_bad_suite_toml_is_a_usage_error(tmp_path, monkeypatch):
@@ -190,5 +209,8 @@ def test_suite_toml_documents_its_choices(name):
 def test_suite_files_exist():
     for name in SUITES:
         folder = pathlib.Path(REPO_ROOT / "suites" / name)
-        for f in ("suite.toml", "expert.py", "oracle.py", "programs/manifest.toml"):
+        for f in ("suite.toml", "programs/manifest.toml"):
             assert (folder / f).is_file(), folder / f
+        # The expert and oracle may be shared with a sibling suite (suite.toml names the file).
+        suite = load_suite(name)
+        assert suite.expert_path.is_file() and suite.oracle_path.is_file()

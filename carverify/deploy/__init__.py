@@ -43,6 +43,15 @@ def clear_stop() -> None:
 
 _seen: set[tuple] = set()
 
+# CodeReward's exact-state memos, per (program, suite), shared by the process's envs.
+MEMOS: dict[tuple, dict] = {}
+
+
+def clear_memo() -> None:
+    """Forget every remembered state of this process (benchmarks measure a cold memo)."""
+    with _stop_lock:
+        MEMOS.clear()
+
 
 def first_time(key: tuple) -> bool:
     """True the first time `key` is seen in this run (what gets printed and saved once)."""
@@ -59,8 +68,6 @@ def begin_run() -> None:
     The memo starts empty so that a run's counters (reward.no_call_rate, ...) are its own,
     whether it shares its process with earlier runs (sequential) or not (Ray).
     """
-    from carverify.deploy.reward import clear_memo
-
     clear_stop()
     with _stop_lock:
         _seen.clear()

@@ -50,9 +50,7 @@ def oracle_assignment(report: dict, suite) -> dict[str, str]:
 
 def env_success(suite, reward: float, terminated: bool, info: dict) -> bool:
     """The environment's own success on this step."""
-    if getattr(suite, "kind", "minigrid") == "panda":
-        return bool(info.get("is_success", False))
-    return bool(terminated) and float(reward) > 0
+    return suite.adapter.success(reward, terminated, info)
 
 
 class Monitor:

@@ -14,7 +14,7 @@ worker; the checks run in this process's reward worker (carverify/deploy/guard.p
 started on first use.
 
 Per step, in this order: nothing left to pay (and no progress term) -> no render, no call;
-a state seen before (MiniGrid's exact-state memo, shared by the process's envs) -> its
+a state seen before (the adapter's exact-state memo, e.g. MiniGrid's, shared by the process's envs) -> its
 remembered results; otherwise render, one guarded call, the monitor on the new state.
 
 info["subtasks"]: name -> paid so far this episode; info["subtask_completed"]: names paid
@@ -25,24 +25,21 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import gymnasium
 import numpy as np
 
-from carverify.deploy import FAULT_POLICIES, first_time, request_stop
+from carverify.deploy import FAULT_POLICIES, MEMOS as _MEMOS, clear_memo, first_time, request_stop  # noqa: F401
 from carverify.deploy.guard import MEMORY_BYTES, Fault, acquire, default_deadline, release
 from carverify.deploy.monitor import MODES, Monitor, env_success, oracle_assignment
 from carverify.errors import UsageError
 
-# Exact-state memo: MiniGrid frames are a pure function of the grid, the agent's pose and
-# what it carries, and the audited checks are pure functions of the frame, so a state seen
-# before needs neither a render nor a call.  The bound keeps a long run's memory flat.
+# Exact-state memo: where the adapter keys a state by everything its observation reads
+# (MiniGrid: the grid, the agent's pose and what it carries), and the audited checks are pure
+# functions of the observation, a state seen before needs neither a render nor a call.  The bound keeps a long run's memory flat.
 MEMO_ENTRIES = 50_000
-_MEMOS: dict[tuple, dict] = {}
-_LOCK = threading.Lock()
 
 
 class CodeReward(gymnasium.Wrapper):
@@ -56,7 +53,7 @@ class CodeReward(gymnasium.Wrapper):
                  fault_dir: str | None = None, program_path: str = "program.py"):
         super().__init__(env)
         from carverify.deploy.compiled import checked_program
-        from carverify.reward import accepted_sha256, read_report
+        from carverify.deploy.accepted import accepted_sha256, read_report
         from carverify.suite import load_suite
 
         if on_fault not in FAULT_POLICIES:
@@ -147,17 +144,8 @@ class CodeReward(gymnasium.Wrapper):
         return result.holds, result.progress, result.fault, frame, True
 
     def _state_key(self):
-        """Everything suite.render(env) reads from a MiniGrid env; None for any other env (no memo)."""
-        u = self.env.unwrapped
-        grid = getattr(u, "grid", None)
-        if grid is None or not hasattr(grid, "grid") or not hasattr(u, "agent_pos"):
-            return None
-        # minigrid's own tile cache keys a tile by obj.encode(); the highlight mask follows from
-        # the grid, the pose and what is carried (gen_obs_grid).  A list of encodes is 7x cheaper
-        # than grid.encode(), which fills a numpy array cell by cell.
-        carrying = u.carrying.encode() if u.carrying is not None else None
-        return (grid.width, tuple([o.encode() if o is not None else None for o in grid.grid]),
-                tuple(u.agent_pos), u.agent_dir, carrying)
+        """The adapter's key of everything the program's observation reads; None: no memo (continuous states)."""
+        return self.suite.adapter.state_key(self.env)
 
     # -- gymnasium ------------------------------------------------------------------------
     def reset(self, **kwargs):
@@ -282,12 +270,6 @@ class CodeReward(gymnasium.Wrapper):
         if guard is not None and guard.owner == os.getpid():
             release(guard)
         return super().close()
-
-
-def clear_memo() -> None:
-    """Forget every remembered state of this process (benchmarks measure a cold memo)."""
-    with _LOCK:
-        _MEMOS.clear()
 
 
 def _default_fault_dir() -> Path:

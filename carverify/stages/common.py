@@ -23,18 +23,6 @@ def timed():
     box["seconds"] = time.perf_counter() - box["start"]
 
 
-def loaded_sandbox(candidate, suite, config, stage: str):
-    """(the audit's loaded restricted child, None), or (None, a skipped result) when it cannot run."""
-    from carverify.stages.static import check_policy
-
-    if candidate.info is None and check_policy(candidate, suite, config=config).status != "passed":
-        return None, skipped(stage, "the program did not pass the policy")
-    box = candidate.sandbox(config.limits, config.pool)
-    if not box.loaded.ok:
-        return None, skipped(stage, "the program does not load")
-    return box, None
-
-
 # The optional dense term of the program contract: progress(obs) -> float in [0, 1].
 PROGRESS = "progress"
 RETURNS = {PROGRESS: "float"}  # the sandbox's per-function return kind (others: truth values)

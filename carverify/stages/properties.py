@@ -18,7 +18,8 @@ import numpy as np
 
 from carverify.config import AuditConfig
 from carverify.result import Finding, StageResult
-from carverify.stages.common import RETURNS, dense_terms, finding, loaded_sandbox
+from carverify.stages.common import RETURNS, dense_terms, finding
+from carverify.stages.static import loaded_sandbox
 from carverify.stages.restricted import frames_for
 
 # Sandbox codes on a generated observation -> property codes.

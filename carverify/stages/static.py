@@ -31,3 +31,13 @@ def check_policy(candidate, suite=None, *, config: AuditConfig = AuditConfig()) 
         metrics.update(subtasks=float(len(info.subtasks)), functions=float(len(info.functions)))
     status = "failed" if issues else "passed"
     return StageResult("policy", status, [finding(i) for i in issues], metrics, time.perf_counter() - start)
+
+
+def loaded_sandbox(candidate, suite, config, stage: str):
+    """(the audit's loaded restricted child, None), or (None, a skipped result) when it cannot run."""
+    if candidate.info is None and check_policy(candidate, suite, config=config).status != "passed":
+        return None, skipped(stage, "the program did not pass the policy")
+    box = candidate.sandbox(config.limits, config.pool)
+    if not box.loaded.ok:
+        return None, skipped(stage, "the program does not load")
+    return box, None

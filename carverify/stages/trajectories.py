@@ -16,7 +16,8 @@ import numpy as np
 
 from carverify.config import AuditConfig
 from carverify.result import Finding, StageResult
-from carverify.stages.common import RETURNS, dense_terms, finding, loaded_sandbox
+from carverify.stages.common import RETURNS, dense_terms, finding
+from carverify.stages.static import loaded_sandbox
 from carverify.stages.facts import assign, conflicts, first_true, prf
 
 

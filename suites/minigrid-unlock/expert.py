@@ -1,7 +1,7 @@
 """Scripted Unlock expert: fetch the key, then toggle the locked door open."""
 from minigrid.core.world_object import Key
 
-from carverify.minigrid_planner import PICKUP, TOGGLE, find_one, interact
+from carverify.envs.minigrid_planner import PICKUP, TOGGLE, find_one, interact
 
 
 def act(env) -> int:

@@ -1,7 +1,7 @@
 """Unlock oracle: sub-task facts read from the simulator's state."""
 from minigrid.core.world_object import Key
 
-from carverify.minigrid_planner import find_one, next_to
+from carverify.envs.minigrid_planner import find_one, next_to
 
 
 def facts(env) -> dict[str, bool]:

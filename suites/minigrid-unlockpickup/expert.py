@@ -1,7 +1,7 @@
 """Scripted UnlockPickup expert: key, open the door, drop the key, pick up the box."""
 from minigrid.core.world_object import Door, Key
 
-from carverify.minigrid_planner import PICKUP, TOGGLE, drop_safely, find_one, interact
+from carverify.envs.minigrid_planner import PICKUP, TOGGLE, drop_safely, find_one, interact
 
 
 def act(env) -> int:

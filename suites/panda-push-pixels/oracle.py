@@ -1,5 +1,5 @@
 """Push oracle: sub-task facts and the cube-target distance, read from the simulator."""
-from carverify.panda import oracle_facts
+from carverify.envs.panda import oracle_facts
 
 
 def facts(env) -> dict:

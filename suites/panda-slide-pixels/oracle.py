@@ -1,5 +1,5 @@
 """Slide oracle: sub-task facts and the puck-target distance, read from the simulator."""
-from carverify.panda import oracle_facts
+from carverify.envs.panda import oracle_facts
 
 
 def facts(env) -> dict:

@@ -38,7 +38,7 @@ import time
 
 import numpy as np
 
-from carverify import panda
+from carverify.envs import panda_sim as panda
 
 ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)       # panda.urdf: the seven revolute arm joints
 FINGER_JOINTS = (9, 10)                  # blocked closed in Push and Slide
