@@ -62,12 +62,14 @@ def cache_key(suite: Suite) -> str:
 
 
 def simulate(suite: Suite, seed: int, policy: str, horizon: int | None = None, env=None,
-             switch_after: str | None = None) -> Episode:
+             switch_after: str | None = None, script: np.ndarray | None = None) -> Episode:
     """Run one episode from `seed`; the random policy draws from a Generator seeded by it.
 
     policy "perturbed": the expert plays until the oracle fact `switch_after` first holds,
     then random actions follow for `horizon` more steps.  That reaches states off the
     expert's path (a door closed again, a key dropped elsewhere) near the states it visits.
+    `script` (a perturbed episode without an oracle fact to switch at): these actions
+    first (half an expert episode or demonstration), then random ones.
     frames[t] is what a program sees after reset (t = 0) and after each step; the episode
     stops at the environment's success, its termination or its step limit.
     """
@@ -78,12 +80,16 @@ def simulate(suite: Suite, seed: int, policy: str, horizon: int | None = None, e
     env = suite.make_env() if own else env
     try:
         oracle = suite.oracle() or (lambda env: {})
-        choose = suite.expert() if policy != "random" else None
+        if script is not None:
+            steps = iter(script)
+            choose = lambda env: next(steps)   # noqa: E731
+        else:
+            choose = suite.expert() if policy != "random" else None
         rng = np.random.default_rng(seed)
         env.reset(seed=seed)
         frames, actions, labels = [suite.render(env)], [], [oracle(env)]
         success_step = 0 if adapter.success_at_reset(env) else None
-        switch = switch_point(policy, switch_after, labels[0])
+        switch = switch_point(policy, switch_after, labels[0]) if script is None else len(script)
         limit = adapter.episode_limit(env) if horizon is None or policy == "perturbed" else horizon
         while success_step is None and len(actions) < limit and (switch is None or len(actions) < switch + horizon):
             action = (adapter.expert_action(env, choose(env)) if choose and switch is None
@@ -156,12 +162,14 @@ def _load(path: pathlib.Path, policy: str, facts: tuple[str, ...]) -> Episode:
                        measures={k[len("measure_"):]: data[k] for k in data.files if k.startswith("measure_")})
 
 
-def _episodes(suite: Suite, policy: str, seeds, horizon: int | None, switch_after: str | None = None) -> list[Episode]:
+def _episodes(suite: Suite, policy: str, seeds, horizon: int | None, switch_after: str | None = None,
+              scripts: dict | None = None) -> list[Episode]:
     folder = cache_root() / suite.name / cache_key(suite)
     out, env = [], None
     label = policy_label(policy, switch_after)
     for seed in seeds:
-        name = (f"{policy}-{seed}" + ("" if switch_after is None else f"-after-{switch_after}")
+        after = "half" if switch_after == HALF else switch_after
+        name = (f"{policy}-{seed}" + ("" if after is None else f"-after-{after}")
                 + ("" if horizon is None else f"-h{horizon}") + ".npz")
         path = folder / name
         try:
@@ -170,7 +178,8 @@ def _episodes(suite: Suite, policy: str, seeds, horizon: int | None, switch_afte
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             pass  # missing or unreadable: simulate afresh
         env = env if env is not None else suite.make_env()
-        ep = simulate(suite, int(seed), policy, horizon, env=env, switch_after=switch_after)
+        ep = simulate(suite, int(seed), policy, horizon, env=env, switch_after=switch_after,
+                      script=None if scripts is None else scripts[seed])
         _save(path, ep)
         out.append(ep)
     if env is not None:
@@ -189,12 +198,52 @@ def _seeds(suite: Suite, key: str, default: tuple[int, ...], n: int | None) -> l
 
 
 def expert_episodes(suite: Suite, n: int | None = None) -> list[Episode]:
+    if suite.demonstrations:
+        return demonstrations(suite)[:n]
     return _episodes(suite, "expert", _seeds(suite, "expert_seeds", DEFAULT_EXPERT_SEEDS, n), None)
 
 
 def expert_episodes_for(suite: Suite, seeds) -> list[Episode]:
     """Expert episodes on explicit seeds (e.g. held-out layouts)."""
+    if suite.demonstrations:
+        return [ep for ep in demonstrations(suite) if ep.seed in {int(s) for s in seeds}]
     return _episodes(suite, "expert", [int(s) for s in seeds], None)
+
+
+def demonstrations(suite: Suite) -> list[Episode]:
+    """The suite's recorded expert episodes (an .npz, see the README's "Your own environment").
+
+    Arrays: frames (or observations), every episode's frames one after another, reset frame
+    first, as a program sees them; actions, every episode's actions one after another;
+    lengths, each episode's number of actions (frames hold lengths + 1 per episode); success,
+    per episode, whether it ended in the environment's success (on its last frame); seeds
+    (optional), each episode's reset seed: with them perturbed play replays a demonstration's
+    first half and continues at random.
+    """
+    from carverify.errors import UsageError
+
+    path = suite.expert_path
+    try:
+        with np.load(path) as data:
+            frames = data["frames"] if "frames" in data.files else data["observations"]
+            actions, lengths = data["actions"], data["lengths"].astype(np.int64)
+            success = data["success"].astype(bool)
+            seeds = data["seeds"].astype(np.int64) if "seeds" in data.files else np.arange(len(lengths)) * -1 - 1
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise UsageError(f"cannot read demonstrations {path}: {exc} (needs frames or observations, actions, "
+                         "lengths and success)") from exc
+    if len(frames) != int(lengths.sum()) + len(lengths) or len(actions) != int(lengths.sum()) \
+            or len(success) != len(lengths):
+        raise UsageError(f"demonstrations {path}: {len(lengths)} episodes of {int(lengths.sum())} steps need "
+                         f"{int(lengths.sum()) + len(lengths)} frames, {int(lengths.sum())} actions and "
+                         f"{len(lengths)} success flags; got {len(frames)}, {len(actions)}, {len(success)}")
+    out, f, a = [], 0, 0
+    for n, won, seed in zip(lengths, success, seeds):
+        out.append(Episode(seed=int(seed), policy="expert (recorded)", frames=frames[f:f + n + 1],
+                           actions=actions[a:a + n], success=bool(won), success_step=int(n) if won else None,
+                           facts={}))
+        f, a = f + n + 1, a + n
+    return out
 
 
 def random_horizon(suite: Suite) -> int:
@@ -225,10 +274,21 @@ def perturbed_episodes(suite: Suite, n: int | None = None) -> list[Episode]:
     if n is not None:
         seeds = seeds[:n]
     horizon = random_horizon(suite)
-    out = []
-    for fact in suite.subtask_facts[:-1]:
-        out += _episodes(suite, "perturbed", seeds, horizon, switch_after=fact)
-    return out
+    if suite.has_oracle and not suite.demonstrations:
+        out = []
+        for fact in suite.subtask_facts[:-1]:
+            out += _episodes(suite, "perturbed", seeds, horizon, switch_after=fact)
+        return out
+    # No oracle fact to switch at: replay the first half of each expert episode (or of each
+    # demonstration with a reset seed), then play at random.
+    experts = [ep for ep in expert_episodes(suite) if ep.seed >= 0]
+    if not suite.demonstrations:
+        experts = [ep for ep in experts if ep.seed in set(seeds)]
+    scripts = {ep.seed: ep.actions[: len(ep) // 2] for ep in experts[:len(seeds)] if len(ep) >= 2}
+    return _episodes(suite, "perturbed", list(scripts), horizon, switch_after=HALF, scripts=scripts)
+
+
+HALF = "half of the expert's steps"
 
 
 def _round_robin(episodes: list[Episode], skip_first: bool) -> list[np.ndarray]:

@@ -53,6 +53,8 @@ class StageResult:
     findings: list[Finding] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    # Checks of this stage that did not run, and why (e.g. no oracle, no coverage states).
+    skipped_checks: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -71,6 +73,7 @@ class StageResult:
             "findings": [f.to_dict() for f in self.findings],
             "metrics": dict(self.metrics),
             "seconds": round(self.seconds, 6),
+            **({"skipped_checks": dict(self.skipped_checks)} if self.skipped_checks else {}),
         }
 
 

@@ -154,7 +154,7 @@ def _load_module(path: pathlib.Path, label: str) -> Any:
     return module
 
 
-_ADAPTERS: dict[tuple[str, str], Any] = {}
+_ADAPTERS: dict[tuple[str, str], Any] = {}   # (spec, folder and file stamp) -> adapter
 
 
 def _adapter(spec: str, folder: pathlib.Path):
@@ -162,7 +162,9 @@ def _adapter(spec: str, folder: pathlib.Path):
     from carverify.envs.adapter import module_adapter
 
     spec = str(spec)
-    key = (spec, str(folder) if spec.endswith(".py") else "")
+    # A file adapter is keyed by its content's stamp too: an edited adapter is loaded afresh.
+    stamp = (folder / spec).stat() if spec.endswith(".py") and (folder / spec).is_file() else None
+    key = (spec, f"{folder}:{stamp.st_mtime_ns}:{stamp.st_size}" if stamp else "")
     found = _ADAPTERS.get(key)
     if found is not None:
         return found

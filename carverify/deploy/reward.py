@@ -61,6 +61,7 @@ class CodeReward(gymnasium.Wrapper):
         if monitor not in MODES:
             raise UsageError(f"monitor must be one of {', '.join(MODES)}, got {monitor!r}")
         self.suite = load_suite(suite) if isinstance(suite, str) else suite
+        _check_env(env, self.suite)
         data = read_report(report)
         self.source = source
         self.sha256 = accepted_sha256(source, data, self.suite.name)
@@ -106,7 +107,15 @@ class CodeReward(gymnasium.Wrapper):
 
     def compile(self) -> None:
         """Start this process's reward worker now (numba takes seconds), not on the first step."""
-        self._guard_for(np.ascontiguousarray(self.suite.render(self.env)))
+        self._guard_for(self._observe())
+
+    def _observe(self) -> np.ndarray:
+        try:
+            return np.ascontiguousarray(self.suite.render(self.env))
+        except (AttributeError, TypeError, KeyError) as exc:
+            raise UsageError(f"suite {self.suite.name}'s {self.suite.kind} adapter cannot observe this env "
+                             f"({type(self.env.unwrapped).__name__}: {type(exc).__name__}: {exc}): wrap the env "
+                             "the suite makes (suite.make_env())") from exc
 
     @property
     def _memo(self) -> dict:
@@ -129,7 +138,7 @@ class CodeReward(gymnasium.Wrapper):
                 if found[2] is not None:
                     self.counts["reward.fault_steps"] += 1
                 return found[0], found[1], None, None, False
-        frame = np.ascontiguousarray(self.suite.render(self.env))
+        frame = self._observe()
         self.renders += 1
         result = self._guard_for(frame).call(frame)
         self.counts["reward.worker_calls"] += 1
@@ -218,7 +227,7 @@ class CodeReward(gymnasium.Wrapper):
         stop = self.monitor_mode == "stop"
         first = self._first(("monitor", event.kind, event.subtask))
         if frame is None and (first or stop):
-            frame = np.ascontiguousarray(self.suite.render(self.env))   # a memo hit: render it once, to save it
+            frame = self._observe()   # a memo hit: render it once, to save it
         saved = self._save(frame, f"monitor-{event.kind}") if first or stop else None
         line = f"monitor: {self.program_path}: {event.message}" + self._where(saved, event.subtask)
         if stop:
@@ -270,6 +279,15 @@ class CodeReward(gymnasium.Wrapper):
         if guard is not None and guard.owner == os.getpid():
             release(guard)
         return super().close()
+
+
+def _check_env(env, suite) -> None:
+    """A registered env must be the suite's own: another env's observation is not what the program was audited on."""
+    env_id = getattr(getattr(env, "spec", None), "id", None)
+    if env_id is not None and env_id != suite.env_id:
+        raise UsageError(f"CodeReward: the env is {env_id}, but suite {suite.name} runs {suite.env_id}: "
+                         f"wrap the env the suite makes (suite.make_env()), or audit the program against "
+                         f"a suite for {env_id}")
 
 
 def _default_fault_dir() -> Path:

@@ -132,10 +132,13 @@ class EnvAdapter:
         return config
 
     # -- cache keys ------------------------------------------------------------------------
+    def simulator_names(self, suite) -> tuple[str, ...]:
+        return self.simulators
+
     def cache_labels(self, suite) -> tuple[str, ...]:
         """Simulator versions that shape an episode."""
         labels = []
-        for name in (*self.simulators, "numpy"):
+        for name in (*self.simulator_names(suite), "numpy"):
             try:
                 labels.append(f"{name}={importlib.metadata.version(name)}")
             except importlib.metadata.PackageNotFoundError:

@@ -42,6 +42,10 @@ def check_coverage(candidate, suite, *, config: AuditConfig = AuditConfig()) -> 
     start = time.perf_counter()
     from carverify.coverage import coverage_states
 
+    if not suite.has_oracle or not suite.adapter.coverage_blocks(suite):
+        why = (f"suite {suite.name} has no oracle to label coverage states" if not suite.has_oracle else
+               f"the {suite.kind} adapter cannot set, enumerate or sample states of {suite.env_id}")
+        return StageResult("coverage", "skipped", skipped_checks={"every reachable state": why})
     cov = coverage_states(suite, progress=_status(suite))
     subtasks = list(candidate.info.subtasks)
     dense = dense_terms(candidate)

@@ -14,9 +14,10 @@ _FRAMES: dict = {}
 
 def frames_for(suite, max_frames: int):
     """Suite frames, loaded from the disk cache once per process."""
-    key = (suite.name, str(suite.path), max_frames)
+    from carverify.episodes import cache_key, suite_frames
+
+    key = (suite.name, str(suite.path), max_frames, cache_key(suite))   # an edited suite or env: afresh
     if key not in _FRAMES:
-        from carverify.episodes import suite_frames
         _FRAMES[key] = suite_frames(suite, max_frames=max_frames)
     return _FRAMES[key]
 
