@@ -126,16 +126,16 @@ import numpy as np
 SUBTASKS = ("halfway", "at_goal")
 
 
-def _red(obs):
+def red_mask(obs):
     return (obs[:, :, 0] > 200) & (obs[:, :, 1] < 80)
 
 
 def halfway(obs):
-    return bool(_red(obs)[:, 16:].any())
+    return bool(red_mask(obs)[:, 16:].any())
 
 
 def at_goal(obs):
-    return bool(_red(obs)[:, 32:].any())
+    return bool(red_mask(obs)[:, 32:].any())
 '''
 
 
@@ -309,3 +309,4 @@ def test_a_wrong_goal_is_still_rejected_without_an_oracle(tmp_path):
     wrong = EMPTY_PROGRAM.replace("return n > 0 and n < 800", "return n > 0")   # true on every frame
     report = audit_source(wrong, load_suite(str(folder)), stages=["parse", "policy", "restricted", "trajectories"])
     assert report.verdict == "rejected"
+    assert "CV504" in {f.code for f in report.findings}   # the goal fires in random play without success
