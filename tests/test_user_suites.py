@@ -167,7 +167,7 @@ def _train(folder, tmp_path, capsys):
     assert curves["runs"][0]["steps"] >= 128 and len(curves["runs"][0]["curve"]) >= 2
 
 
-@pytest.mark.slow
+@pytest.mark.long   # about 80 s: a full audit, CodeReward and a short train
 def test_a_custom_env_in_the_suite_folder_audits_pays_and_trains(corridor, tmp_path, capsys):
     suite = load_suite(str(corridor))
     assert suite.kind == "adapter" and type(suite.adapter).__name__ == "CorridorAdapter"
@@ -277,7 +277,7 @@ def _record_demonstrations(path, seeds):
              success=np.array(success), seeds=np.array(seeds))
 
 
-@pytest.mark.slow
+@pytest.mark.long   # about 80 s: a full audit, CodeReward and a short train
 def test_a_rendered_gymnasium_env_with_demonstrations_and_no_oracle(tmp_path, capsys):
     folder = _write(tmp_path / "empty-rendered", {"suite.toml": EMPTY_TOML, "programs/walk.py": EMPTY_PROGRAM})
     _record_demonstrations(folder / "demonstrations.npz", [0, 1, 2])
