@@ -1,7 +1,8 @@
 """carverify's modules import each other in one direction: no cycle, and the core imports no simulator.
 
 Every import counts, module-level or inside a function: a lazy import still ties the two
-modules together.  `from package import submodule` is an edge to the submodule only.
+modules together.  `from package import submodule` is an edge to the submodule only, and
+`from carverify import __version__` none (carverify/__init__.py sets it before any import).
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def _imports(name: str, path: pathlib.Path, known) -> tuple[set[str], set[str]]:
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
+            if node.module == "carverify" and [a.name for a in node.names] == ["__version__"]:
+                continue   # a constant the package defines before it imports anything: no edge
             base = node.module or ""
             if node.level:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
