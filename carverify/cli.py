@@ -142,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train on this Ray cluster, one task per reward and seed (e.g. auto, HOST:6379); "
                             "needs carverify[ray]")
 
+    scaffold = sub.add_parser("new-suite", help="write a commented suite folder for a Gymnasium env id")
+    scaffold.add_argument("name", help="the suite's name (its folder's name)")
+    scaffold.add_argument("--env-id", required=True, metavar="ID", help="a registered Gymnasium env id")
+    scaffold.add_argument("--obs", choices=("rgb", "state"), default="rgb",
+                          help="what a program sees: env.render() (rgb) or the env's own observation (state)")
+    scaffold.add_argument("--dir", default=".", metavar="DIR", help="where to create the folder (default: here)")
+
     demo = sub.add_parser("demo", help="generate, audit, then train with CaR and sparse reward; print tables")
     demo.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     demo.add_argument("--tracking-uri", metavar="URI")
@@ -169,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_model(args)
         if args.command == "train":
             return cmd_train(args)
+        if args.command == "new-suite":
+            from carverify.scaffold import new_suite
+
+            folder = new_suite(args.name, args.env_id, where=args.dir, obs_kind=args.obs)
+            print(f"wrote {folder}: fill in suite.toml's description and sub-tasks, and expert.py; then "
+                  f"`carverify audit PROGRAM --suite {folder}`")
+            return EXIT_ACCEPTED
         if args.command == "demo":
             from carverify.demo import run_demo
             kwargs = {"steps": args.steps} if args.steps else {}

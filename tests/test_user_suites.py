@@ -310,3 +310,21 @@ def test_a_wrong_goal_is_still_rejected_without_an_oracle(tmp_path):
     report = audit_source(wrong, load_suite(str(folder)), stages=["parse", "policy", "restricted", "trajectories"])
     assert report.verdict == "rejected"
     assert "CV504" in {f.code for f in report.findings}   # the goal fires in random play without success
+
+
+def test_new_suite_scaffolds_a_folder_that_loads(tmp_path, capsys):
+    assert main(["new-suite", "cartpole", "--env-id", "CartPole-v1", "--obs", "state", "--dir", str(tmp_path)]) \
+        == EXIT_ACCEPTED
+    assert "wrote" in capsys.readouterr().out
+    suite = load_suite(str(tmp_path / "cartpole"))
+    assert (suite.kind, suite.env_id, suite.obs_kind, suite.has_oracle) == ("gymnasium", "CartPole-v1", "state", False)
+    env = suite.make_env()
+    try:
+        env.reset(seed=0)
+        assert suite.render(env).shape == (4,)   # the env's own observation vector
+    finally:
+        env.close()
+    with pytest.raises(NotImplementedError, match="write the expert for CartPole-v1"):
+        suite.expert()(env)
+    assert main(["new-suite", "cartpole", "--env-id", "CartPole-v1", "--dir", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err
