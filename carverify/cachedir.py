@@ -1,19 +1,23 @@
 """carverify's one scratch folder: episode caches, stored audits, hypothesis data, the default MLflow store.
 
-Nothing carverify writes on its own goes to the working directory: a CI gate must leave the
-checkout as it found it.  `CARVERIFY_CACHE` moves the folder (episodes.py reads the same variable).
+Nothing carverify writes on its own goes to the working directory, the checkout or
+site-packages: a CI gate must leave the checkout as it found it.  The folder is
+`CARVERIFY_CACHE` if set, else the user's cache dir (platformdirs, e.g. ~/.cache/carverify).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-_REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def cache_dir() -> Path:
     override = os.environ.get("CARVERIFY_CACHE")
-    return Path(override) if override else _REPO_ROOT / ".carverify-cache"
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("carverify", appauthor=False))
 
 
 def keep_scratch_in_cache() -> None:

@@ -37,13 +37,10 @@ class Episode:
 
 
 def cache_base() -> pathlib.Path:
-    """$CARVERIFY_CACHE, else the user's cache dir (platformdirs), e.g. ~/.cache/carverify."""
-    override = os.environ.get("CARVERIFY_CACHE")
-    if override:
-        return pathlib.Path(override)
-    import platformdirs
+    """carverify's cache folder (carverify/cachedir.py): $CARVERIFY_CACHE, else the user cache dir."""
+    from carverify.cachedir import cache_dir
 
-    return pathlib.Path(platformdirs.user_cache_dir("carverify", appauthor=False))
+    return cache_dir()
 
 
 def cache_root() -> pathlib.Path:
