@@ -53,8 +53,12 @@ def _suite_digest(suite_folder: str) -> str:
 
 def key(raw: bytes, suite, stages: tuple[str, ...] | None, limits: dict[str, Any]) -> str:
     """The cache key of one audit: see the module docstring for what it covers."""
+    from carverify.episodes import cache_key
+
     h = hashlib.sha256()
-    for part in (hashlib.sha256(raw).hexdigest(), suite.name, _suite_digest(str(suite.path)),
+    # cache_key: the expert, oracle and adapter files the suite names, the adapter's code and
+    # the simulator versions, which the folder's digest alone does not see.
+    for part in (hashlib.sha256(raw).hexdigest(), suite.name, _suite_digest(str(suite.path)), cache_key(suite),
                  json.dumps(list(stages) if stages else None), json.dumps(limits, sort_keys=True),
                  _tool_digest()):
         h.update(part.encode() + b"\0")

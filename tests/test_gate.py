@@ -140,8 +140,7 @@ def test_the_cache_key_covers_program_suite_files_stages_limits_and_carverify(tm
 
     suite_copy = tmp_path / "suites" / SUITE
     shutil.copytree(load_suite(SUITE).path, suite_copy)
-    import types
-    suite = types.SimpleNamespace(name=SUITE, path=suite_copy)  # what the key reads of a suite
+    suite = load_suite(str(suite_copy))   # a suite folder loaded by path
     raw = GOOD.read_bytes()
     base = audit_cache.key(raw, suite, ("parse",), {})
     assert audit_cache.key(raw, suite, ("parse",), {}) == base
