@@ -163,7 +163,7 @@ def panda_text(frame: np.ndarray, metres_per_pixel: float) -> str:
 def frame_text(suite, frame: np.ndarray) -> str:
     """The rendering for this suite's kind of frame."""
     if suite.kind == "panda":
-        from carverify.panda import frame_settings
+        from carverify.envs.panda import frame_settings
 
         settings = frame_settings(suite)
         return panda_text(frame, settings["span"] / settings["width"])

@@ -64,7 +64,7 @@ def test_minigrid_text_names_the_objects_and_the_agent():
 @pytest.mark.parametrize("suite_name", ["panda-push-pixels", "panda-slide-pixels"])
 def test_panda_cube_target_distance_read_from_pixels(suite_name):
     from carverify.episodes import expert_episodes_for
-    from carverify.panda import frame_settings
+    from carverify.envs.panda import frame_settings
     from carverify.suite import load_suite
 
     suite = load_suite(suite_name)
