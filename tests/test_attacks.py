@@ -53,9 +53,9 @@ MIN_ATTACKS_PER_FAMILY = 6
 # audit: the sandbox's own temp dirs are redirected into the test's private temp dir
 # (and each one it creates is checked to be gone), and every file an attack would
 # create carries MARKER, which is flagged wherever it appears.
-# pymp-/SB3-: multiprocessing and stable-baselines3 runs elsewhere on the machine (the
-# sandbox uses neither).
-FOREIGN_TMP_PREFIXES = ("bash_tool_", "bash_jobs.", "pytest-of-", "tmp", "carverify-sbx-", "pymp-", "SB3-")
+# pymp-/SB3-/pip-: multiprocessing, stable-baselines3 and pip runs elsewhere on the machine (the
+# sandbox uses none of them).
+FOREIGN_TMP_PREFIXES = ("bash_tool_", "bash_jobs.", "pytest-of-", "tmp", "carverify-sbx-", "pymp-", "SB3-", "pip-")
 REPO = Path(__file__).resolve().parents[1]
 
 # SECURITY.md technique families -> corpus family.  "Semantic drift" (numba widens
