@@ -47,8 +47,8 @@ def test_an_audit_that_breaks_reports_error_and_exits_3(tmp_path):
     assert "Traceback" not in out.stderr
     assert out.stdout.strip().splitlines()[-1].startswith("ERROR ")
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["verdict"] == "error"
-    assert [s["status"] for s in report["stages"]] == ["passed", "passed", "error"]
+    assert report["verdict"] == "error" and len(report["reports"]) == 1
+    assert [s["status"] for s in report["reports"][0]["stages"]] == ["passed", "passed", "error"]
 
 
 def _children_of(pid: int) -> list[int]:
