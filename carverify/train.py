@@ -617,11 +617,11 @@ class TrainCallback(BaseCallback):
         """The training envs' reward-path counters (steps served by the memo, faults, monitor), summed."""
         from carverify.deploy.reward import summed_stats
 
-        try:
-            stats = self.training_env.get_attr("deploy_stats")
-        except AttributeError:   # no program on this run's envs
+        # Ask first: a SubprocVecEnv worker dies on a get_attr that raises (a sparse run's envs
+        # have no program), and training then waits on it.
+        if not self.training_env.has_attr("deploy_stats"):
             return {}
-        return summed_stats(stats)
+        return summed_stats(self.training_env.get_attr("deploy_stats"))
 
     def _evaluate(self) -> bool:
         start = time.perf_counter()

@@ -15,10 +15,18 @@ verdict *and* the host's state"):
   line carries the attack marker;
 - wall time under the child's wall-clock limit plus a margin;
 - the report stays small (an output flood must not flood the report);
-- the parent is alive and numpy still works.
+- the parent is alive and its numpy untouched: the same module, the same functions,
+  the same error, print and random state as before the audit.
+
+Every expectation set names the layer that stops the attack (see tests/corpus/attacks.py);
+`test_expectations_name_the_layer_that_stops_the_attack` checks that against the static
+layers.  Attacks the static layers let through reach the sandbox: RestrictedPython's own
+refusal (CV211), a module that fails to load (CV309), and, with the properties stage,
+nondeterminism (CV403).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -31,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corpus.attacks import ATTACKS, BASE_PROGRAM, FAMILIES, MARKER
+from corpus.attacks import ATTACKS, BASE_PROGRAM, FAMILIES, MARKER, PROPERTY_ATTACKS
 
 SUITE = "minigrid-doorkey-5x5"
 STAGES = ("parse", "policy", "restricted")
@@ -45,7 +53,9 @@ MIN_ATTACKS_PER_FAMILY = 6
 # audit: the sandbox's own temp dirs are redirected into the test's private temp dir
 # (and each one it creates is checked to be gone), and every file an attack would
 # create carries MARKER, which is flagged wherever it appears.
-FOREIGN_TMP_PREFIXES = ("bash_tool_", "bash_jobs.", "pytest-of-", "tmp", "carverify-sbx-")
+# pymp-/SB3-/pip-: multiprocessing, stable-baselines3 and pip runs elsewhere on the machine (the
+# sandbox uses none of them).
+FOREIGN_TMP_PREFIXES = ("bash_tool_", "bash_jobs.", "pytest-of-", "tmp", "carverify-sbx-", "pymp-", "SB3-", "pip-")
 REPO = Path(__file__).resolve().parents[1]
 
 # SECURITY.md technique families -> corpus family.  "Semantic drift" (numba widens
@@ -67,6 +77,23 @@ def _audit(source: str):
     from carverify.audit import audit_source
 
     return audit_source(source, SUITE, stages=STAGES)
+
+
+@functools.cache
+def _static_codes(source: str) -> frozenset[str]:
+    """The codes the in-process layers (parse, policy) give; empty if they let it through."""
+    from sandbox.policy import check_policy
+    from sandbox.source import parse_source
+
+    tree, issues = parse_source(source)
+    if tree is not None and not issues:
+        _, issues = check_policy(tree)
+    return frozenset(issue.code for issue in issues)
+
+
+def _is_static(code: str) -> bool:
+    # CV211 is a CV2xx code, but RestrictedPython runs in the sandbox child, after the policy.
+    return code[2] in "12" and code != "CV211"
 
 
 def _describe(report) -> str:
@@ -211,12 +238,38 @@ def _assert_host_clean(host, before, report) -> None:
     assert not problems, "\n".join(problems) + "\n" + _describe(report)
 
 
+def _numpy_state() -> dict:
+    """What an attack that reached the parent's numpy would change: the module object, every
+    public attribute's identity, and numpy's global error, print and random state."""
+    import sys
+
+    return {
+        "module": id(sys.modules["numpy"]),
+        "attributes": {name: id(getattr(np, name)) for name in dir(np) if not name.startswith("_")},
+        "ufunc add": id(np.add), "ndarray.sum": id(np.ndarray.sum),
+        "errstate": np.geterr(),
+        "printoptions": {k: v for k, v in np.get_printoptions().items() if k != "legacy"},
+        "random": repr(np.random.get_state(legacy=False)),
+    }
+
+
 def _snapshot(host) -> dict:
     return {
         "cwd": _tree(host["cwd"]),
         "/tmp": _listdir("/tmp"),
         "children": _children(),
+        "numpy": _numpy_state(),
     }
+
+
+def _assert_parent_numpy_intact(before) -> None:
+    after = _numpy_state()
+    changed = sorted(key for key in before if before[key] != after[key])
+    detail = {key: (before[key], after[key]) for key in changed if key != "attributes"}
+    if "attributes" in changed:
+        detail["attributes"] = sorted(name for name in set(before["attributes"]) | set(after["attributes"])
+                                      if before["attributes"].get(name) != after["attributes"].get(name))
+    assert not changed, f"the parent's numpy changed during the audit: {detail}"
 
 
 # --------------------------------------------------------------------------- tests
@@ -249,10 +302,66 @@ def test_attack_is_rejected_and_host_untouched(attack, host):
         f"{attack.id}: audit took {elapsed:.1f}s, limit {wall}s + {WALL_MARGIN_SECONDS}s\n{_describe(report)}")
 
     _assert_host_clean(host, before, report)
+    _assert_parent_numpy_intact(before["numpy"])
 
-    # The parent is alive (we are running) and its numpy is intact.
-    assert int(np.arange(10).sum()) == 45
-    assert np.count_nonzero(np.eye(3)) == 3
+
+def test_parent_numpy_check_sees_a_change():
+    """The intact-numpy check must be able to fail: change numpy's global state and look."""
+    before = _numpy_state()
+    old = np.seterr(over="raise")
+    try:
+        with pytest.raises(AssertionError, match="errstate"):
+            _assert_parent_numpy_intact(before)
+    finally:
+        np.seterr(**old)
+    _assert_parent_numpy_intact(before)
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.id for a in ATTACKS])
+def test_expectations_name_the_layer_that_stops_the_attack(attack):
+    """An attack the static layers reject never reaches the sandbox, so its set may name only
+    static codes; one they let through may name only codes the sandbox gives."""
+    static = _static_codes(attack.source)
+    if static:
+        assert static & attack.expect, f"{attack.id}: static layers give {sorted(static)}"
+        later = sorted(c for c in attack.expect if not _is_static(c))
+        assert not later, f"{attack.id}: rejected by {sorted(static)} before the sandbox runs, yet lists {later}"
+    else:
+        earlier = sorted(c for c in attack.expect if _is_static(c))
+        assert not earlier, f"{attack.id}: parse and policy let it through, yet it lists {earlier}"
+
+
+def test_each_sandbox_layer_has_attacks_that_reach_it():
+    """CV211 (RestrictedPython), CV309 (module load) and CV403 (determinism) each have attacks
+    the static layers let through and that name only that layer's code."""
+    for code, attacks in (("CV211", ATTACKS), ("CV309", ATTACKS), ("CV403", PROPERTY_ATTACKS)):
+        reaching = [a.id for a in attacks if a.expect == {code} and not _static_codes(a.source)]
+        assert len(reaching) >= (1 if code == "CV403" else 3), (code, reaching)
+
+
+@pytest.mark.parametrize("attack", PROPERTY_ATTACKS, ids=[a.id for a in PROPERTY_ATTACKS])
+def test_property_attack_is_rejected_by_the_properties_stage(attack, host, monkeypatch):
+    """The real sandbox and the real properties stage (hypothesis) on a program that passes
+    every earlier stage.  The stage's compiled-twin comparison (CV602's concern) is left out:
+    numba refuses to compile a write into a module constant, and finding that out costs
+    about a minute on a loaded 2-core machine; the determinism property does not use it."""
+    import carverify.stages.properties as properties
+    from carverify.audit import audit_source
+    from carverify.config import AuditConfig
+
+    monkeypatch.setattr(properties, "_compiled_twin", lambda *args, **kwargs: (None, None))
+    before = _snapshot(host)
+    config = AuditConfig(hypothesis_examples=5, max_suite_frames=16, artifacts_dir=str(host["cwd"] / "art"))
+    report = audit_source(attack.source, SUITE, stages=STAGES + ("properties",), config=config)
+    assert [(s.stage, s.status) for s in report.stages] == [
+        ("parse", "passed"), ("policy", "passed"), ("restricted", "passed"), ("properties", "failed")], \
+        _describe(report)
+    assert report.verdict == "rejected" and {f.code for f in report.findings} == attack.expect, _describe(report)
+    saved = [f.data["counterexample"] for f in report.findings]
+    assert all(Path(p).parent == host["cwd"] / "art" for p in saved), saved
+    before["cwd"] |= {"art", *(os.path.join("art", Path(p).name) for p in saved)}
+    _assert_host_clean(host, before, report)
+    _assert_parent_numpy_intact(before["numpy"])
 
 
 def test_attack_ids_are_unique_and_codes_known():
@@ -279,11 +388,9 @@ def test_every_family_has_enough_attacks():
 
 def test_security_md_families_are_all_mapped():
     """A family added to the threat model must get attacks (or a stated reason) here."""
-    candidates = [REPO / "SECURITY.md", REPO / "docs" / "SECURITY.md", REPO.parent / "shared" / "SECURITY.md"]
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
-        pytest.skip("SECURITY.md not found")
-    text = path.read_text(encoding="utf-8")
+    # docs/SECURITY.md is the threat model's copy in the repository (a clean clone has nothing
+    # else), so this runs everywhere instead of skipping.
+    text = (REPO / "docs" / "SECURITY.md").read_text(encoding="utf-8")
     section = text.split("Technique families", 1)[-1]
     headings = re.findall(r"^- ([A-Z][A-Za-z /]+?):", section, flags=re.M)
     assert headings, "no technique families found in SECURITY.md"

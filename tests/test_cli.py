@@ -28,7 +28,10 @@ def test_help_is_instant_and_imports_nothing_heavy():
     start = time.monotonic()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "HEAVY []" in out.stdout
-    assert time.monotonic() - start < 5
+    assert out.stdout.startswith("usage: carverify audit "), out.stdout[:300]
+    for option in ("--suite", "--stages", "--json", "--junit", "--sarif", "--no-track"):
+        assert option in out.stdout, option
+    assert time.monotonic() - start < 60   # a backstop; the import cost is what HEAVY checks
 
 
 def test_accepted_exit_0():

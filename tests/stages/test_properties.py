@@ -173,3 +173,21 @@ def test_a_correct_program_agrees_with_its_compiled_twin(tmp_path):
     assert stage.status == "passed", [f.render() for f in stage.findings]
     assert stage.metrics["compiled_twin"] == 1.0
     assert stage.metrics["compiled_calls"] >= len(("has_key", "door_open", "at_goal")) * 10
+
+
+def test_counterexamples_go_to_the_cache_not_the_working_directory(tmp_path, monkeypatch):
+    """Without --artifacts-dir a counterexample lands in carverify's cache folder ($CARVERIFY_CACHE),
+    so an audit run by a test in the checkout leaves nothing there."""
+    from carverify.stages.properties import _save_counterexample
+
+    class Candidate:
+        sha256 = "ab" * 32
+
+    failure = PropertyFailure("CV401", "has_key", "raised", None)
+    frame = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CARVERIFY_CACHE", str(tmp_path / "cache"))
+    path = _save_counterexample(frame, Candidate(), failure, AuditConfig())
+    assert path.parent == tmp_path / "cache" / "counterexamples"
+    assert not (tmp_path / ".carverify-cache").exists()
+    np.testing.assert_array_equal(np.load(path), frame)
