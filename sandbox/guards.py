@@ -93,7 +93,9 @@ def freeze_constants(namespace: dict) -> None:
 def _frozen(value):
     if isinstance(value, np.ndarray):
         value.setflags(write=False)
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):
+        # Into tuples too: an array kept inside a module tuple was a writable counter that
+        # survived between calls (CALLS = (np.array((0,)),)).
         return tuple(_frozen(v) for v in value)
     elif isinstance(value, dict):
         return types.MappingProxyType({k: _frozen(v) for k, v in value.items()})

@@ -1347,21 +1347,20 @@ add("subtask-name-rebound", X, inject("at_goal = has_key", at="end"),
 
 # ==================================================== reaching the properties stage
 
-# Attacks only the properties stage can see: each passes parse, policy and the
-# restricted run on the suite's frames, then fails a property on a generated observation.
-# tests/test_attacks.py audits them with the properties stage included.
+# Attacks only the properties stage can see: each would pass parse, policy and the restricted
+# run on the suite's frames, then fail a property on a generated observation.  None is left:
+# the last one kept a counter in an array inside a module-level tuple, which stayed writable
+# until sandbox.guards froze constants all the way down; it is now an ordinary attack (CV305).
+# The determinism layer (CV403) stays as defence in depth and is tested directly
+# (tests/test_attacks.py::test_the_determinism_property_rejects_two_different_answers).
 PROPERTY_ATTACKS: list[Attack] = []
 
-# Module constants are frozen (arrays read-only, lists tuples, dicts read-only), but an
-# array inside a module-level tuple stays writable (sandbox.guards._frozen does not descend
-# into tuples): a counter kept there survives between calls, so the same frame gets a
-# different answer on the next call.  Only the determinism property (CV403) catches it.
-PROPERTY_ATTACKS.append(Attack("nondeterminism-call-counter-in-module-tuple", N, inject(
+add("call-counter-in-module-tuple", N, inject(
     "CALLS = (np.array((0,)),)", at="top").replace(
     '    """The key was picked up: no key-yellow pixels are left on the floor."""',
     '    """The key was picked up: no key-yellow pixels are left on the floor."""\n'
     '    count = CALLS[0]\n    count[0] = count[0] + 1\n    if count[0] % 2 == 0:\n        return False'),
-    frozenset({"CV403"})))
+    "CV305")
 
 # --------------------------------------------------------------------------- checks
 
