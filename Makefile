@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements.lock
 test: install
 	$(BIN)/python -m pytest -q -n 2 -m "not corpus and not long"
 
-# Ray training and cluster runs and the DoorKey-8x8 generate acceptance run (about 12 min).
+# Ray training and cluster runs, the DoorKey-8x8 generate acceptance run, the wheel and user-suite runs, and the slowest coverage, deploy and cache tests.
 test-long: install
 	$(BIN)/python -m pytest -q -n 2 -m long
 

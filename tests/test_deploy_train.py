@@ -118,7 +118,8 @@ def test_a_hostile_program_stops_training_with_one_line(suites_root, tmp_path, c
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["raise_zero.py", "hang.py"])
+# CI keeps raise_zero.py; the hang under "zero" (53 s) runs in make test-long, next to the hang under "stop".
+@pytest.mark.parametrize("name", ["raise_zero.py", pytest.param("hang.py", marks=pytest.mark.long)])
 def test_zero_policy_trains_to_the_end_and_logs_the_fault_count(suites_root, tmp_path, capsys, name):
     code, uri = train(tmp_path, name, "--on-fault", "zero")
     out, err = capsys.readouterr()
