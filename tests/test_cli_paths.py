@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proc_tree import children_of
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = ROOT / "examples" / "good_vectorized.py"
@@ -51,28 +52,15 @@ def test_an_audit_that_breaks_reports_error_and_exits_3(tmp_path):
     assert [s["status"] for s in report["reports"][0]["stages"]] == ["passed", "passed", "error"]
 
 
-def _children_of(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
 def test_ctrl_c_exits_130_without_a_traceback(tmp_path):
     """SIGINT while the audit waits on its sandbox child: one line, exit 130, the child gone."""
     proc = subprocess.Popen([sys.executable, "-m", "carverify.cli", "audit", str(GOOD), "--suite", SUITE,
                              "--no-track"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300   # a generous backstop: the child starts within seconds
-        while not _children_of(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        while not children_of(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        children = _children_of(proc.pid)
+        children = children_of(proc.pid)
         assert children, "the audit never started a sandbox child"
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=120)

@@ -547,21 +547,25 @@ def _realise(scene: _Scene, spec: _Spec) -> bool:
 
 
 # -- describing a state ------------------------------------------------------------------------
-def _side(vector) -> str:
-    """Where a horizontal offset points, from the robot's point of view (+x away from it, +y left)."""
-    x, y = float(vector[0]), float(vector[1])
-    angle = math.degrees(math.atan2(y, x)) % 360.0
-    words = ["beyond", "beyond and left of", "left of", "on the robot's side and left of",
-             "on the robot's side of", "on the robot's side and right of", "right of", "beyond and right of"]
+_SIDES = ("beyond", "beyond and left of", "left of", "on the robot's side and left of",
+          "on the robot's side of", "on the robot's side and right of", "right of", "beyond and right of")
+_HEADINGS = ("away from the robot", "away and to the left", "to the left", "towards the robot and to the left",
+             "towards the robot", "towards the robot and to the right", "to the right", "away and to the right")
+
+
+def _compass(vector, words) -> str:
+    """The one of eight words a horizontal vector points to (+x away from the robot, +y left)."""
+    angle = math.degrees(math.atan2(float(vector[1]), float(vector[0]))) % 360.0
     return words[int((angle + 22.5) // 45.0) % 8]
+
+
+def _side(vector) -> str:
+    """Where a horizontal offset points, from the robot's point of view."""
+    return _compass(vector, _SIDES)
 
 
 def _heading(vector) -> str:
-    x, y = float(vector[0]), float(vector[1])
-    angle = math.degrees(math.atan2(y, x)) % 360.0
-    words = ["away from the robot", "away and to the left", "to the left", "towards the robot and to the left",
-             "towards the robot", "towards the robot and to the right", "to the right", "away and to the right"]
-    return words[int((angle + 22.5) // 45.0) % 8]
+    return _compass(vector, _HEADINGS)
 
 
 def describe(state: np.ndarray, *, noun: str = "cube", rest_z: float = 0.02) -> str:

@@ -10,6 +10,7 @@ from carverify.candidate import Candidate
 from carverify.config import AuditConfig
 from carverify.stages import compile as compile_stage
 from carverify.suite import load_suite
+from proc_tree import children_of
 
 SUITE = "minigrid-doorkey-5x5"
 STAGES = ("parse", "policy", "restricted", "compile")
@@ -195,25 +196,11 @@ def at_goal(obs):
 '''
 
 
-def _children() -> list[int]:
-    me = str(os.getpid())
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if stat.rsplit(")", 1)[1].split()[1] == me:
-                kids.append(int(entry))
-    return kids
-
-
 def audit(source, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    before = set(_children())
+    before = set(children_of(os.getpid()))
     report = audit_source(source, SUITE, stages=STAGES, config=AuditConfig(artifacts_dir=str(tmp_path)))
-    assert set(_children()) <= before, "a sandbox child outlived its audit"
+    assert set(children_of(os.getpid())) <= before, "a sandbox child outlived its audit"
     assert os.listdir(tmp_path) == [], "the audit wrote into the working directory"
     return report
 
