@@ -66,7 +66,7 @@ def check_coverage(candidate, suite, *, config: AuditConfig = AuditConfig()) -> 
 def _interpreter(candidate, config):
     """A fresh restricted child: the audit's own has spent part of its CPU allowance already,
     and the comparison's cost scales with the suite, not with the program.  Started before the
-    compiled run, its wall-clock backstop also spans that run (2.8 s warm at load 10 on
+    compiled run, its wall-clock backstop also spans that run (the whole stage took 17 s at load 12 on
     DoorKey-8x8's 16,750 states), far inside the 240 s."""
     from sandbox import Sandbox
 
