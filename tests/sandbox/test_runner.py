@@ -132,12 +132,13 @@ def _starve(pid: int, stop: threading.Event, stopped: float, running: float) -> 
 
 def test_a_starved_child_is_not_timed_out_by_the_wall_clock():
     """Each call takes far longer than call_seconds of wall time, but not of CPU: no finding."""
-    limits = Limits(call_seconds=0.3)
+    # 0.6 s keeps a call 4-12x under the limit even when a busy host inflates its CPU time.
+    limits = Limits(call_seconds=0.6)
     heavy = SLOW_CHECK  # 0.05-0.15 s of CPU per call
     with Sandbox(heavy, limits) as box:
         assert box.load().ok
         stop = threading.Event()
-        starver = threading.Thread(target=_starve, args=(box._child.proc.pid, stop, 0.3, 0.05), daemon=True)
+        starver = threading.Thread(target=_starve, args=(box._child.proc.pid, stop, 0.6, 0.05), daemon=True)
         starver.start()
         try:
             batch = box.call(["a"], np.zeros((4, 40, 40, 3), np.uint8))
