@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from carverify.candidate import Candidate
@@ -54,20 +55,23 @@ def audit_source(source: str, suite, *, path: str = "program.py", stages=None,
     start = time.perf_counter()
     candidate = Candidate(source, path)
     results: list[StageResult] = []
+    # A stage may leave part of its work to run after the next stage (properties: the compiled
+    # comparison, which waits for numba).  If that next stage rejects the program the part is
+    # dropped and said so; otherwise it runs before anything later, so a stage still runs only
+    # if every earlier one passed.
+    pending: list[tuple[int, object, dict]] = []
+    candidate.defer = lambda stage, finish, abandoned: pending.append((len(results), finish, abandoned))
     try:
         for name in stages:
-            if results and results[-1].status in ("failed", "error", "skipped"):
+            if any(r.status in ("failed", "error", "skipped") for r in results):
                 results.append(StageResult(name, "skipped"))
                 continue
-            try:
-                results.append(stage_function(name)(candidate, suite, config=config))
-                if name == "policy" and results[-1].status == "passed" and _NATIVE_STAGES & set(stages):
-                    from carverify.stages.compile import prefetch_twin
-                    prefetch_twin(candidate, suite, config)
-            except Exception as exc:  # noqa: BLE001 - a broken stage is an error, never a verdict
-                from carverify.result import Finding
-                results.append(StageResult(name, "error", [Finding("CV000", f"internal error in stage {name}: "
-                                                                   f"{type(exc).__name__}: {exc}")]))
+            results.append(_run_stage(name, candidate, suite, config))
+            if name == "policy" and results[-1].status == "passed" and _NATIVE_STAGES & set(stages):
+                from carverify.stages.compile import prefetch_twin
+                prefetch_twin(candidate, suite, config)
+            _settle(pending, results, rejected=results[-1].status in ("failed", "error"), before=len(results) - 1)
+        _settle(pending, results, rejected=False, before=len(results))
     finally:
         candidate.close()
     # Saved counterexamples travel with the report (MLflow logs them as artifacts).
@@ -76,6 +80,33 @@ def audit_source(source: str, suite, *, path: str = "program.py", stages=None,
     return AuditReport(program_path=path, program_sha256=candidate.sha256, suite=suite.name,
                        stages=results, limits=config.limits.to_dict(), seconds=time.perf_counter() - start,
                        artifacts=artifacts)
+
+
+def _run_stage(name: str, candidate, suite, config) -> StageResult:
+    try:
+        return stage_function(name)(candidate, suite, config=config)
+    except Exception as exc:  # noqa: BLE001 - a broken stage is an error, never a verdict
+        return _internal_error(name, exc)
+
+
+def _internal_error(name: str, exc: Exception) -> StageResult:
+    from carverify.result import Finding
+
+    return StageResult(name, "error", [Finding("CV000", f"internal error in stage {name}: "
+                                               f"{type(exc).__name__}: {exc}")])
+
+
+def _settle(pending: list, results: list[StageResult], *, rejected: bool, before: int) -> None:
+    """Finish (or, after a rejection, drop) the deferred work of stages before index `before`."""
+    while pending and pending[0][0] < before:
+        index, finish, abandoned = pending.pop(0)
+        if rejected:
+            results[index] = replace(results[index], skipped_checks={**results[index].skipped_checks, **abandoned})
+            continue
+        try:
+            results[index] = finish()
+        except Exception as exc:  # noqa: BLE001
+            results[index] = _internal_error(results[index].stage, exc)
 
 
 def audit_file(path: str | Path, suite, **kwargs) -> AuditReport:

@@ -17,6 +17,9 @@ class Candidate:
     info: ProgramInfo | None = None       # set by the policy stage
     # Restricted-run results reused by later stages: function -> per-frame values.
     suite_values: dict[str, list] = field(default_factory=dict)
+    # Set by the audit: defer(stage, finish, abandoned) lets a stage finish after the next one
+    # (see audit_source); None when a stage is called on its own.
+    defer: object = None
     _box: Sandbox | None = None
     _native: Sandbox | None = None
     _prefetch: threading.Thread | None = None

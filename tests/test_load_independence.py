@@ -1,8 +1,9 @@
 """Verdicts do not depend on machine load (issue 11).
 
 Five correct programs (on DoorKey-5x5; two DoorKey-8x8 ones more in make test-long) are
-audited on the machine as it is, then again while two busy-loop processes (`python -c "while True: pass"`, started and killed here) compete for
-the CPUs.  Limits count CPU time and the wall clock is only a backstop, so the verdicts
+audited on the machine as it is, then again while two busy-loop processes (`python -c
+"while True: pass"`, started and killed here) compete for the CPUs.  Limits count CPU
+time and the wall clock is only a backstop, so the verdicts
 and finding codes must be identical, and every program accepted both times.  Before
 the limits counted CPU time, programs flipped between accepted and CV601 ("did not
 finish compiling within 25 s") across identical runs on a loaded machine.

@@ -177,6 +177,7 @@ def _checker(box, subtasks, line_of, record, budget: float = float("inf"), dense
             if first != second:
                 raise PropertyFailure("CV403", name, f"returned {first} then {second} on the same observation",
                                       line_of.get(name))
+        record.setdefault("examples", []).append((frame, description, {name: batch.values[name][0] for name in fns}))
         if native is not None and "native_death" not in record:
             _compare_compiled(native, fns, frame, description, batch, line_of, record)
     return check
@@ -202,42 +203,117 @@ def _compare_compiled(native, fns, frame, description, interpreted, line_of, rec
 
 
 def check_properties(candidate, suite, *, config: AuditConfig = AuditConfig()) -> StageResult:
+    """Hypothesis over the interpreted program, then every generated observation through the twin.
+
+    The twin is compiled in the background (audit.py); waiting for it here would hold every
+    program, even one the trajectories stage rejects at once, for the whole compile.  So when
+    the audit allows it (`candidate.defer`), the compiled comparison is registered to run after
+    the next stage and this returns the interpreted result; otherwise it runs now.
+    """
     start = time.perf_counter()
     box, skip = loaded_sandbox(candidate, suite, config, "properties")
     if skip:
         return skip
+    subtasks = list(candidate.info.subtasks)
+    fns = subtasks + dense_terms(candidate)
+    record: dict = {"examples": []}
+    frames = frames_for(suite, config.max_suite_frames)
+    findings = _hypothesis(box, candidate, suite, config, frames, record, native=None)
+    metrics = {"examples": float(config.hypothesis_examples), "calls": float(record.get("calls", 0)),
+               "compiled_calls": 0.0, "compiled_twin": 0.0}
+    interpreted = StageResult("properties", "failed" if findings else "passed", findings, metrics,
+                              time.perf_counter() - start)
+    if findings:
+        return interpreted
+
+    def compared() -> StageResult:
+        return _compare_examples(box, candidate, suite, config, frames, fns, record, interpreted)
+    if candidate.defer is not None:
+        candidate.defer("properties", compared,
+                        {"compiled twin": "not compared: a later stage rejected the program first"})
+        return interpreted
+    return compared()
+
+
+def _hypothesis(box, candidate, suite, config, frames, record, native) -> list[Finding]:
+    """Run the properties (and, with `native`, the compiled comparison) under hypothesis."""
     from hypothesis import HealthCheck, Phase, given, settings
 
-    subtasks = list(candidate.info.subtasks)
-    record: dict = {}
     budget = float(suite.budget.get("interpreted_call_seconds", DEFAULT_CALL_BUDGET))
-    frames = frames_for(suite, config.max_suite_frames)
-    native, trouble = _compiled_twin(candidate, subtasks + dense_terms(candidate), frames, config)
-    if trouble is not None:
-        return StageResult("properties", "error", [trouble], {}, time.perf_counter() - start)
-    check = _checker(box, subtasks, candidate.info.functions, record, budget, dense_terms(candidate), native)
+    check = _checker(box, list(candidate.info.subtasks), candidate.info.functions, record, budget,
+                     dense_terms(candidate), native)
     runner = settings(max_examples=config.hypothesis_examples, deadline=None, database=None,
                       derandomize=True, report_multiple_bugs=False, print_blob=False,
                       suppress_health_check=list(HealthCheck),
                       phases=(Phase.explicit, Phase.generate, Phase.shrink))(
         given(observations(frames, suite_colours=getattr(suite, "kind", "minigrid") != "minigrid"))(check))
-    findings: list[Finding] = []
     try:
         runner()
     except PropertyFailure as failure:
-        findings.append(_finding(failure, record["last"], candidate, config))
+        return [_finding(failure, record["last"], candidate, config)]
     except Exception as exc:  # noqa: BLE001 - hypothesis wraps flaky failures (e.g. a timeout that comes and goes)
         failure = _property_failure_in(exc)
         if failure is None:
             raise
-        findings.append(_finding(failure, record["last"], candidate, config))
-    if not findings and "native_death" in record:
+        return [_finding(failure, record["last"], candidate, config)]
+    if "native_death" in record:
         frame, description, dead = record["native_death"]
-        findings.append(_native_death_finding(dead, (frame, description), subtasks, candidate, config))
-    metrics = {"examples": float(config.hypothesis_examples), "calls": float(record.get("calls", 0)),
-               "compiled_calls": float(record.get("compiled_calls", 0)), "compiled_twin": float(native is not None)}
-    return StageResult("properties", "failed" if findings else "passed", findings, metrics,
-                       time.perf_counter() - start)
+        return [_native_death_finding(dead, (frame, description), list(candidate.info.subtasks), candidate, config)]
+    return []
+
+
+def _compare_examples(box, candidate, suite, config, frames, fns, record, interpreted: StageResult) -> StageResult:
+    """Every observation hypothesis generated, through the compiled twin in one batch.
+
+    Only a disagreement pays for hypothesis again (with the twin in the loop), so that the
+    counterexample is shrunk; if that run does not meet it, the generated one is reported.
+    """
+    from carverify.stages.compile import _same
+
+    start = time.perf_counter()
+    metrics = dict(interpreted.metrics)
+
+    def result(status, findings=()):
+        return StageResult("properties", status, list(findings), metrics,
+                           interpreted.seconds + time.perf_counter() - start)
+
+    native, trouble = _compiled_twin(candidate, fns, frames, config)
+    if trouble is not None:
+        return result("error", [trouble])
+    if native is None:  # numba cannot compile it: the compile stage's finding (CV601)
+        return result("passed")
+    examples = record["examples"]
+    metrics.update(compiled_twin=1.0, compiled_calls=float(len(examples) * len(fns)))
+    if not examples:
+        return result("passed")
+    batch = native.call(fns, np.stack([frame for frame, _, _ in examples]), stop_on_error=False, returns=RETURNS)
+    if batch.dead is not None:
+        culprit = _frame_of(batch.dead.message)
+        frame, description, _ = examples[culprit if culprit is not None and culprit < len(examples) else 0]
+        return result("failed", [_native_death_finding(batch.dead, (frame, description), fns, candidate, config)])
+    for index, (frame, description, answers) in enumerate(examples):
+        for name in fns:
+            ours = batch.values[name][index]
+            if _same(ours, answers[name]):
+                continue
+            shrunk = _hypothesis(box, candidate, suite, config, frames, {"examples": []}, native)
+            if shrunk:
+                return result("failed", shrunk)
+            issue = batch.issues.get(name)
+            compiled = (f"error ({issue.message})" if ours is None and issue is not None
+                        and batch.frames.get(name) == index else repr(ours))
+            failure = PropertyFailure("CV602", name, f"compiled {compiled}, interpreted {answers[name]!r}",
+                                      candidate.info.functions.get(name))
+            return result("failed", [_finding(failure, (frame, description), candidate, config)])
+    return result("passed")
+
+
+def _frame_of(message: str) -> int | None:
+    # The sandbox names the frame a dead child was on ("... on frame 12").
+    import re
+
+    found = re.search(r"on frame (\d+)", message)
+    return int(found.group(1)) if found else None
 
 
 def _compiled_twin(candidate, fns, frames, config):

@@ -2,6 +2,7 @@
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,3 +192,39 @@ def test_counterexamples_go_to_the_cache_not_the_working_directory(tmp_path, mon
     assert path.parent == tmp_path / "cache" / "counterexamples"
     assert not (tmp_path / ".carverify-cache").exists()
     np.testing.assert_array_equal(np.load(path), frame)
+
+
+# The 5x5 reference tile_probes.py with COMPILED_ONLY's uint8 clause in has_key: right on every
+# real frame (so the trajectories stage passes), different when compiled on a purple tile.
+TWO_FACED_REFERENCE = (Path(__file__).resolve().parents[2] / "suites/minigrid-doorkey-5x5/programs/tile_probes.py") \
+    .read_text().replace('''def has_key(obs):
+''', '''def has_key(obs):
+    for y in range(4, obs.shape[0], 8):
+        for x in range(4, obs.shape[1], 8):
+            if obs[y, x, 0] + obs[y, x, 2] > 300:
+                return False
+''')
+
+
+def test_the_compiled_comparison_runs_after_trajectories_and_still_rejects(tmp_path):
+    """The twin's answers are compared once the trajectories stage has passed (audit.py defers
+    them so a program trajectories rejects is not held for numba); a disagreement still fails
+    the properties stage, and nothing after trajectories runs."""
+    assert "obs[y, x, 0] + obs[y, x, 2]" in TWO_FACED_REFERENCE
+    report = audit_source(TWO_FACED_REFERENCE, SUITE, stages=STAGES + ("trajectories", "compile"),
+                          config=AuditConfig(artifacts_dir=str(tmp_path)))
+    statuses = {s.stage: s.status for s in report.stages}
+    assert statuses == {"parse": "passed", "policy": "passed", "restricted": "passed", "properties": "failed",
+                        "trajectories": "passed", "compile": "skipped"}, [f.render() for f in report.findings]
+    (f,) = report.stage("properties").findings
+    assert f.code == "CV602" and f.subtask == "has_key" and report.verdict == "rejected"
+
+
+def test_a_program_trajectories_reject_is_not_held_for_the_twin(tmp_path):
+    always_true = Path(__file__).resolve().parents[2] / "suites/minigrid-doorkey-5x5/programs/always_true.py"
+    report = audit_source(always_true.read_text(), SUITE, stages=STAGES + ("trajectories", "compile"),
+                          config=AuditConfig(artifacts_dir=str(tmp_path)))
+    assert report.stage("trajectories").status == "failed" and report.stage("compile").status == "skipped"
+    properties = report.stage("properties")
+    assert properties.status == "passed" and properties.metrics["compiled_calls"] == 0
+    assert properties.skipped_checks == {"compiled twin": "not compared: a later stage rejected the program first"}
