@@ -102,6 +102,27 @@ def main() -> None:
 
     print("sandboxed step: one sandbox request per check call (what a per-step restricted reward costs);"
           " restricted: the call alone inside the child")
+    panda_render_cost()
+
+
+def panda_render_cost(frames: int = 50) -> None:
+    """The Panda pixel suites' frame (TinyRenderer, no GPU): median wall and CPU ms, target < 50 ms."""
+    for name in ("panda-push-pixels", "panda-slide-pixels"):
+        suite = load_suite(name)
+        env = suite.make_env()
+        try:
+            env.reset(seed=0)
+            suite.render(env)   # the first frame prepares the scene
+            wall, cpu = [], []
+            for _ in range(frames):
+                w, c = time.perf_counter(), time.process_time()
+                suite.render(env)
+                wall.append(time.perf_counter() - w)
+                cpu.append(time.process_time() - c)
+        finally:
+            env.close()
+        print(f"{name}: render {statistics.median(wall) * 1e3:.1f} ms wall, {statistics.median(cpu) * 1e3:.1f} ms "
+              f"CPU per frame (median of {frames}; target < 50 ms)")
 
 
 if __name__ == "__main__":

@@ -174,6 +174,9 @@ def _episodes(suite: Suite, policy: str, seeds, horizon: int | None, switch_afte
             continue
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             pass  # missing or unreadable: simulate afresh
+        if env is not None and not suite.adapter.reset_is_clean:
+            env.close()
+            env = None
         env = env if env is not None else suite.make_env()
         ep = simulate(suite, int(seed), policy, horizon, env=env, switch_after=switch_after,
                       script=None if scripts is None else scripts[seed])

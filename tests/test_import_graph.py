@@ -11,9 +11,6 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SIMULATORS = ("minigrid", "panda_gym", "pybullet")
-# Known exception, to move behind the adapter: frames-as-text (issue 15) draws MiniGrid's objects
-# with minigrid's own renderer to read a frame back as text.
-NOT_YET_BEHIND_AN_ADAPTER = {"carverify.generate.frames_text"}
 
 
 def _modules() -> dict[str, pathlib.Path]:
@@ -112,5 +109,4 @@ def test_carverify_imports_have_no_cycle():
 def test_only_the_adapters_import_a_simulator():
     graph = _graph()
     importers = {name for name, (_, outer) in graph.items() if set(outer) & set(SIMULATORS)}
-    importers -= NOT_YET_BEHIND_AN_ADAPTER
     assert importers and all(name.startswith("carverify.envs.") for name in importers), importers

@@ -48,6 +48,11 @@ class EnvAdapter:
     exhaustive_coverage = False
     # Evaluation envs stepped together (one batched policy call): all of them, or one at a time.
     eval_batch: int | None = None
+    # Whether an env's reset(seed) leaves nothing of earlier episodes behind.  When it does
+    # not (PyBullet keeps its contact solver's warm start across resets), every recorded
+    # episode gets an env of its own, so an episode depends on its seed alone and never on
+    # which episodes the cache already held.
+    reset_is_clean = True
 
     # -- the environment and what a program sees -----------------------------------------
     def make_env(self, suite, render_mode: str | None = None):
@@ -60,6 +65,11 @@ class EnvAdapter:
 
     def observe(self, suite, env) -> np.ndarray:
         raise NotImplementedError(f"adapter {self.name!r} does not say what a program sees")
+
+    def frame_text(self, suite, frame: np.ndarray) -> str | None:
+        """The frame in words for a model that cannot see images; None: the generic colour
+        reading (carverify/generate/frames_text.py)."""
+        return None
 
     def state_key(self, env) -> Hashable | None:
         """A key of everything observe() reads, for the reward memo; None: no memo."""

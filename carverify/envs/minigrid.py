@@ -55,6 +55,11 @@ class MiniGridAdapter(EnvAdapter):
         return (grid.width, tuple([o.encode() if o is not None else None for o in grid.grid]),
                 tuple(u.agent_pos), u.agent_dir, carrying)
 
+    def frame_text(self, suite, frame: np.ndarray) -> str | None:
+        from carverify.envs.minigrid_text import minigrid_text
+
+        return minigrid_text(frame, suite.tile_size)
+
     def success(self, reward: float, terminated: bool, info: dict) -> bool:
         return bool(terminated) and float(reward) > 0
 

@@ -1,170 +1,33 @@
 """Frames as text, for models that cannot see images: what each frame's pixels show, in words.
 
-MiniGrid frames are read tile by tile: each tile is matched against MiniGrid's own
-tile renderer (every object, colour, door state, agent direction, highlighted or not),
-so the grid printed is recovered from the pixels alone, never from the simulator's state.
-Panda pixel frames are read by colour: the cube's and the target's centroids and sizes.
+Each adapter reads its own kind of frame (carverify/envs: MiniGrid tile by tile against
+MiniGrid's renderer, Panda by colour); any other RGB suite gets the generic reading here,
+its main colours and where they lie, so a text-only model can still be used on a user's
+own environment.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
-
 import numpy as np
-
-DIRECTIONS = ("east", "south", "west", "north")   # MiniGrid agent_dir 0..3
-AGENT_MARK = (">", "v", "<", "^")
-LEGEND = ("W wall, . floor, K key, O ball, B box, D locked door, d closed door, / open door, "
-          "G goal, L lava; > v < ^ the agent facing east, south, west, north")
-_MARK = {"wall": "W", "key": "K", "ball": "O", "box": "B", "goal": "G", "lava": "L"}
-
-
-@dataclass(frozen=True)
-class Tile:
-    kind: str                    # "floor", "wall", "key", "door", "goal", ...
-    color: str | None = None
-    state: str | None = None     # doors: "locked", "closed", "open"
-    agent: int | None = None     # the agent's direction if it stands here
-    highlighted: bool = False
-    distance: int = 0            # L1 distance to the best reference tile (0 = exact)
-
-    @property
-    def mark(self) -> str:
-        if self.agent is not None:
-            return AGENT_MARK[self.agent]
-        if self.kind == "door":
-            return {"locked": "D", "closed": "d", "open": "/"}[self.state]
-        return _MARK.get(self.kind, ".")
-
-    def words(self) -> str:
-        if self.kind == "door":
-            return f"{self.color} door ({self.state})"
-        return f"{self.color} {self.kind}" if self.color and self.kind not in ("wall", "lava") else self.kind
-
-
-@lru_cache(maxsize=4)
-def _references(tile_size: int) -> tuple[np.ndarray, tuple[Tile, ...]]:
-    """Every tile MiniGrid can draw at this size: (N, ts, ts, 3) int16 pixels and what each shows."""
-    from minigrid.core.constants import COLOR_NAMES
-    from minigrid.core.grid import Grid
-    from minigrid.core.world_object import Ball, Box, Door, Goal, Key, Lava, Wall
-
-    objects: list[tuple[object, Tile]] = [(None, Tile("floor")), (Wall(), Tile("wall")),
-                                          (Goal(), Tile("goal", "green")), (Lava(), Tile("lava"))]
-    for color in COLOR_NAMES:
-        objects += [(Key(color), Tile("key", color)), (Ball(color), Tile("ball", color)),
-                    (Box(color), Tile("box", color))]
-        for state in ("locked", "closed", "open"):
-            objects.append((Door(color, is_open=state == "open", is_locked=state == "locked"),
-                            Tile("door", color, state)))
-    pixels, tiles = [], []
-    for obj, tile in objects:
-        # The agent stands only on tiles it can enter: floor, goal, open doors (and lava, once).
-        stands = obj is None or tile.kind in ("goal", "lava") or tile.state == "open"
-        for agent in (None, *range(4)) if stands else (None,):
-            for highlight in (False, True):
-                pixels.append(Grid.render_tile(obj, agent_dir=agent, highlight=highlight, tile_size=tile_size))
-                tiles.append(Tile(tile.kind, tile.color, tile.state, agent, highlight))
-    return np.stack(pixels).astype(np.int16), tuple(tiles)
-
-
-def read_grid(frame: np.ndarray, tile_size: int) -> list[list[Tile]]:
-    """The tiles of a MiniGrid frame, row by row, each matched to its nearest reference tile."""
-    frame = np.asarray(frame)
-    rows, cols = frame.shape[0] // tile_size, frame.shape[1] // tile_size
-    refs, tiles = _references(tile_size)
-    flat = refs.reshape(len(tiles), -1)
-    grid = []
-    for r in range(rows):
-        row = []
-        for c in range(cols):
-            patch = frame[r * tile_size:(r + 1) * tile_size, c * tile_size:(c + 1) * tile_size].astype(np.int16)
-            distances = np.abs(flat - patch.reshape(1, -1)).sum(axis=1)
-            best = int(np.argmin(distances))
-            t = tiles[best]
-            row.append(Tile(t.kind, t.color, t.state, t.agent, t.highlighted, int(distances[best])))
-        grid.append(row)
-    return grid
-
-
-def minigrid_text(frame: np.ndarray, tile_size: int) -> str:
-    """A tile map, the objects with their positions, and the highlighted field of view."""
-    grid = read_grid(frame, tile_size)
-    rows, cols = len(grid), len(grid[0]) if grid else 0
-    width = len(str(max(rows, cols) - 1))
-    header = " " * (width + 2) + " ".join(f"{c:>{width}}" for c in range(cols))
-    lines = [f"{rows} rows x {cols} columns of {tile_size}x{tile_size}-pixel tiles "
-             "(row 0 at the top, column 0 at the left):", header]
-    for r, row in enumerate(grid):
-        lines.append(f"{r:>{width}}  " + " ".join(f"{t.mark:>{width}}" for t in row))
-    lines.append(f"Legend: {LEGEND}.")
-    objects = []
-    for r, row in enumerate(grid):
-        for c, t in enumerate(row):
-            if t.agent is not None:
-                objects.append(f"the agent (red triangle) at row {r}, column {c}, facing {DIRECTIONS[t.agent]}"
-                               + (f", standing on the {t.words()}" if t.kind != "floor" else ""))
-            if t.kind not in ("floor", "wall") and t.agent is None:
-                objects.append(f"{t.words()} at row {r}, column {c}")
-    lines.append("Objects: " + ("; ".join(objects) if objects else "none") + ".")
-    lit = [(r, c) for r, row in enumerate(grid) for c, t in enumerate(row) if t.highlighted]
-    if lit:
-        lines.append("Highlighted tiles (the agent's field of view, every pixel blended 30% towards white):")
-        for r, row in enumerate(grid):
-            marks = "".join("*" if t.highlighted else "-" for t in row)
-            if "*" in marks:
-                lines.append(f"  row {r}: {marks}")
-    return "\n".join(lines)
-
-
-# Panda pixel suites: colours as PyBullet's TinyRenderer draws them (shaded, so thresholds).
-def _green(frame: np.ndarray) -> np.ndarray:
-    f = frame.astype(np.int32)
-    return (f[..., 1] > 90) & (f[..., 1] > f[..., 0] + 40) & (f[..., 1] > f[..., 2] + 40)
-
-
-def _red(frame: np.ndarray) -> np.ndarray:
-    f = frame.astype(np.int32)
-    return (f[..., 0] > 120) & (f[..., 0] > f[..., 1] + 60) & (f[..., 0] > f[..., 2] + 60)
-
-
-def blob(mask: np.ndarray) -> tuple[float, float, int, tuple[int, int, int, int]] | None:
-    """(row, column) centroid, pixel count and bounding box (r0, c0, r1, c1) of a mask, or None."""
-    rows, cols = np.nonzero(mask)
-    if len(rows) == 0:
-        return None
-    return (float(rows.mean()), float(cols.mean()), int(len(rows)),
-            (int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())))
-
-
-def panda_text(frame: np.ndarray, metres_per_pixel: float) -> str:
-    """Where the green cube and the red target are, in pixels, and how far apart."""
-    frame = np.asarray(frame)
-    h, w = frame.shape[:2]
-    lines = [f"{h}x{w} pixels (row 0 at the top, column 0 at the left), about "
-             f"{metres_per_pixel * 1000:.1f} mm of table per pixel:"]
-    found = {}
-    for name, mask in (("green cube", _green(frame)), ("red target", _red(frame))):
-        b = blob(mask)
-        found[name] = b
-        if b is None:
-            lines.append(f"- {name}: not visible" + (" (covered by the cube)" if name == "red target" else ""))
-            continue
-        r, c, n, (r0, c0, r1, c1) = b
-        lines.append(f"- {name}: centre at row {r:.1f}, column {c:.1f}; {n} pixels, "
-                     f"rows {r0}-{r1}, columns {c0}-{c1}")
-    cube, target = found["green cube"], found["red target"]
-    if cube and target:
-        d = float(np.hypot(cube[0] - target[0], cube[1] - target[1]))
-        lines.append(f"- cube centre to target centre: {d:.1f} pixels (about {d * metres_per_pixel:.3f} m)")
-    return "\n".join(lines)
 
 
 def frame_text(suite, frame: np.ndarray) -> str:
     """The rendering for this suite's kind of frame."""
-    if suite.kind == "panda":
-        from carverify.envs.panda import frame_settings
+    return suite.adapter.frame_text(suite, frame) or colour_text(frame)
 
-        settings = frame_settings(suite)
-        return panda_text(frame, settings["span"] / settings["width"])
-    return minigrid_text(frame, suite.tile_size)
+
+def colour_text(frame: np.ndarray, most: int = 8, least: float = 0.005) -> str:
+    """The frame's main colours (at least `least` of its pixels), each with its share and extent."""
+    frame = np.asarray(frame)
+    h, w = frame.shape[:2]
+    pixels = frame.reshape(-1, frame.shape[-1])[:, :3]
+    colours, inverse, counts = np.unique(pixels, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(h, w)
+    lines = [f"{h}x{w} pixels (row 0 at the top, column 0 at the left); its main colours (RGB):"]
+    for i in np.argsort(-counts, kind="stable")[:most]:
+        if counts[i] < least * h * w:
+            break
+        rows, cols = np.nonzero(inverse == i)
+        lines.append(f"- {tuple(int(v) for v in colours[i])}: {100 * counts[i] / (h * w):.1f}% of the pixels, "
+                     f"rows {rows.min()}-{rows.max()}, columns {cols.min()}-{cols.max()}, "
+                     f"centre at row {rows.mean():.1f}, column {cols.mean():.1f}")
+    return "\n".join(lines)

@@ -76,16 +76,22 @@ def check_trajectories(candidate, suite, *, config: AuditConfig = AuditConfig())
         progress = np.asarray(batch.values[name], np.float64)
         findings += _progress_findings(name, progress, maps, experts, randoms, suite, line_of, metrics)
     return StageResult("trajectories", "failed" if findings else "passed", findings, metrics,
-                       time.perf_counter() - start, skipped_checks=_skipped_checks(suite))
+                       time.perf_counter() - start,
+                       skipped_checks=_skipped_checks(suite, perturbed=int(metrics["perturbed_episodes"])))
 
 
-def _skipped_checks(suite) -> dict[str, str]:
+def _skipped_checks(suite, perturbed: int = 1) -> dict[str, str]:
     """What a suite without an oracle cannot check; the paper's checks (expert completion in
-    order, the goal only with the environment's success) run all the same."""
+    order, the goal only with the environment's success) run all the same.  Also says when no
+    perturbed play ran, since then only expert and random frames were judged."""
+    out = {}
+    if not perturbed:
+        out["perturbed play"] = ("no perturbed episodes: suite.toml [episodes] perturbed_seeds is empty, or the "
+                                 "demonstrations have no reset seed to replay them from")
     if suite.has_oracle:
-        return {}
+        return out
     why = f"suite {suite.name} has no oracle (oracle.py): nothing labels the frames with the facts"
-    return {"oracle precision/recall": why, "one fact per sub-task": why,
+    return {**out, "oracle precision/recall": why, "one fact per sub-task": why,
             "sub-tasks completing on one frame": why + "; two sub-tasks may complete on one frame",
             "progress vs oracle measure": why}
 

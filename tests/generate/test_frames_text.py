@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from carverify.generate.frames_text import minigrid_text, panda_text, read_grid
+from carverify.envs.minigrid_text import minigrid_text, read_grid
+from carverify.envs.panda_text import panda_text
 
 MINIGRID = [("MiniGrid-DoorKey-5x5-v0", 8), ("MiniGrid-DoorKey-8x8-v0", 8), ("MiniGrid-Unlock-v0", 8),
             ("MiniGrid-UnlockPickup-v0", 8)]
@@ -82,3 +83,22 @@ def test_panda_cube_target_distance_read_from_pixels(suite_name):
         compared += 1
     assert compared >= 3
     assert "green cube: centre at row" in panda_text(episode.frames[0], mpp)
+
+
+def test_a_suite_of_another_kind_gets_its_colours_in_words():
+    """A user's own RGB environment (no reading of its own): the generic colour summary."""
+    from carverify.generate.frames_text import colour_text, frame_text
+
+    frame = np.zeros((20, 30, 3), np.uint8)
+    frame[5:10, 20:30] = (200, 40, 40)        # 50 red pixels in the upper right
+
+    class Generic:
+        from carverify.envs.adapter import EnvAdapter
+        adapter = EnvAdapter()
+
+    text = frame_text(Generic(), frame)
+    assert text == colour_text(frame)
+    assert text.splitlines() == [
+        "20x30 pixels (row 0 at the top, column 0 at the left); its main colours (RGB):",
+        "- (0, 0, 0): 91.7% of the pixels, rows 0-19, columns 0-29, centre at row 9.7, column 13.6",
+        "- (200, 40, 40): 8.3% of the pixels, rows 5-9, columns 20-29, centre at row 7.0, column 24.5"]

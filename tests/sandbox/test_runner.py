@@ -55,14 +55,14 @@ def test_infinite_loop_times_out_within_limit():
     issue = run(prog("while True:\n    pass\nreturn True"))
     assert issue.code == "CV302" and issue.subtask == "a"
     assert "frame 0" in issue.message
-    assert time.monotonic() - start < 0.5 + 3
+    assert time.monotonic() - start < 10 * (0.5 + runner._GRACE)   # a backstop: ~0.7 s measured quiet
 
 
 def test_huge_integer_in_c_is_stopped():
     start = time.monotonic()
     issue = run(prog("x = 10 ** 10 ** 10\nreturn True"))
     assert issue.code in ("CV302", "CV308")
-    assert time.monotonic() - start < 0.5 + runner._GRACE + 3
+    assert time.monotonic() - start < 10 * (0.5 + runner._GRACE)   # a backstop, as above
 
 
 def test_memory_limit():
