@@ -1,0 +1,422 @@
+"""Tabletop pick-and-place (Ravens/CLIPort style) in PyBullet, headless: the environment and its carverify adapter.
+
+This file is a bring-your-own-environment example: it sits in a suite folder, and suite.toml
+names it (`adapter = "tabletop.py"`; sibling suites use "../tabletop-block-in-bowl/tabletop.py").
+carverify's core never imports it by name.
+
+The scene: a grey table (pybullet_data's plane.urdf, recoloured), three static bowls built in
+code (a floor disc and a ring of wall boxes) and three 4 cm cubes (pybullet_data's
+cube_small.urdf, scaled and recoloured): red, green and blue, one bowl of each colour.
+There is no arm: an action is one pick-and-place primitive, (pick x, pick y, place x, place y)
+in metres.  A suction cup comes straight down at pick xy and holds the first thing a vertical
+ray meets there if it is a block, lifts it, and lets it go just above whatever lies under place
+xy; the physics then settles (blocks can land on a bowl's rim and tip, or on another block).
+A pick that meets no block does nothing.  An episode ends when every block rests in the bowl of
+its colour (the environment's success) or after `max_steps` primitives.
+
+What a program sees (suite.toml obs_kind): "state", a float64 vector of the three blocks' centres
+then the three bowls' centres (x, y, z each, red, green, blue); or "rgb", a top-down frame drawn
+by PyBullet's TinyRenderer (CPU).
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import pathlib
+import sys
+
+import gymnasium
+import numpy as np
+
+from carverify.envs import EnvAdapter
+
+COLOURS = ("red", "green", "blue")
+BLOCK_RGBA = {"red": (0.85, 0.10, 0.10, 1.0), "green": (0.10, 0.65, 0.15, 1.0), "blue": (0.10, 0.25, 0.90, 1.0)}
+# Bowls are pale tints of their block's colour, so a block in its bowl stays visible from above.
+BOWL_RGBA = {"red": (0.95, 0.62, 0.62, 1.0), "green": (0.62, 0.90, 0.62, 1.0), "blue": (0.62, 0.72, 0.98, 1.0)}
+TABLE_RGBA = (0.55, 0.55, 0.55, 1.0)
+BLOCK_HALF = 0.02            # 4 cm cubes: cube_small.urdf (5 cm) scaled by 0.8
+BOWL_INNER = 0.06            # metres: the inner radius of a bowl's wall
+BOWL_WALL = 0.012            # wall thickness
+BOWL_OUTER = BOWL_INNER + BOWL_WALL
+BOWL_FLOOR = 0.004           # floor thickness: a block on it rests with its centre at 0.024
+BOWL_HEIGHT = 0.03           # wall height above the table
+WALL_BOXES = 16
+WORKSPACE = (-0.25, 0.25)    # x and y bounds of picks, places and the reset layout, metres
+STATE_SIZE = 18
+STATE_LAYOUT = {f"{c}_block": slice(3 * i, 3 * i + 3) for i, c in enumerate(COLOURS)}
+STATE_LAYOUT.update({f"{c}_bowl": slice(9 + 3 * i, 12 + 3 * i) for i, c in enumerate(COLOURS)})
+SETTLE_MAX = 480             # physics steps (1/240 s) a place may take to come to rest
+CAMERA_HEIGHT = 1.5
+
+
+class Tabletop(gymnasium.Env):
+    """Blocks into bowls of their colour, by pick-and-place primitives; deterministic per reset seed."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, max_steps: int = 6, render_size: tuple[int, int] = (64, 64), span: float = 0.56):
+        lo, hi = WORKSPACE
+        self.action_space = gymnasium.spaces.Box(lo, hi, (4,), np.float64)
+        self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, (STATE_SIZE,), np.float64)
+        self.max_steps, self.render_size, self.span = int(max_steps), tuple(render_size), float(span)
+        self.client, self.blocks, self.bowls, self.steps = None, [], [], 0
+
+    # -- the scene ------------------------------------------------------------------------
+    def _build(self) -> None:
+        """A fresh simulation: resetting body poses alone would keep PyBullet's contact caches,
+        and an episode would then depend on the one before it."""
+        if self.client is None:
+            with _quiet_stdio():   # pybullet prints its build time and argv[0] from C
+                import pybullet
+                from pybullet_utils.bullet_client import BulletClient
+
+                self.client = BulletClient(connection_mode=pybullet.DIRECT)
+        import pybullet
+        import pybullet_data
+
+        c = self.client
+        c.resetSimulation()
+        c.setAdditionalSearchPath(pybullet_data.getDataPath())
+        c.setGravity(0, 0, -9.8)
+        c.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
+        # plane.urdf's 30 m textured mesh costs TinyRenderer ~8 ms a frame: it is hidden, and a
+        # visual-only square the size of the frame is drawn as the table top.
+        table = c.loadURDF("plane.urdf")
+        c.changeVisualShape(table, -1, rgbaColor=[0, 0, 0, 0])
+        top = c.createVisualShape(pybullet.GEOM_BOX, halfExtents=[0.4, 0.4, 0.0005], rgbaColor=TABLE_RGBA)
+        c.createMultiBody(baseMass=0, baseVisualShapeIndex=top, basePosition=[0, 0, -0.0005])
+        self.bowls = [self._bowl(BOWL_RGBA[col]) for col in COLOURS]
+        self.blocks = []
+        for col in COLOURS:
+            body = c.loadURDF("cube_small.urdf", [0, 0, -1], globalScaling=2 * BLOCK_HALF / 0.05)
+            c.changeVisualShape(body, -1, rgbaColor=BLOCK_RGBA[col], textureUniqueId=-1)
+            self.blocks.append(body)
+
+    def _bowl(self, rgba) -> int:
+        """A static bowl: one compound shape, a floor disc and WALL_BOXES wall boxes in a ring.
+
+        One compound collision shape steps ~10x faster than fixed links.  It has no visual shape
+        of its own (createVisualShapeArray crashes this PyBullet), so TinyRenderer draws the
+        collision geometry, recoloured."""
+        import pybullet
+
+        c = self.client
+        mid = BOWL_INNER + BOWL_WALL / 2
+        # A wall box's half length: half the arc one box spans at the wall's mid radius, a little over.
+        half = [BOWL_WALL / 2, np.pi * mid / WALL_BOXES * 1.08, BOWL_HEIGHT / 2]
+        angles = 2 * np.pi * np.arange(WALL_BOXES) / WALL_BOXES
+        n = WALL_BOXES
+        shape = c.createCollisionShapeArray(
+            [pybullet.GEOM_CYLINDER] + [pybullet.GEOM_BOX] * n, radii=[BOWL_OUTER] + [0] * n,
+            halfExtents=[[0, 0, 0]] + [half] * n, lengths=[BOWL_FLOOR] + [0] * n,
+            collisionFramePositions=[[0, 0, BOWL_FLOOR / 2]]
+            + [[mid * np.cos(a), mid * np.sin(a), BOWL_HEIGHT / 2] for a in angles],
+            collisionFrameOrientations=[[0, 0, 0, 1]] + [c.getQuaternionFromEuler([0, 0, a]) for a in angles])
+        body = c.createMultiBody(baseMass=0, baseCollisionShapeIndex=shape, basePosition=[0, 0, -1])
+        c.changeVisualShape(body, -1, rgbaColor=list(rgba))
+        return body
+
+    def reset(self, *, seed: int | None = None, options=None):
+        super().reset(seed=seed)
+        self._build()
+        rng, c = self.np_random, self.client
+        lo, hi = WORKSPACE
+        while True:   # rejection sampling: bowls apart, blocks apart and clear of every bowl
+            bowls = rng.uniform(lo + BOWL_OUTER, hi - BOWL_OUTER, (3, 2))
+            blocks = rng.uniform(lo + 0.03, hi - 0.03, (3, 2))
+            if (_min_gap(bowls, bowls) > 2 * BOWL_OUTER + 0.02 and _min_gap(blocks, blocks) > 0.07
+                    and _min_gap(blocks, bowls) > BOWL_OUTER + 0.04):
+                break
+        yaws = rng.uniform(0, np.pi / 2, 3)
+        for body, (x, y) in zip(self.bowls, bowls):
+            c.resetBasePositionAndOrientation(body, [x, y, 0], [0, 0, 0, 1])
+        for body, (x, y), yaw in zip(self.blocks, blocks, yaws):
+            c.resetBasePositionAndOrientation(body, [x, y, BLOCK_HALF], c.getQuaternionFromEuler([0, 0, yaw]))
+        self.steps = 0
+        self.settle()
+        return self.state_vector().astype(np.float64), {}
+
+    def settle(self) -> int:
+        """Step the physics until every block rests (or SETTLE_MAX steps); the steps taken."""
+        c = self.client
+        for n in range(1, SETTLE_MAX + 1):
+            c.stepSimulation()
+            if n % 12 == 0 and all(np.linalg.norm(c.getBaseVelocity(b)[0]) < 2e-3
+                                   and np.linalg.norm(c.getBaseVelocity(b)[1]) < 2e-2 for b in self.blocks):
+                return n
+        return SETTLE_MAX
+
+    # -- the primitive ----------------------------------------------------------------------
+    def step(self, action):
+        a = np.clip(np.asarray(action, np.float64).reshape(4), *WORKSPACE)
+        picked = self.block_under(a[0], a[1])
+        if picked is not None:
+            self.carry(picked, a[2], a[3])
+        self.steps += 1
+        success = self.is_success()
+        info = {"is_success": success, "picked": -1 if picked is None else picked}
+        return self.state_vector(), float(success), success, self.steps >= self.max_steps and not success, info
+
+    def block_under(self, x: float, y: float) -> int | None:
+        """The block a suction cup coming straight down at (x, y) meets first, or None."""
+        hit = self.client.rayTest([x, y, 0.5], [x, y, -0.01])[0][0]
+        return self.blocks.index(hit) if hit in self.blocks else None
+
+    def carry(self, i: int, x: float, y: float) -> None:
+        """Hold block i upright at its yaw, release it 3 mm above whatever lies under (x, y), settle."""
+        c, body = self.client, self.blocks[i]
+        yaw = c.getEulerFromQuaternion(c.getBasePositionAndOrientation(body)[1])[2]
+        c.resetBasePositionAndOrientation(body, [5.0, 5.0, 1.0], [0, 0, 0, 1])   # out of the ray's way
+        surface = c.rayTest([x, y, 0.5], [x, y, -0.01])[0][3][2]
+        c.resetBasePositionAndOrientation(body, [x, y, max(surface, 0.0) + BLOCK_HALF + 0.003],
+                                          c.getQuaternionFromEuler([0, 0, yaw]))
+        c.resetBaseVelocity(body, [0, 0, 0], [0, 0, 0])
+        self.settle()
+
+    def place_blocks(self, poses) -> None:
+        """Put the blocks at (x, y, z, yaw) each, in order, and settle: coverage states set directly."""
+        c = self.client
+        for body, (x, y, z, yaw) in zip(self.blocks, poses):
+            c.resetBasePositionAndOrientation(body, [x, y, z], c.getQuaternionFromEuler([0, 0, yaw]))
+            c.resetBaseVelocity(body, [0, 0, 0], [0, 0, 0])
+        self.settle()
+
+    # -- what the simulator says ------------------------------------------------------------
+    def block_positions(self) -> np.ndarray:
+        return np.array([self.client.getBasePositionAndOrientation(b)[0] for b in self.blocks], np.float64)
+
+    def bowl_positions(self) -> np.ndarray:
+        return np.array([self.client.getBasePositionAndOrientation(b)[0] for b in self.bowls], np.float64)
+
+    def state_vector(self) -> np.ndarray:
+        return np.concatenate([self.block_positions().ravel(), self.bowl_positions().ravel()])
+
+    def in_bowl(self) -> np.ndarray:
+        """Per block, whether its centre lies within its own bowl's wall, seen from above (Ravens'
+        test: a block stacked on another inside the bowl counts)."""
+        gap = np.linalg.norm(self.block_positions()[:, :2] - self.bowl_positions()[:, :2], axis=1)
+        return gap < BOWL_INNER
+
+    def is_success(self) -> bool:
+        return bool(self.in_bowl().all())
+
+    def render_frame(self) -> np.ndarray:
+        """Top-down RGB, image up = world +x, image right = world -y; `span` metres across."""
+        import pybullet
+
+        width, height = self.render_size
+        c = self.client
+        view = c.computeViewMatrix([0, 0, CAMERA_HEIGHT], [0, 0, 0], [1, 0, 0])
+        half_w = self.span / 2 * 0.1 / CAMERA_HEIGHT      # the frustum at the near plane (0.1 m)
+        half_h = half_w * height / width
+        proj = c.computeProjectionMatrix(-half_w, half_w, -half_h, half_h, 0.1, 3.0)
+        _, _, rgba, _, _ = c.getCameraImage(width, height, view, proj, shadow=False,
+                                            renderer=pybullet.ER_TINY_RENDERER,
+                                            flags=pybullet.ER_NO_SEGMENTATION_MASK)
+        return np.asarray(rgba, np.uint8).reshape(height, width, 4)[:, :, :3].copy()
+
+    def render(self):
+        return self.render_frame()
+
+    def close(self):
+        if self.client is not None:
+            self.client.disconnect()
+            self.client = None
+
+
+@contextlib.contextmanager
+def _quiet_stdio():
+    """Descriptors 1 and 2 to /dev/null: the C library writes there directly, not via sys.stdout."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        ctypes.CDLL(None).fflush(None)   # what C stdio buffered goes to /dev/null too
+        for fd, copy in ((1, saved[0]), (2, saved[1])):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _min_gap(a: np.ndarray, b: np.ndarray) -> float:
+    d = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    if a is b:
+        d = d + np.eye(len(a)) * 1e9
+    return float(d.min())
+
+
+class TabletopAdapter(EnvAdapter):
+    name = "tabletop"
+    simulators = ("pybullet", "gymnasium")
+    eval_batch = 1   # one PyBullet client per env: evaluation episodes run one after another
+
+    def make_env(self, suite, render_mode: str | None = None):
+        cfg = suite.config.get("render", {})
+        return Tabletop(max_steps=int(suite.config.get("max_steps", 6)),
+                        render_size=(int(cfg.get("width", 64)), int(cfg.get("height", 64))),
+                        span=float(cfg.get("span", 0.56)))
+
+    def observe(self, suite, env) -> np.ndarray:
+        u = env.unwrapped
+        return u.state_vector() if suite.obs_kind == "state" else u.render_frame()
+
+    def state_key(self, env):
+        # Rounded to a tenth of a millimetre: finer than a pixel, coarse enough to hit the memo.
+        return tuple(np.round(env.unwrapped.state_vector(), 4))
+
+    def success(self, reward: float, terminated: bool, info: dict) -> bool:
+        return bool(info.get("is_success", False))
+
+    def success_at_reset(self, env) -> bool:
+        return env.unwrapped.is_success()
+
+    def episode_limit(self, env) -> int:
+        return env.unwrapped.max_steps
+
+    def random_action(self, env, rng: np.random.Generator) -> np.ndarray:
+        """Random play that moves things: pick at a random block half the time (else anywhere),
+        place at a random bowl's centre a third of the time (else anywhere).  Uniform picks
+        alone would hit a block about one time in fifty."""
+        u = env.unwrapped
+        lo, hi = WORKSPACE
+        blocks, bowls = u.block_positions(), u.bowl_positions()
+        pick = blocks[rng.integers(3), :2] + rng.uniform(-0.01, 0.01, 2) if rng.random() < 0.5 \
+            else rng.uniform(lo, hi, 2)
+        place = bowls[rng.integers(3), :2] + rng.uniform(-0.02, 0.02, 2) if rng.random() < 1 / 3 \
+            else rng.uniform(lo, hi, 2)
+        return np.clip(np.concatenate([pick, place]), lo, hi)
+
+    def code_files(self) -> tuple[pathlib.Path, ...]:
+        return (pathlib.Path(__file__),)
+
+    # -- coverage -----------------------------------------------------------------------------
+    def coverage_blocks(self, suite):
+        return [("states", 0, lambda: self.states_block(suite))]
+
+    def states_block(self, suite) -> dict:
+        cov = suite.config.get("coverage", {})
+        got = coverage_states(self.make_env(suite), suite.oracle(), obs_kind=suite.obs_kind,
+                              n=int(cov.get("states", DEFAULT_STATES)), seed=int(cov.get("seed", 0)),
+                              pixel_band=float(cov.get("pixel_band", DEFAULT_PIXEL_BAND)))
+        return {**got, "edges": np.zeros((0, 2), np.int32), "depth": np.zeros(len(got["success"]), np.int32),
+                "left_out": {"continuous state space: a spread of settled states, not every state": 0}}
+
+
+# -- coverage: a spread of settled states, set directly in PyBullet -------------------------
+DEFAULT_STATES = 2000
+DEFAULT_PIXEL_BAND = 0.012   # metres: a pixel and a half of a 64-pixel frame over 0.56 m
+STATES_PER_LAYOUT = 50
+# Where each block is put, and how often.  "rim": dropped onto its bowl's wall (it tips in or
+# out); "outside": resting against a bowl's outer wall (the nearest a block outside gets to a
+# bowl's centre); "stacked": on top of another block, wherever that one is.
+PLACES = {"table": 0.2, "own_bowl": 0.4, "other_bowl": 0.12, "outside": 0.12, "rim": 0.08, "stacked": 0.08}
+
+
+def coverage_states(env, oracle, *, obs_kind: str, n: int, seed: int, pixel_band: float) -> dict:
+    """At least n settled states (STATES_PER_LAYOUT per reset layout), what a program sees in each,
+    and the oracle's labels.  Each state depends only on (seed, its layout, its index), so the
+    same arguments give the same arrays.  "unsettled": per fact, states a top-down frame cannot
+    settle (a block hidden under another, or its centre within pixel_band of its bowl's wall)."""
+    u = env.unwrapped
+    frames, labels, success, words, unsettled = [], [], [], [], []
+    try:
+        for k in range(n):
+            layout, slot = divmod(k, STATES_PER_LAYOUT)
+            if slot == 0:
+                env.reset(seed=seed * 100_000 + layout)
+            rng = np.random.default_rng([seed, layout, slot])
+            places = _draw_places(rng, u.bowl_positions())
+            u.place_blocks([p for _, p in places])
+            frames.append(u.state_vector() if obs_kind == "state" else u.render_frame())
+            labels.append(oracle(env))
+            success.append(u.is_success())
+            words.append(_describe(u, [w for w, _ in places]))
+            unsettled.append(_unsettled(u, pixel_band) if obs_kind != "state" else np.zeros(3, bool))
+    finally:
+        env.close()
+    facts = {k: np.array([bool(lab[k]) for lab in labels]) for k in labels[0] if isinstance(labels[0][k], bool)}
+    hidden = np.array(unsettled)
+    out_unsettled = {f"{c}_in_bowl": hidden[:, i] for i, c in enumerate(COLOURS)}
+    out_unsettled["all_blocks_placed"] = hidden.any(axis=1)
+    groups: dict[str, int] = {}
+    for w in words:
+        for part in w.split("; "):
+            key = part.split(" ", 1)[1].split(" (")[0]
+            groups[key] = groups.get(key, 0) + 1
+    return {"frames": np.stack(frames), "facts": facts, "success": np.array(success),
+            "descriptions": np.array([w.encode() for w in words]),
+            "unsettled": {k: v for k, v in out_unsettled.items() if k in facts}, "groups": groups}
+
+
+def _draw_places(rng: np.random.Generator, bowls: np.ndarray) -> list[tuple[str, tuple]]:
+    """A (where, (x, y, z, yaw)) per block, clear of one another, blocks stacked after their base."""
+    lo, hi = WORKSPACE
+    for _ in range(1000):
+        kinds = rng.choice(list(PLACES), size=3, p=list(PLACES.values()))
+        poses: list = [None] * 3
+        order = sorted(range(3), key=lambda i: kinds[i] == "stacked")
+        ok = True
+        for i in order:
+            yaw = rng.uniform(0, np.pi / 2)
+            if kinds[i] == "stacked":
+                base = [j for j in range(3) if j != i and kinds[j] != "stacked"]
+                if not base:
+                    ok = False
+                    break
+                j = base[rng.integers(len(base))]
+                if rng.random() < 0.5:   # half the stacks stand in the top block's own bowl
+                    kinds[j] = "other_bowl"
+                    r, a = rng.uniform(0, 0.03), rng.uniform(0, 2 * np.pi)
+                    poses[j] = (bowls[i, 0] + r * np.cos(a), bowls[i, 1] + r * np.sin(a),
+                                BOWL_FLOOR + BLOCK_HALF + 0.001, poses[j][3])
+                x, y, z, _ = poses[j]
+                poses[i] = (x + rng.uniform(-0.01, 0.01), y + rng.uniform(-0.01, 0.01), z + 2 * BLOCK_HALF + 0.002, yaw)
+                continue
+            bowl = i if kinds[i] in ("own_bowl", "rim") else int(rng.integers(3))
+            if kinds[i] == "other_bowl":
+                bowl = int((i + 1 + rng.integers(2)) % 3)
+            a = rng.uniform(0, 2 * np.pi)
+            r, z = {"own_bowl": (rng.uniform(0, 0.03), BOWL_FLOOR + BLOCK_HALF + 0.001),
+                    "other_bowl": (rng.uniform(0, 0.03), BOWL_FLOOR + BLOCK_HALF + 0.001),
+                    "outside": (BOWL_OUTER + BLOCK_HALF * rng.uniform(1.05, 1.5), BLOCK_HALF + 0.001),
+                    "rim": (BOWL_INNER + BOWL_WALL * rng.uniform(0, 1), BOWL_HEIGHT + BLOCK_HALF + 0.002),
+                    "table": (None, BLOCK_HALF + 0.001)}[kinds[i]]
+            if r is None:
+                x, y = rng.uniform(lo + 0.03, hi - 0.03, 2)
+                if np.min(np.linalg.norm(bowls[:, :2] - [x, y], axis=1)) < BOWL_OUTER + 0.035:
+                    ok = False
+                    break
+            else:
+                x, y = bowls[bowl, 0] + r * np.cos(a), bowls[bowl, 1] + r * np.sin(a)
+            poses[i] = (x, y, z, yaw)
+        flat = [p for i, p in enumerate(poses) if ok and kinds[i] != "stacked"]
+        if ok and all(np.hypot(p[0] - q[0], p[1] - q[1]) > 0.062 for a, p in enumerate(flat) for q in flat[a + 1:]):
+            return list(zip(kinds, poses))
+    raise RuntimeError("no clear placement of the blocks found in 1000 draws")
+
+
+def _describe(u, kinds) -> str:
+    pos = u.block_positions()
+    return "; ".join(f"{c} {k} (x {pos[i, 0]:+.3f}, y {pos[i, 1]:+.3f}, z {pos[i, 2]:.3f})"
+                     for i, (c, k) in enumerate(zip(COLOURS, kinds)))
+
+
+def _unsettled(u, band: float) -> np.ndarray:
+    """Per block: hidden under another block, or its centre within `band` of its bowl's wall."""
+    pos, bowls = u.block_positions(), u.bowl_positions()
+    gap = np.linalg.norm(pos[:, :2] - bowls[:, :2], axis=1)
+    out = np.abs(gap - BOWL_INNER) < band
+    for i in range(3):
+        for j in range(3):
+            if i != j and pos[j, 2] > pos[i, 2] + BLOCK_HALF and np.linalg.norm(pos[j, :2] - pos[i, :2]) < 0.045:
+                out[i] = True
+    return out
+
+
+ADAPTER = TabletopAdapter()
