@@ -143,7 +143,7 @@ class Tabletop(gymnasium.Env):
         c = self.client
         for n in range(1, SETTLE_MAX + 1):
             c.stepSimulation()
-            if n % 12 == 0 and all(np.linalg.norm(c.getBaseVelocity(b)[0]) < 2e-3
+            if n % 6 == 0 and all(np.linalg.norm(c.getBaseVelocity(b)[0]) < 2e-3
                                    and np.linalg.norm(c.getBaseVelocity(b)[1]) < 2e-2 for b in self.blocks):
                 return n
         return SETTLE_MAX
@@ -374,7 +374,7 @@ def _draw_places(rng: np.random.Generator, bowls: np.ndarray) -> list[tuple[str,
                     kinds[j] = "other_bowl"
                     r, a = rng.uniform(0, 0.03), rng.uniform(0, 2 * np.pi)
                     poses[j] = (bowls[i, 0] + r * np.cos(a), bowls[i, 1] + r * np.sin(a),
-                                BOWL_FLOOR + BLOCK_HALF + 0.001, poses[j][3])
+                                BOWL_FLOOR + BLOCK_HALF + 0.0003, poses[j][3])
                 x, y, z, _ = poses[j]
                 poses[i] = (x + rng.uniform(-0.01, 0.01), y + rng.uniform(-0.01, 0.01), z + 2 * BLOCK_HALF + 0.002, yaw)
                 continue
@@ -382,11 +382,11 @@ def _draw_places(rng: np.random.Generator, bowls: np.ndarray) -> list[tuple[str,
             if kinds[i] == "other_bowl":
                 bowl = int((i + 1 + rng.integers(2)) % 3)
             a = rng.uniform(0, 2 * np.pi)
-            r, z = {"own_bowl": (rng.uniform(0, 0.03), BOWL_FLOOR + BLOCK_HALF + 0.001),
-                    "other_bowl": (rng.uniform(0, 0.03), BOWL_FLOOR + BLOCK_HALF + 0.001),
-                    "outside": (BOWL_OUTER + BLOCK_HALF * rng.uniform(1.05, 1.5), BLOCK_HALF + 0.001),
+            r, z = {"own_bowl": (rng.uniform(0, 0.03), BOWL_FLOOR + BLOCK_HALF + 0.0003),
+                    "other_bowl": (rng.uniform(0, 0.03), BOWL_FLOOR + BLOCK_HALF + 0.0003),
+                    "outside": (BOWL_OUTER + BLOCK_HALF * rng.uniform(1.05, 1.5), BLOCK_HALF + 0.0003),
                     "rim": (BOWL_INNER + BOWL_WALL * rng.uniform(0, 1), BOWL_HEIGHT + BLOCK_HALF + 0.002),
-                    "table": (None, BLOCK_HALF + 0.001)}[kinds[i]]
+                    "table": (None, BLOCK_HALF + 0.0003)}[kinds[i]]
             if r is None:
                 x, y = rng.uniform(lo + 0.03, hi - 0.03, 2)
                 if np.min(np.linalg.norm(bowls[:, :2] - [x, y], axis=1)) < BOWL_OUTER + 0.035:

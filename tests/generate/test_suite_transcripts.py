@@ -36,3 +36,13 @@ def test_transcript_replays_to_an_accepted_program(name):
     # The feedback sent back is the audit's, finding by finding.
     for r in rejected:
         assert all(f.code in r.feedback for f in r.findings)
+
+
+@pytest.mark.long
+def test_tabletop_transcript_needs_the_coverage_stage_to_reject_its_first_program():
+    # The authored first program (a loose 11-pixel threshold) passes every episode check; only the
+    # coverage states, blocks resting against a bowl's outside, show it wrong.
+    suite = load_suite("tabletop-block-in-bowl")
+    gen = generate(suite, ReplayProvider(default_folder(suite), suite_name=suite.name), model="any")
+    assert [{f.code for f in r.findings} for r in gen.rounds[:-1]] == [{"CV801", "CV804"}]
+    assert gen.rounds[-1].accepted
