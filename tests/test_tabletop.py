@@ -16,6 +16,7 @@ import pytest
 from carverify.suite import REPO_ROOT, load_suite
 
 PIXELS, STATE = "tabletop-block-in-bowl", "tabletop-block-in-bowl-state"
+BOX_PIXELS, BOX_STATE = "tabletop-block-in-box", "tabletop-block-in-box-state"
 
 
 def _module(suite):
@@ -83,16 +84,22 @@ def test_state_vector_follows_the_documented_layout():
         env.close()
 
 
-def test_expert_solves_the_listed_seeds_in_three_primitives():
-    suite = load_suite(STATE)
+# Primitives the expert needs: one per block.
+EXPERT_STEPS = {STATE: 3, BOX_STATE: 1}
+
+
+@pytest.mark.parametrize("name", sorted(EXPERT_STEPS))
+def test_expert_solves_the_listed_seeds_one_primitive_per_block(name):
+    suite = load_suite(name)
     for seed in suite.config["episodes"]["expert_seeds"][:8]:
         seen, won = _expert_episode(suite, seed)
-        assert won and len(seen) == 4, seed
+        assert won and len(seen) == EXPERT_STEPS[name] + 1, seed
 
 
 @pytest.mark.long
-def test_expert_solves_at_least_95_percent_of_200_seeds():
-    suite = load_suite(STATE)
+@pytest.mark.parametrize("name", sorted(EXPERT_STEPS))
+def test_expert_solves_at_least_95_percent_of_200_seeds(name):
+    suite = load_suite(name)
     wins = sum(_expert_episode(suite, seed)[1] for seed in range(200))
     assert wins >= 190, f"{wins}/200"
 
@@ -129,10 +136,12 @@ TRUTH = {
     PIXELS: {"pixel_centroids.py": True, "loose_threshold.py": False, "wrong_pairing.py": False},
     STATE: {"state_checks.py": True, "loose_threshold.py": False, "distance_3d.py": False,
             "wrong_pairing.py": False},
+    BOX_PIXELS: {"box_centroids.py": True, "loose_threshold.py": False},
+    BOX_STATE: {"box_checks.py": True, "swapped_axes.py": False},
 }
 
 
-@pytest.mark.parametrize("name", [PIXELS, STATE])
+@pytest.mark.parametrize("name", sorted(TRUTH))
 def test_reference_programs_against_the_oracle(name):
     suite = load_suite(name)
     got = _module(suite).coverage_states(suite.make_env(), suite.oracle(), obs_kind=suite.obs_kind, n=150,

@@ -55,6 +55,7 @@ class Tabletop(gymnasium.Env):
     """Blocks into bowls of their colour, by pick-and-place primitives; deterministic per reset seed."""
 
     metadata = {"render_modes": ["rgb_array"]}
+    colours = COLOURS   # the blocks, in order
 
     def __init__(self, max_steps: int = 6, render_size: tuple[int, int] = (64, 64), span: float = 0.56):
         lo, hi = WORKSPACE
@@ -87,12 +88,15 @@ class Tabletop(gymnasium.Env):
         c.changeVisualShape(table, -1, rgbaColor=[0, 0, 0, 0])
         top = c.createVisualShape(pybullet.GEOM_BOX, halfExtents=[0.4, 0.4, 0.0005], rgbaColor=TABLE_RGBA)
         c.createMultiBody(baseMass=0, baseVisualShapeIndex=top, basePosition=[0, 0, -0.0005])
-        self.bowls = [self._bowl(BOWL_RGBA[col]) for col in COLOURS]
+        self.bowls = self._receptacles()
         self.blocks = []
-        for col in COLOURS:
+        for col in self.colours:
             body = c.loadURDF("cube_small.urdf", [0, 0, -1], globalScaling=2 * BLOCK_HALF / 0.05)
             c.changeVisualShape(body, -1, rgbaColor=BLOCK_RGBA[col], textureUniqueId=-1)
             self.blocks.append(body)
+
+    def _receptacles(self) -> list[int]:
+        return [self._bowl(BOWL_RGBA[col]) for col in COLOURS]
 
     def _bowl(self, rgba) -> int:
         """A static bowl: one compound shape, a floor disc and WALL_BOXES wall boxes in a ring.
@@ -122,14 +126,8 @@ class Tabletop(gymnasium.Env):
         super().reset(seed=seed)
         self._build()
         rng, c = self.np_random, self.client
-        lo, hi = WORKSPACE
-        while True:   # rejection sampling: bowls apart, blocks apart and clear of every bowl
-            bowls = rng.uniform(lo + BOWL_OUTER, hi - BOWL_OUTER, (3, 2))
-            blocks = rng.uniform(lo + 0.03, hi - 0.03, (3, 2))
-            if (_min_gap(bowls, bowls) > 2 * BOWL_OUTER + 0.02 and _min_gap(blocks, blocks) > 0.07
-                    and _min_gap(blocks, bowls) > BOWL_OUTER + 0.04):
-                break
-        yaws = rng.uniform(0, np.pi / 2, 3)
+        bowls, blocks = self._layout(rng)
+        yaws = rng.uniform(0, np.pi / 2, len(blocks))
         for body, (x, y) in zip(self.bowls, bowls):
             c.resetBasePositionAndOrientation(body, [x, y, 0], [0, 0, 0, 1])
         for body, (x, y), yaw in zip(self.blocks, blocks, yaws):
@@ -137,6 +135,17 @@ class Tabletop(gymnasium.Env):
         self.steps = 0
         self.settle()
         return self.state_vector().astype(np.float64), {}
+
+    def _layout(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Receptacle and block xy at reset, by rejection sampling: bowls apart, blocks apart and
+        clear of every bowl."""
+        lo, hi = WORKSPACE
+        while True:
+            bowls = rng.uniform(lo + BOWL_OUTER, hi - BOWL_OUTER, (3, 2))
+            blocks = rng.uniform(lo + 0.03, hi - 0.03, (3, 2))
+            if (_min_gap(bowls, bowls) > 2 * BOWL_OUTER + 0.02 and _min_gap(blocks, blocks) > 0.07
+                    and _min_gap(blocks, bowls) > BOWL_OUTER + 0.04):
+                return bowls, blocks
 
     def settle(self) -> int:
         """Step the physics until every block rests (or SETTLE_MAX steps); the steps taken."""
@@ -199,8 +208,23 @@ class Tabletop(gymnasium.Env):
         gap = np.linalg.norm(self.block_positions()[:, :2] - self.bowl_positions()[:, :2], axis=1)
         return gap < BOWL_INNER
 
+    def in_place(self) -> np.ndarray:
+        """Per block, whether it is where the task wants it."""
+        return self.in_bowl()
+
     def is_success(self) -> bool:
-        return bool(self.in_bowl().all())
+        return bool(self.in_place().all())
+
+    # -- coverage hooks (coverage_states below) ---------------------------------------------
+    def draw_places(self, rng: np.random.Generator) -> list[tuple[str, tuple]]:
+        return _draw_places(rng, self.bowl_positions())
+
+    def unsettled(self, band: float) -> dict[str, bool]:
+        """Facts a top-down frame cannot settle in this state (see coverage_states)."""
+        hidden = _unsettled(self, band)
+        out = {f"{c}_in_bowl": bool(h) for c, h in zip(COLOURS, hidden)}
+        out["all_blocks_placed"] = bool(hidden.any())
+        return out
 
     def render_frame(self) -> np.ndarray:
         """Top-down RGB, image up = world +x, image right = world -y; `span` metres across."""
@@ -224,6 +248,105 @@ class Tabletop(gymnasium.Env):
         if self.client is not None:
             self.client.disconnect()
             self.client = None
+
+
+# -- block in box: one red block into a tan open box ----------------------------------------
+BOX_RGBA = (0.70, 0.52, 0.30, 1.0)
+BOX_INNER = (0.06, 0.05)     # metres: half the box's inside along x and y (axis-aligned)
+BOX_WALL = 0.01
+BOX_HEIGHT = 0.04
+BOX_FLOOR = 0.004
+NEAR_BOX = 0.15              # metres between the block's and the box's centres, horizontally
+
+
+class BoxTabletop(Tabletop):
+    """A red block into an open box (Ravens/CLIPort style); the state vector is the block's centre,
+    then the box's (x, y, z each)."""
+
+    colours = ("red",)
+
+    def _receptacles(self) -> list[int]:
+        import pybullet
+
+        c = self.client
+        (ix, iy), w, h = BOX_INNER, BOX_WALL, BOX_HEIGHT
+        halves = [[ix + w, iy + w, BOX_FLOOR / 2], [w / 2, iy + w, h / 2], [w / 2, iy + w, h / 2],
+                  [ix + w, w / 2, h / 2], [ix + w, w / 2, h / 2]]
+        spots = [[0, 0, BOX_FLOOR / 2], [ix + w / 2, 0, h / 2], [-ix - w / 2, 0, h / 2],
+                 [0, iy + w / 2, h / 2], [0, -iy - w / 2, h / 2]]
+        shape = c.createCollisionShapeArray([pybullet.GEOM_BOX] * 5, halfExtents=halves,
+                                            collisionFramePositions=spots)
+        body = c.createMultiBody(baseMass=0, baseCollisionShapeIndex=shape, basePosition=[0, 0, -1])
+        c.changeVisualShape(body, -1, rgbaColor=list(BOX_RGBA))
+        return [body]
+
+    def _layout(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = WORKSPACE
+        while True:   # the block starts well away from the box: not near it, not in it
+            box = rng.uniform(lo + 0.09, hi - 0.09, (1, 2))
+            block = rng.uniform(lo + 0.03, hi - 0.03, (1, 2))
+            if _min_gap(block, box) > NEAR_BOX + 0.03:
+                return box, block
+
+    def offset(self) -> np.ndarray:
+        """The block's centre minus the box's, x and y."""
+        return self.block_positions()[0, :2] - self.bowl_positions()[0, :2]
+
+    def in_box(self) -> bool:
+        """The block's centre lies inside the box's walls, seen from above."""
+        dx, dy = np.abs(self.offset())
+        return bool(dx < BOX_INNER[0] and dy < BOX_INNER[1])
+
+    def near_box(self) -> bool:
+        return bool(np.linalg.norm(self.offset()) < NEAR_BOX)
+
+    def in_place(self) -> np.ndarray:
+        return np.array([self.in_box()])
+
+    def draw_places(self, rng: np.random.Generator) -> list[tuple[str, tuple]]:
+        return [_draw_box_place(rng, self.bowl_positions()[0])]
+
+    def unsettled(self, band: float) -> dict[str, bool]:
+        """Centres within `band` of the box's inner walls or of the near distance."""
+        dx, dy = np.abs(self.offset())
+        (ix, iy) = BOX_INNER
+        edge = (abs(dx - ix) < band and dy < iy + band) or (abs(dy - iy) < band and dx < ix + band)
+        return {"block_in_box": bool(edge),
+                "block_near_box": bool(abs(np.hypot(dx, dy) - NEAR_BOX) < band)}
+
+
+BOX_PLACES = {"table": 0.25, "near": 0.3, "in_box": 0.3, "rim": 0.15}
+
+
+def _draw_box_place(rng: np.random.Generator, box: np.ndarray) -> tuple[str, tuple]:
+    """Where the block goes: far on the table, near the box (against a wall or up to 8 cm off it),
+    inside it, or dropped on a wall's top."""
+    lo, hi = WORKSPACE
+    (ix, iy), w = BOX_INNER, BOX_WALL
+    kind = str(rng.choice(list(BOX_PLACES), p=list(BOX_PLACES.values())))
+    yaw = rng.uniform(0, np.pi / 2)
+    if kind == "in_box":
+        x, y = rng.uniform(-ix + 0.029, ix - 0.029), rng.uniform(-iy + 0.029, iy - 0.029)
+        return kind, (box[0] + x, box[1] + y, BOX_FLOOR + BLOCK_HALF + 0.0003, yaw)
+    side = rng.integers(4)
+    along = rng.uniform(-1, 1)
+    if kind == "rim":
+        x, y = [(ix + w / 2, along * iy), (-ix - w / 2, along * iy),
+                (along * ix, iy + w / 2), (along * ix, -iy - w / 2)][side]
+        return kind, (box[0] + x, box[1] + y, BOX_HEIGHT + BLOCK_HALF + 0.002, yaw)
+    if kind == "near":
+        off = w + BLOCK_HALF * 1.45 + rng.uniform(0, 0.08)
+        x, y = [(ix + off, along * (iy + w)), (-ix - off, along * (iy + w)),
+                (along * (ix + w), iy + off), (along * (ix + w), -iy - off)][side]
+        return kind, (float(np.clip(box[0] + x, lo, hi)), float(np.clip(box[1] + y, lo, hi)),
+                      BLOCK_HALF + 0.0003, yaw)
+    while True:
+        x, y = rng.uniform(lo + 0.03, hi - 0.03, 2)
+        if np.hypot(x - box[0], y - box[1]) > NEAR_BOX + 0.02:
+            return kind, (x, y, BLOCK_HALF + 0.0003, yaw)
+
+
+TASKS = {"block-in-bowl": Tabletop, "block-in-box": BoxTabletop}
 
 
 @contextlib.contextmanager
@@ -258,9 +381,10 @@ class TabletopAdapter(EnvAdapter):
 
     def make_env(self, suite, render_mode: str | None = None):
         cfg = suite.config.get("render", {})
-        return Tabletop(max_steps=int(suite.config.get("max_steps", 6)),
-                        render_size=(int(cfg.get("width", 64)), int(cfg.get("height", 64))),
-                        span=float(cfg.get("span", 0.56)))
+        kind = TASKS[suite.config.get("task", "block-in-bowl")]
+        return kind(max_steps=int(suite.config.get("max_steps", 6)),
+                    render_size=(int(cfg.get("width", 64)), int(cfg.get("height", 64))),
+                    span=float(cfg.get("span", 0.56)))
 
     def observe(self, suite, env) -> np.ndarray:
         u = env.unwrapped
@@ -286,9 +410,9 @@ class TabletopAdapter(EnvAdapter):
         u = env.unwrapped
         lo, hi = WORKSPACE
         blocks, bowls = u.block_positions(), u.bowl_positions()
-        pick = blocks[rng.integers(3), :2] + rng.uniform(-0.01, 0.01, 2) if rng.random() < 0.5 \
+        pick = blocks[rng.integers(len(blocks)), :2] + rng.uniform(-0.01, 0.01, 2) if rng.random() < 0.5 \
             else rng.uniform(lo, hi, 2)
-        place = bowls[rng.integers(3), :2] + rng.uniform(-0.02, 0.02, 2) if rng.random() < 1 / 3 \
+        place = bowls[rng.integers(len(bowls)), :2] + rng.uniform(-0.02, 0.02, 2) if rng.random() < 1 / 3 \
             else rng.uniform(lo, hi, 2)
         return np.clip(np.concatenate([pick, place]), lo, hi)
 
@@ -331,19 +455,17 @@ def coverage_states(env, oracle, *, obs_kind: str, n: int, seed: int, pixel_band
             if slot == 0:
                 env.reset(seed=seed * 100_000 + layout)
             rng = np.random.default_rng([seed, layout, slot])
-            places = _draw_places(rng, u.bowl_positions())
+            places = u.draw_places(rng)
             u.place_blocks([p for _, p in places])
             frames.append(u.state_vector() if obs_kind == "state" else u.render_frame())
             labels.append(oracle(env))
             success.append(u.is_success())
             words.append(_describe(u, [w for w, _ in places]))
-            unsettled.append(_unsettled(u, pixel_band) if obs_kind != "state" else np.zeros(3, bool))
+            unsettled.append(u.unsettled(pixel_band) if obs_kind != "state" else {})
     finally:
         env.close()
     facts = {k: np.array([bool(lab[k]) for lab in labels]) for k in labels[0] if isinstance(labels[0][k], bool)}
-    hidden = np.array(unsettled)
-    out_unsettled = {f"{c}_in_bowl": hidden[:, i] for i, c in enumerate(COLOURS)}
-    out_unsettled["all_blocks_placed"] = hidden.any(axis=1)
+    out_unsettled = {k: np.array([flags.get(k, False) for flags in unsettled]) for k in facts}
     groups: dict[str, int] = {}
     for w in words:
         for part in w.split("; "):
@@ -404,7 +526,7 @@ def _draw_places(rng: np.random.Generator, bowls: np.ndarray) -> list[tuple[str,
 def _describe(u, kinds) -> str:
     pos = u.block_positions()
     return "; ".join(f"{c} {k} (x {pos[i, 0]:+.3f}, y {pos[i, 1]:+.3f}, z {pos[i, 2]:.3f})"
-                     for i, (c, k) in enumerate(zip(COLOURS, kinds)))
+                     for i, (c, k) in enumerate(zip(u.colours, kinds)))
 
 
 def _unsettled(u, band: float) -> np.ndarray:
