@@ -17,6 +17,7 @@ from carverify.suite import REPO_ROOT, load_suite
 
 PIXELS, STATE = "tabletop-block-in-bowl", "tabletop-block-in-bowl-state"
 BOX_PIXELS, BOX_STATE = "tabletop-block-in-box", "tabletop-block-in-box-state"
+PILES_PIXELS, PILES_STATE = "tabletop-separate-piles", "tabletop-separate-piles-state"
 
 
 def _module(suite):
@@ -85,7 +86,7 @@ def test_state_vector_follows_the_documented_layout():
 
 
 # Primitives the expert needs: one per block.
-EXPERT_STEPS = {STATE: 3, BOX_STATE: 1}
+EXPERT_STEPS = {STATE: 3, BOX_STATE: 1, PILES_STATE: 4}
 
 
 @pytest.mark.parametrize("name", sorted(EXPERT_STEPS))
@@ -138,6 +139,8 @@ TRUTH = {
             "wrong_pairing.py": False},
     BOX_PIXELS: {"box_centroids.py": True, "loose_threshold.py": False},
     BOX_STATE: {"box_checks.py": True, "swapped_axes.py": False},
+    PILES_PIXELS: {"zone_extents.py": True, "loose_reach.py": False},
+    PILES_STATE: {"state_checks.py": True, "first_block_only.py": False},
 }
 
 

@@ -346,7 +346,108 @@ def _draw_box_place(rng: np.random.Generator, box: np.ndarray) -> tuple[str, tup
             return kind, (x, y, BLOCK_HALF + 0.0003, yaw)
 
 
-TASKS = {"block-in-bowl": Tabletop, "block-in-box": BoxTabletop}
+# -- separate piles: a pile of red and blue blocks, sorted into two flat zones -----------------
+ZONE_HALF = 0.07             # metres: half a square zone's side
+ZONE_RGBA = {"red": BOWL_RGBA["red"], "blue": BOWL_RGBA["blue"]}
+PILE_COLOURS = ("red", "red", "blue", "blue")
+
+
+class PilesTabletop(Tabletop):
+    """A pile of four blocks (two red, two blue) to split into a pale red and a pale blue square
+    zone, flat patches on the table (drawn only: nothing collides with them).  The state vector
+    is the four blocks' centres (red, red, blue, blue), then the two zones' centres."""
+
+    colours = PILE_COLOURS
+
+    def _receptacles(self) -> list[int]:
+        import pybullet
+
+        c = self.client
+        out = []
+        for col in ("red", "blue"):
+            look = c.createVisualShape(pybullet.GEOM_BOX, halfExtents=[ZONE_HALF, ZONE_HALF, 0.0005],
+                                       rgbaColor=list(ZONE_RGBA[col]))
+            out.append(c.createMultiBody(baseMass=0, baseVisualShapeIndex=look, basePosition=[0, 0, -1]))
+        return out
+
+    def _layout(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = WORKSPACE
+        while True:   # zones apart; the pile (a jittered 2x2 cluster) clear of both zones
+            zones = rng.uniform(lo + ZONE_HALF, hi - ZONE_HALF, (2, 2))
+            pile = rng.uniform(lo + 0.08, hi - 0.08, 2)
+            order = rng.permutation(4)
+            # 6 cm apart: two 4 cm cubes turned by any angle never overlap (half diagonals 2.8 cm).
+            grid = np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]]) * 0.03 + rng.uniform(-0.002, 0.002, (4, 2))
+            blocks = pile + grid[order]
+            if (_min_gap(zones, zones) > 2 * ZONE_HALF + 0.04
+                    and np.all(np.abs(blocks[:, None, :] - zones[None, :, :]).max(axis=2) > ZONE_HALF + 0.04)):
+                return zones, blocks
+
+    def in_zone(self) -> np.ndarray:
+        """Per block, whether its centre lies inside the zone of its colour, seen from above."""
+        zones = self.bowl_positions()[[0, 0, 1, 1], :2]
+        return np.abs(self.block_positions()[:, :2] - zones).max(axis=1) < ZONE_HALF
+
+    def in_place(self) -> np.ndarray:
+        return self.in_zone()
+
+    def draw_places(self, rng: np.random.Generator) -> list[tuple[str, tuple]]:
+        return _draw_pile_places(rng, self.bowl_positions())
+
+    def unsettled(self, band: float) -> dict[str, bool]:
+        """Per colour: one of its blocks hidden under another, or its centre within `band` of its
+        zone's edge."""
+        pos = self.block_positions()
+        zones = self.bowl_positions()[[0, 0, 1, 1], :2]
+        edge = np.abs(np.abs(pos[:, :2] - zones).max(axis=1) - ZONE_HALF) < band
+        hidden = np.array([any(j != i and pos[j, 2] > pos[i, 2] + BLOCK_HALF
+                               and np.linalg.norm(pos[j, :2] - pos[i, :2]) < 0.045 for j in range(4))
+                           for i in range(4)])
+        out = edge | hidden
+        return {"red_in_zone": bool(out[:2].any()), "blue_in_zone": bool(out[2:].any()),
+                "piles_separated": bool(out.any())}
+
+
+PILE_PLACES = {"pile": 0.2, "own_zone": 0.35, "other_zone": 0.15, "zone_edge": 0.15, "table": 0.1, "stacked": 0.05}
+
+
+def _draw_pile_places(rng: np.random.Generator, zones: np.ndarray) -> list[tuple[str, tuple]]:
+    """A (where, pose) per block: in the pile's spot, in its own or the other zone, straddling a
+    zone's edge, elsewhere on the table, or on top of another block; blocks clear of one another."""
+    lo, hi = WORKSPACE
+    pile = rng.uniform(lo + 0.08, hi - 0.08, 2)
+    for _ in range(1000):
+        kinds = [str(k) for k in rng.choice(list(PILE_PLACES), size=4, p=list(PILE_PLACES.values()))]
+        poses: list = [None] * 4
+        for i in sorted(range(4), key=lambda i: kinds[i] == "stacked"):
+            yaw = rng.uniform(0, np.pi / 2)
+            own = 0 if i < 2 else 1
+            if kinds[i] == "stacked":
+                base = [j for j in range(4) if kinds[j] != "stacked"]
+                x, y, z, _ = poses[base[rng.integers(len(base))]] if base else (0.0, 0.0, -1.0, 0.0)
+                poses[i] = (x + rng.uniform(-0.01, 0.01), y + rng.uniform(-0.01, 0.01), z + 2 * BLOCK_HALF + 0.002, yaw)
+                continue
+            if kinds[i] == "pile":
+                x, y = pile + rng.uniform(-0.05, 0.05, 2)
+            elif kinds[i] in ("own_zone", "other_zone"):
+                zone = zones[own if kinds[i] == "own_zone" else 1 - own]
+                x, y = zone[:2] + rng.uniform(-ZONE_HALF + 0.01, ZONE_HALF - 0.01, 2)
+            elif kinds[i] == "zone_edge":
+                zone = zones[own if rng.random() < 0.7 else 1 - own]
+                side, along = rng.integers(4), rng.uniform(-ZONE_HALF, ZONE_HALF)
+                off = ZONE_HALF + rng.uniform(-0.03, 0.03)
+                x, y = zone[:2] + [(off, along), (-off, along), (along, off), (along, -off)][side]
+            else:
+                x, y = rng.uniform(lo + 0.03, hi - 0.03, 2)
+            poses[i] = (float(np.clip(x, lo, hi)), float(np.clip(y, lo, hi)), BLOCK_HALF + 0.0003, yaw)
+        flat = [p for i, p in enumerate(poses) if kinds[i] != "stacked"]
+        if all(p[2] > 0 for p in poses) and all(np.hypot(p[0] - q[0], p[1] - q[1]) > 0.062
+                                                for a, p in enumerate(flat) for q in flat[a + 1:]):
+            return list(zip(kinds, poses))
+    raise RuntimeError("no clear placement of the blocks found in 1000 draws")
+
+
+TASKS = {"block-in-bowl": Tabletop, "block-in-box": BoxTabletop, "separate-piles": PilesTabletop}
 
 
 @contextlib.contextmanager
