@@ -396,10 +396,13 @@ class PilesTabletop(Tabletop):
 
     def unsettled(self, band: float) -> dict[str, bool]:
         """Per colour: one of its blocks hidden under another, or its centre within `band` of its
-        zone's edge."""
+        zone's edge, plus how far the camera's perspective moves a raised block's top face
+        outwards (a block stacked on another, near a frame corner, looks up to ~1.5 cm off)."""
         pos = self.block_positions()
         zones = self.bowl_positions()[[0, 0, 1, 1], :2]
-        edge = np.abs(np.abs(pos[:, :2] - zones).max(axis=1) - ZONE_HALF) < band
+        top = pos[:, 2] + BLOCK_HALF
+        shift = np.linalg.norm(pos[:, :2], axis=1) * (top - 2 * BLOCK_HALF) / (CAMERA_HEIGHT - top)
+        edge = np.abs(np.abs(pos[:, :2] - zones).max(axis=1) - ZONE_HALF) < band + np.maximum(shift, 0.0)
         hidden = np.array([any(j != i and pos[j, 2] > pos[i, 2] + BLOCK_HALF
                                and np.linalg.norm(pos[j, :2] - pos[i, :2]) < 0.045 for j in range(4))
                            for i in range(4)])
