@@ -79,7 +79,7 @@ def test_state_vector_follows_the_documented_layout():
         u = env.unwrapped
         assert obs.shape == (18,) and obs.dtype == np.float64
         np.testing.assert_array_equal(obs[0:9].reshape(3, 3), u.block_positions())
-        np.testing.assert_array_equal(obs[9:18].reshape(3, 3), u.bowl_positions())
+        np.testing.assert_array_equal(obs[9:18].reshape(3, 3), u.receptacle_positions())
         assert np.allclose(obs[2:9:3], 0.02, atol=1e-3) and np.all(obs[11:18:3] == 0.0)
     finally:
         env.close()
@@ -112,7 +112,7 @@ def test_a_pick_that_meets_no_block_changes_nothing():
         env.reset(seed=2)
         u = env.unwrapped
         before = u.state_vector()
-        bowl = u.bowl_positions()[0]
+        bowl = u.receptacle_positions()[0]
         _, _, _, _, info = env.step([bowl[0], bowl[1], 0.0, 0.0])   # the bowl's empty floor
         assert info["picked"] == -1
         np.testing.assert_allclose(u.state_vector(), before, atol=1e-6)

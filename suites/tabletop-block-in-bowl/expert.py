@@ -5,6 +5,6 @@ import numpy as np
 
 def act(env):
     u = env.unwrapped
-    blocks, bowls, done = u.block_positions(), u.bowl_positions(), u.in_bowl()
+    blocks, bowls, done = u.block_positions(), u.receptacle_positions(), u.in_bowl()
     i = int(np.argmin(done))   # the first block still out (argmin of a bool array: the first False)
     return np.array([blocks[i, 0], blocks[i, 1], bowls[i, 0], bowls[i, 1]])

@@ -1,22 +1,23 @@
 """Tabletop pick-and-place (Ravens/CLIPort style) in PyBullet, headless: the environment and its carverify adapter.
 
 This file is a bring-your-own-environment example: it sits in a suite folder, and suite.toml
-names it (`adapter = "tabletop.py"`; sibling suites use "../tabletop-block-in-bowl/tabletop.py").
-carverify's core never imports it by name.
+names it (`adapter = "tabletop.py"`; sibling suites use "../tabletop-block-in-bowl/tabletop.py"
+and pick a task with `task = ...`).  carverify's core never imports it by name.
 
-The scene: a grey table (pybullet_data's plane.urdf, recoloured), three static bowls built in
-code (a floor disc and a ring of wall boxes) and three 4 cm cubes (pybullet_data's
-cube_small.urdf, scaled and recoloured): red, green and blue, one bowl of each colour.
-There is no arm: an action is one pick-and-place primitive, (pick x, pick y, place x, place y)
-in metres.  A suction cup comes straight down at pick xy and holds the first thing a vertical
-ray meets there if it is a block, lifts it, and lets it go just above whatever lies under place
-xy; the physics then settles (blocks can land on a bowl's rim and tip, or on another block).
-A pick that meets no block does nothing.  An episode ends when every block rests in the bowl of
-its colour (the environment's success) or after `max_steps` primitives.
+Tasks (TASKS): "block-in-bowl", three cubes (red, green, blue) into static bowls of their
+colour; "block-in-box", a red cube into an open box; "separate-piles", a pile of two red and two
+blue cubes into two flat zones.  The table is pybullet_data's plane.urdf (hidden; a grey square
+is drawn), the cubes its cube_small.urdf scaled to 4 cm and recoloured, the receptacles are
+built in code.  There is no arm: an action is one pick-and-place primitive, (pick x, pick y,
+place x, place y) in metres.  A suction cup comes straight down at pick xy and holds the first
+thing a vertical ray meets there if it is a block, and lets it go just above whatever lies under
+place xy; the physics then settles (blocks can land on a rim and tip, or on another block).  A
+pick that meets no block does nothing.  An episode ends when every block is in place (the
+environment's success) or after `max_steps` primitives.
 
-What a program sees (suite.toml obs_kind): "state", a float64 vector of the three blocks' centres
-then the three bowls' centres (x, y, z each, red, green, blue); or "rgb", a top-down frame drawn
-by PyBullet's TinyRenderer (CPU).
+What a program sees (suite.toml obs_kind): "state", a float64 vector of the blocks' centres then
+the receptacles' centres (x, y, z each); or "rgb", a top-down frame drawn by PyBullet's
+TinyRenderer (CPU).  coverage_states() below builds the coverage stage's settled states.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ class Tabletop(gymnasium.Env):
         self.action_space = gymnasium.spaces.Box(lo, hi, (4,), np.float64)
         self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, (STATE_SIZE,), np.float64)
         self.max_steps, self.render_size, self.span = int(max_steps), tuple(render_size), float(span)
-        self.client, self.blocks, self.bowls, self.steps = None, [], [], 0
+        self.client, self.blocks, self.receptacles, self.steps = None, [], [], 0
 
     # -- the scene ------------------------------------------------------------------------
     def _build(self) -> None:
@@ -88,7 +89,7 @@ class Tabletop(gymnasium.Env):
         c.changeVisualShape(table, -1, rgbaColor=[0, 0, 0, 0])
         top = c.createVisualShape(pybullet.GEOM_BOX, halfExtents=[0.4, 0.4, 0.0005], rgbaColor=TABLE_RGBA)
         c.createMultiBody(baseMass=0, baseVisualShapeIndex=top, basePosition=[0, 0, -0.0005])
-        self.bowls = self._receptacles()
+        self.receptacles = self._receptacles()
         self.blocks = []
         for col in self.colours:
             body = c.loadURDF("cube_small.urdf", [0, 0, -1], globalScaling=2 * BLOCK_HALF / 0.05)
@@ -128,7 +129,7 @@ class Tabletop(gymnasium.Env):
         rng, c = self.np_random, self.client
         bowls, blocks = self._layout(rng)
         yaws = rng.uniform(0, np.pi / 2, len(blocks))
-        for body, (x, y) in zip(self.bowls, bowls):
+        for body, (x, y) in zip(self.receptacles, bowls):
             c.resetBasePositionAndOrientation(body, [x, y, 0], [0, 0, 0, 1])
         for body, (x, y), yaw in zip(self.blocks, blocks, yaws):
             c.resetBasePositionAndOrientation(body, [x, y, BLOCK_HALF], c.getQuaternionFromEuler([0, 0, yaw]))
@@ -196,16 +197,16 @@ class Tabletop(gymnasium.Env):
     def block_positions(self) -> np.ndarray:
         return np.array([self.client.getBasePositionAndOrientation(b)[0] for b in self.blocks], np.float64)
 
-    def bowl_positions(self) -> np.ndarray:
-        return np.array([self.client.getBasePositionAndOrientation(b)[0] for b in self.bowls], np.float64)
+    def receptacle_positions(self) -> np.ndarray:
+        return np.array([self.client.getBasePositionAndOrientation(b)[0] for b in self.receptacles], np.float64)
 
     def state_vector(self) -> np.ndarray:
-        return np.concatenate([self.block_positions().ravel(), self.bowl_positions().ravel()])
+        return np.concatenate([self.block_positions().ravel(), self.receptacle_positions().ravel()])
 
     def in_bowl(self) -> np.ndarray:
         """Per block, whether its centre lies within its own bowl's wall, seen from above (Ravens'
         test: a block stacked on another inside the bowl counts)."""
-        gap = np.linalg.norm(self.block_positions()[:, :2] - self.bowl_positions()[:, :2], axis=1)
+        gap = np.linalg.norm(self.block_positions()[:, :2] - self.receptacle_positions()[:, :2], axis=1)
         return gap < BOWL_INNER
 
     def in_place(self) -> np.ndarray:
@@ -217,7 +218,7 @@ class Tabletop(gymnasium.Env):
 
     # -- coverage hooks (coverage_states below) ---------------------------------------------
     def draw_places(self, rng: np.random.Generator) -> list[tuple[str, tuple]]:
-        return _draw_places(rng, self.bowl_positions())
+        return _draw_places(rng, self.receptacle_positions())
 
     def unsettled(self, band: float) -> dict[str, bool]:
         """Facts a top-down frame cannot settle in this state (see coverage_states)."""
@@ -290,7 +291,7 @@ class BoxTabletop(Tabletop):
 
     def offset(self) -> np.ndarray:
         """The block's centre minus the box's, x and y."""
-        return self.block_positions()[0, :2] - self.bowl_positions()[0, :2]
+        return self.block_positions()[0, :2] - self.receptacle_positions()[0, :2]
 
     def in_box(self) -> bool:
         """The block's centre lies inside the box's walls, seen from above."""
@@ -304,7 +305,7 @@ class BoxTabletop(Tabletop):
         return np.array([self.in_box()])
 
     def draw_places(self, rng: np.random.Generator) -> list[tuple[str, tuple]]:
-        return [_draw_box_place(rng, self.bowl_positions()[0])]
+        return [_draw_box_place(rng, self.receptacle_positions()[0])]
 
     def unsettled(self, band: float) -> dict[str, bool]:
         """Centres within `band` of the box's inner walls or of the near distance."""
@@ -385,21 +386,21 @@ class PilesTabletop(Tabletop):
 
     def in_zone(self) -> np.ndarray:
         """Per block, whether its centre lies inside the zone of its colour, seen from above."""
-        zones = self.bowl_positions()[[0, 0, 1, 1], :2]
+        zones = self.receptacle_positions()[[0, 0, 1, 1], :2]
         return np.abs(self.block_positions()[:, :2] - zones).max(axis=1) < ZONE_HALF
 
     def in_place(self) -> np.ndarray:
         return self.in_zone()
 
     def draw_places(self, rng: np.random.Generator) -> list[tuple[str, tuple]]:
-        return _draw_pile_places(rng, self.bowl_positions())
+        return _draw_pile_places(rng, self.receptacle_positions())
 
     def unsettled(self, band: float) -> dict[str, bool]:
         """Per colour: one of its blocks hidden under another, or its centre within `band` of its
         zone's edge, plus how far the camera's perspective moves a raised block's top face
         outwards (a block stacked on another, near a frame corner, looks up to ~1.5 cm off)."""
         pos = self.block_positions()
-        zones = self.bowl_positions()[[0, 0, 1, 1], :2]
+        zones = self.receptacle_positions()[[0, 0, 1, 1], :2]
         top = pos[:, 2] + BLOCK_HALF
         shift = np.linalg.norm(pos[:, :2], axis=1) * (top - 2 * BLOCK_HALF) / (CAMERA_HEIGHT - top)
         edge = np.abs(np.abs(pos[:, :2] - zones).max(axis=1) - ZONE_HALF) < band + np.maximum(shift, 0.0)
@@ -513,7 +514,7 @@ class TabletopAdapter(EnvAdapter):
         alone would hit a block about one time in fifty."""
         u = env.unwrapped
         lo, hi = WORKSPACE
-        blocks, bowls = u.block_positions(), u.bowl_positions()
+        blocks, bowls = u.block_positions(), u.receptacle_positions()
         pick = blocks[rng.integers(len(blocks)), :2] + rng.uniform(-0.01, 0.01, 2) if rng.random() < 0.5 \
             else rng.uniform(lo, hi, 2)
         place = bowls[rng.integers(len(bowls)), :2] + rng.uniform(-0.02, 0.02, 2) if rng.random() < 1 / 3 \
@@ -635,7 +636,7 @@ def _describe(u, kinds) -> str:
 
 def _unsettled(u, band: float) -> np.ndarray:
     """Per block: hidden under another block, or its centre within `band` of its bowl's wall."""
-    pos, bowls = u.block_positions(), u.bowl_positions()
+    pos, bowls = u.block_positions(), u.receptacle_positions()
     gap = np.linalg.norm(pos[:, :2] - bowls[:, :2], axis=1)
     out = np.abs(gap - BOWL_INNER) < band
     for i in range(3):

@@ -5,5 +5,5 @@ import numpy as np
 
 def act(env):
     u = env.unwrapped
-    block, box = u.block_positions()[0], u.bowl_positions()[0]
+    block, box = u.block_positions()[0], u.receptacle_positions()[0]
     return np.array([block[0], block[1], box[0], box[1]])

@@ -6,7 +6,7 @@ import numpy as np
 
 def act(env):
     u = env.unwrapped
-    blocks, zones, done = u.block_positions(), u.bowl_positions(), u.in_zone()
+    blocks, zones, done = u.block_positions(), u.receptacle_positions(), u.in_zone()
     i = int(np.argmin(done))   # the first block still out (argmin of a bool array: the first False)
     zone = zones[i // 2]
     return np.array([blocks[i, 0], blocks[i, 1], zone[0], zone[1] + (0.03 if i % 2 == 0 else -0.03)])
