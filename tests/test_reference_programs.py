@@ -39,6 +39,6 @@ def test_every_suite_has_accepted_and_rejected_programs():
     for param in CASES:
         suite, entry = param.values
         by_suite.setdefault(suite.name, set()).add(entry["verdict"])
-    # Five MiniGrid suites, four Panda suites (push/slide, state and pixels), four tabletop suites
-    # (block-in-bowl and block-in-box, pixels and state).
-    assert len(by_suite) == 13 and all(v == {"accepted", "rejected"} for v in by_suite.values())
+    # Five MiniGrid suites, four Panda suites (push/slide, state and pixels), six tabletop suites
+    # (block-in-bowl, block-in-box and separate-piles, pixels and state).
+    assert len(by_suite) == 15 and all(v == {"accepted", "rejected"} for v in by_suite.values())
