@@ -6,7 +6,7 @@ import pytest
 from carverify.audit import audit_file
 from carverify.suite import list_suites
 
-TABLETOP_IN_CI = {("tabletop-block-in-bowl-state", "state_checks.py"), ("tabletop-block-in-bowl", "wrong_pairing.py")}
+TABLETOP_IN_CI = {("tabletop-block-in-box-state", "box_checks.py"), ("tabletop-block-in-bowl", "wrong_pairing.py")}
 CASES = []
 for suite in list_suites():
     manifest = tomllib.loads((suite.path / "programs" / "manifest.toml").read_text())
@@ -14,9 +14,9 @@ for suite in list_suites():
         # slow.py is the same program in every MiniGrid suite, and burns its CPU budget by design
         # (~25-40 s a suite): CI audits it on one; make test-long audits it on the rest.
         marks = [pytest.mark.long] if entry["file"] == "slow.py" and suite.name != "minigrid-doorkey-5x5" else []
-        # A tabletop suite builds 2,000 settled PyBullet states on its first audit (~40-80 s): CI
-        # audits the state suite's accepted program (coverage included) and one pixel program
-        # rejected before coverage; make test-long audits the rest.
+        # A tabletop suite builds 2,000 settled PyBullet states on its first audit (7-50 s): CI
+        # audits block-in-box-state's accepted program (the quickest states to build, coverage
+        # included) and one pixel program rejected before coverage; make test-long the rest.
         if suite.name.startswith("tabletop-") and (suite.name, entry["file"]) not in TABLETOP_IN_CI:
             marks = [pytest.mark.long]
         CASES.append(pytest.param(suite, entry, id=f"{suite.name}/{entry['file']}", marks=marks))
