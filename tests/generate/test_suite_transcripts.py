@@ -36,3 +36,20 @@ def test_transcript_replays_to_an_accepted_program(name):
     # The feedback sent back is the audit's, finding by finding.
     for r in rejected:
         assert all(f.code in r.feedback for f in r.findings)
+
+
+# The tabletop transcripts, replayed through every stage: block-in-bowl's first program (a loose
+# 11-pixel threshold) passes every episode check and only the coverage states show it wrong;
+# block-in-box's (a 12-pixel radius for a rectangular box) fires in one random episode;
+# separate-piles' (8 pixels of slack past a zone's edge) fires at one expert reset.
+TABLETOP = {"tabletop-block-in-bowl": [{"CV801", "CV804"}], "tabletop-block-in-box": [{"CV504"}],
+            "tabletop-separate-piles": [{"CV502", "CV503", "CV504", "CV506"}]}
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("name", sorted(TABLETOP))
+def test_tabletop_transcript_replays_with_every_stage(name):
+    suite = load_suite(name)
+    gen = generate(suite, ReplayProvider(default_folder(suite), suite_name=suite.name), model="any")
+    assert [{f.code for f in r.findings} for r in gen.rounds[:-1]] == TABLETOP[name]
+    assert gen.rounds[-1].accepted
