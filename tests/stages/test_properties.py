@@ -228,3 +228,35 @@ def test_a_program_trajectories_reject_is_not_held_for_the_twin(tmp_path):
     properties = report.stage("properties")
     assert properties.status == "passed" and properties.metrics["compiled_calls"] == 0
     assert properties.skipped_checks == {"compiled twin": "not compared: a later stage rejected the program first"}
+
+
+def test_a_disagreement_found_in_the_batch_is_reported_whatever_the_shrink_rerun_meets(tmp_path):
+    """The twin's batch finds COMPILED_ONLY's disagreement after trajectories has run, on the
+    audit's restricted child; the rerun that shrinks it uses that child again.  When the child
+    has no CPU left by then (the kernel's SIGXCPU at RLIMIT_CPU, sent here directly), the rerun
+    meets only that: the finding must stay the disagreement (CV602), not "too slow" (CV405)."""
+    import os
+    import signal
+
+    from carverify.candidate import Candidate
+    from carverify.stages.properties import check_properties
+
+    candidate = Candidate(COMPILED_ONLY, "program.py")
+    deferred = []
+    candidate.defer = lambda stage, finish, abandoned: deferred.append(finish)
+    config = AuditConfig(artifacts_dir=str(tmp_path))
+    try:
+        from carverify.suite import load_suite
+
+        interpreted = check_properties(candidate, load_suite(SUITE), config=config)
+        assert interpreted.status == "passed" and len(deferred) == 1   # interpreted, it is right
+        os.kill(candidate._box._child.proc.pid, signal.SIGXCPU)
+        candidate._box._child.proc.wait(timeout=10)
+        result = deferred[0]()
+    finally:
+        candidate.close()
+    (f,) = result.findings
+    assert result.status == "failed" and f.code == "CV602" and f.subtask == "has_key", f.render()
+    saved = np.load(f.data["counterexample"])
+    r, b = saved[4::8, 4::8, 0].astype(int), saved[4::8, 4::8, 2].astype(int)
+    assert ((r + b) > 300).any()   # the reported observation is one the twin answers differently on
