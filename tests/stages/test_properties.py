@@ -244,7 +244,7 @@ def test_a_disagreement_found_in_the_batch_is_reported_whatever_the_shrink_rerun
     candidate = Candidate(COMPILED_ONLY, "program.py")
     deferred = []
     candidate.defer = lambda stage, finish, abandoned: deferred.append(finish)
-    config = AuditConfig(artifacts_dir=str(tmp_path))
+    config = AuditConfig(artifacts_dir=str(tmp_path), hypothesis_examples=20)
     try:
         from carverify.suite import load_suite
 
