@@ -124,7 +124,8 @@ class AuditReport:
     def from_dict(cls, data: dict[str, Any]) -> "AuditReport":
         """The report `to_dict` wrote (a stored audit); findings and stages come back as objects."""
         stages = [StageResult(s["stage"], s["status"], [Finding(**f) for f in s["findings"]],
-                              dict(s["metrics"]), float(s["seconds"])) for s in data["stages"]]
+                              dict(s["metrics"]), float(s["seconds"]), dict(s.get("skipped_checks", {})))
+                  for s in data["stages"]]
         return cls(program_path=data["program"]["path"], program_sha256=data["program"]["sha256"],
                    suite=data["suite"], stages=stages, limits=dict(data["limits"]),
                    seconds=float(data["seconds"]), artifacts=dict(data["artifacts"]),

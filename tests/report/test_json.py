@@ -56,6 +56,34 @@ def test_a_stored_report_reads_back_as_the_same_report(rejected):
     assert render_json(again) == render_json(rejected)
 
 
+def _dropped_comparison():
+    """A report as audit.py writes it when trajectories rejects a program before its deferred
+    compiled comparison ran (properties passes, and says the comparison was not made), and a
+    suite without an oracle (trajectories names the checks it skips)."""
+    return AuditReport(
+        program_path="program.py", program_sha256="ab" * 32, suite="minigrid-doorkey-5x5",
+        stages=[StageResult("properties", "passed", metrics={"examples": 60.0, "compiled_calls": 0.0},
+                            seconds=3.5, skipped_checks={"compiled twin": "not compared: a later stage "
+                                                         "rejected the program first"}),
+                StageResult("trajectories", "failed", [Finding("CV502", "has_key: already true at reset")],
+                            seconds=4.4, skipped_checks={"perturbed play": "no perturbed episodes"})],
+        limits={}, seconds=8.0)
+
+
+def test_skipped_checks_are_part_of_the_shipped_schema_and_of_a_stored_report():
+    """Every program the trajectories stage rejects carries properties' skipped_checks: its JSON
+    must still validate, and a cached re-audit must still say which checks were not made."""
+    report = _dropped_comparison()
+    data = _validate(_strict_loads(render([report], "json")))
+    assert data["reports"][0]["stages"][0]["skipped_checks"] == report.stages[0].skipped_checks
+    with pytest.raises(jsonschema.ValidationError):   # reasons are text
+        _validate({**data, "reports": [{**data["reports"][0], "stages": [
+            {**data["reports"][0]["stages"][0], "skipped_checks": {"compiled twin": 1}}]}]})
+    again = AuditReport.from_dict(_strict_loads(render_json(report)))
+    assert [s.skipped_checks for s in again.stages] == [s.skipped_checks for s in report.stages]
+    assert render_json(again) == render_json(report)
+
+
 def test_rejected_keeps_every_finding(rejected):
     data = _validate(_strict_loads(render_json(rejected)))
     assert data["verdict"] == "rejected"
