@@ -262,40 +262,11 @@ def test_a_disagreement_found_in_the_batch_is_reported_whatever_the_shrink_rerun
     assert ((r + b) > 300).any()   # the reported observation is one the twin answers differently on
 
 
-# A dict of lists keyed by tuples: fine Python, which numba refuses (CV601 at the compile stage).
-UNCOMPILABLE = '''
-import numpy as np
-
-SUBTASKS = ("has_key", "door_open", "at_goal")
-
-
-def tiles_by_colour(obs):
-    groups = {}
-    for y in range(4, obs.shape[0], 8):
-        for x in range(4, obs.shape[1], 8):
-            colour = (int(obs[y, x, 0]), int(obs[y, x, 1]), int(obs[y, x, 2]))
-            if colour not in groups:
-                groups[colour] = []
-            groups[colour].append((y, x))
-    return groups
-
-
-def has_key(obs):
-    return (255, 255, 0) not in tiles_by_colour(obs)
-
-
-def door_open(obs):
-    return bool((obs[4::8, 7::8, 1] > 150).any())
-
-
-def at_goal(obs):
-    return bool((obs[7::8, 7::8, 1] > 200).any())
-'''
-
-
 def test_an_audit_ending_at_properties_says_when_the_twin_was_not_compared(tmp_path):
     """numba cannot compile UNCOMPILABLE (the compile stage's CV601): with the stages ending at
     properties the audit is accepted, so the report must say the compiled comparison was not made."""
+    from test_compile import UNCOMPILABLE   # three idioms numba refuses (tests/stages/test_compile.py)
+
     report = audit_source(UNCOMPILABLE, SUITE, stages=STAGES,
                           config=AuditConfig(artifacts_dir=str(tmp_path), hypothesis_examples=20))
     stage = report.stage("properties")
