@@ -19,6 +19,10 @@ def render_text(report: AuditReport, *, color: bool = False) -> str:
         blocks.append("\n".join(_finding_line(f, report.program_path, paint) for f in report.findings))
     if report.stages:
         blocks.append(_stage_table(report.stages, paint))
+    # What a passing stage did not check belongs beside the verdict, not only in --json.
+    unchecked = [f"  {s.stage}: {what}: {why}" for s in report.stages for what, why in s.skipped_checks.items()]
+    if unchecked:
+        blocks.append("\n".join(["not checked:", *unchecked]))
     blocks.append(verdict_line(report, paint))
     return encodable("\n\n".join(blocks))
 

@@ -90,3 +90,15 @@ def test_undecodable_source_bytes_stay_printable():
     text = render_text(report)
     text.encode("utf-8")
     assert text.splitlines()[0] == "p.py:1:4 CV104 byte 0xff at \\udcff is not UTF-8"
+
+
+def test_what_a_stage_did_not_check_is_listed_before_the_verdict():
+    report = AuditReport(
+        program_path="program.py", program_sha256="1234abcd" + "0" * 56, suite="minigrid-doorkey-5x5",
+        stages=[StageResult("properties", "passed", [], {"examples": 60.0}, 1.5,
+                            skipped_checks={"compiled twin": "not compared: a later stage rejected the program first"}),
+                StageResult("trajectories", "failed", [Finding("CV502", "has_key: true at reset")], {}, 0.4)],
+        limits={}, seconds=2.0)
+    assert render_text(report).split("\n\n")[-2:] == [
+        "not checked:\n  properties: compiled twin: not compared: a later stage rejected the program first",
+        "REJECTED  program.py  (suite minigrid-doorkey-5x5, sha256 1234abcd…, 2.00 s)"]
