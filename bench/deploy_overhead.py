@@ -46,7 +46,7 @@ class InProcess(gymnasium.Wrapper):
         self.checks = tuple(compile_accepted(source, sha256).values())
         self.memo: dict = {}
         self.paid = [False] * len(self.checks)
-        self.state_key = CodeReward._state_key.__get__(self)
+        self.state_key = suite.adapter.state_keyer(env)   # the same exact key CodeReward uses
 
     def reset(self, **kwargs):
         self.paid = [False] * len(self.checks)

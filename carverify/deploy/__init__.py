@@ -47,10 +47,17 @@ _seen: set[tuple] = set()
 MEMOS: dict[tuple, dict] = {}
 
 
+def memo_for(sha256: str, suite_name: str) -> dict:
+    """This process's memo for a program on a suite; wrappers keep the dict itself, so it is never replaced."""
+    with _stop_lock:
+        return MEMOS.setdefault((sha256, suite_name), {})
+
+
 def clear_memo() -> None:
     """Forget every remembered state of this process (benchmarks measure a cold memo)."""
     with _stop_lock:
-        MEMOS.clear()
+        for memo in MEMOS.values():
+            memo.clear()
 
 
 def first_time(key: tuple) -> bool:

@@ -48,11 +48,6 @@ def oracle_assignment(report: dict, suite) -> dict[str, str]:
     return out
 
 
-def env_success(suite, reward: float, terminated: bool, info: dict) -> bool:
-    """The environment's own success on this step."""
-    return suite.adapter.success(reward, terminated, info)
-
-
 class Monitor:
     """Counts disagreements between a program's checks and the environment (and its oracle)."""
 

@@ -31,10 +31,27 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from carverify.deploy import FAULT_POLICIES, MEMOS as _MEMOS, clear_memo, first_time, request_stop  # noqa: F401
+from carverify.deploy import FAULT_POLICIES, clear_memo, first_time, memo_for, request_stop  # noqa: F401
 from carverify.deploy.guard import MEMORY_BYTES, Fault, acquire, default_deadline, release
-from carverify.deploy.monitor import MODES, Monitor, env_success, oracle_assignment
+from carverify.deploy.monitor import MODES, Monitor, oracle_assignment
 from carverify.errors import UsageError
+
+class Paid(dict):
+    """info["subtasks"]: sub-task name -> paid so far, a plain dict to every reader.
+
+    SB3's DummyVecEnv deep-copies every step's infos; copy.deepcopy would walk each name and
+    truth value with a Python call apiece.  Names are str and values bool, so a shallow copy
+    is already a deep one.
+    """
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo):
+        return Paid(self)
+
+    def __reduce__(self):
+        return dict, (dict(self),)
+
 
 # Exact-state memo: where the adapter keys a state by everything its observation reads
 # (MiniGrid: the grid, the agent's pose and what it carries), and the audited checks are pure
@@ -79,6 +96,7 @@ class CodeReward(gymnasium.Wrapper):
         self.fault_dir, self.program_path = fault_dir, program_path
         self.monitor = Monitor(self.suite, self.subtasks, oracle_assignment(data, self.suite))
         self._guard = None
+        self._bind()
         self._paid = [False] * len(self.subtasks)
         self._potential = 0.0
         self.renders = 0   # frames rendered (a memo hit or a fully paid episode renders none)
@@ -117,26 +135,29 @@ class CodeReward(gymnasium.Wrapper):
                              f"({type(self.env.unwrapped).__name__}: {type(exc).__name__}: {exc}): wrap the env "
                              "the suite makes (suite.make_env())") from exc
 
-    @property
-    def _memo(self) -> dict:
-        key = (self.sha256, self.suite.name)
-        memo = _MEMOS.get(key)
-        if memo is None:
-            memo = _MEMOS.setdefault(key, {})
-        return memo
+    def _bind(self) -> None:
+        """Look up once what every step uses: the adapter's key and success, and the shared memo.
+
+        suite.adapter resolves the suite.toml entry on each access (microseconds, twice a step).
+        The memo dict is the process's own (MEMOS), never a pickled copy: __setstate__ binds again.
+        """
+        adapter = self.suite.adapter
+        self._key_of, self._success = adapter.state_keyer(self.env), adapter.success
+        self._memo = memo_for(self.sha256, self.suite.name)
 
     def _evaluate(self):
         """(holds, progress, fault, frame, new_state); holds None when nothing is left to ask."""
+        counts = self.counts
         if all(self._paid) and not self.wants_progress:
-            self.counts["reward.paid_skips"] += 1
+            counts["reward.paid_skips"] += 1
             return None, None, None, None, False
-        key = self._state_key() if self.memo else None
+        key = self._key_of() if self.memo else None
         if key is not None:
             found = self._memo.get(key)
             if found is not None:
-                self.counts["reward.memo_hits"] += 1
+                counts["reward.memo_hits"] += 1
                 if found[2] is not None:
-                    self.counts["reward.fault_steps"] += 1
+                    counts["reward.fault_steps"] += 1
                 return found[0], found[1], None, None, False
         frame = self._observe()
         self.renders += 1
@@ -154,7 +175,7 @@ class CodeReward(gymnasium.Wrapper):
 
     def _state_key(self):
         """The adapter's key of everything the program's observation reads; None: no memo (continuous states)."""
-        return self.suite.adapter.state_key(self.env)
+        return self._key_of()
 
     # -- gymnasium ------------------------------------------------------------------------
     def reset(self, **kwargs):
@@ -167,17 +188,20 @@ class CodeReward(gymnasium.Wrapper):
             if fault is not None:
                 info["reward_fault"] = self._on_fault(fault, frame)
             self._potential = float(progress) if progress is not None else 0.0
-        info["subtasks"] = dict.fromkeys(self.subtasks, False)
+        info["subtasks"] = Paid.fromkeys(self.subtasks, False)
         info["subtask_completed"] = []
         return obs, info
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self.counts["reward.steps"] += 1
-        goal_paid = bool(self._paid) and self._paid[-1]
+        counts = self.counts
+        counts["reward.steps"] += 1
+        paid = self._paid
+        goal_paid = bool(paid) and paid[-1]
         holds, progress, fault, frame, new_state = self._evaluate()
-        self.counts["reward.step_calls"] += new_state
-        completed = self._pay(holds) if holds is not None else []
+        counts["reward.step_calls"] += new_state
+        # Nothing to pay unless a check holds: most steps skip the loop.
+        completed = self._pay(holds) if holds is not None and any(holds) else []
         shaped = 0.0
         if self.wants_progress and progress is not None:
             # A terminal state's potential is 0, so shaping cannot pay for ending an episode.
@@ -187,11 +211,11 @@ class CodeReward(gymnasium.Wrapper):
             info["reward_fault"] = self._on_fault(fault, frame)
         if holds is not None and self.monitor_mode != "off" and self.subtasks:
             events = self.monitor.observe(self.env, holds, new_state=new_state, goal_paid=goal_paid,
-                                          success=env_success(self.suite, reward, terminated, info))
+                                          success=self._success(reward, terminated, info))
             if events:
                 info["monitor"] = [self._on_disagreement(e, frame) for e in events]
         info["env_reward"] = reward
-        info["subtasks"] = dict(zip(self.subtasks, self._paid))
+        info["subtasks"] = Paid(zip(self.subtasks, paid))
         info["subtask_completed"] = completed
         return obs, reward + self.bonus * len(completed) + self.progress_weight * shaped, terminated, truncated, info
 
@@ -269,10 +293,18 @@ class CodeReward(gymnasium.Wrapper):
         return out
 
     def __getstate__(self):
-        # The guard (processes, pipes, shared memory) stays behind; the copy starts its own.
+        # The guard (processes, pipes, shared memory) stays behind; the copy starts its own.  The
+        # adapter's methods and the memo stay too: a suite-folder adapter may not pickle, and the
+        # copy's memo is its own process's.
         state = dict(self.__dict__)
+        for name in ("_key_of", "_success", "_memo"):
+            state.pop(name, None)
         state["_guard"] = None
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._bind()
 
     def close(self):
         guard, self._guard = self._guard, None

@@ -13,6 +13,8 @@ terminal reward or info["is_success"]):
 - make_env(suite): the environment;
 - observe(suite, env): the observation a reward program sees (a frame or a state vector);
 - state_key(env): a hashable key of everything observe() reads, or None (no reward memo);
+  state_keyer(env): a callable giving an equally exact key for that env, faster per step
+  (default: state_key itself);
 - success(reward, terminated, info): the environment's own success on a step;
 - random_action(env, rng) / to_env_action(action): random play, and an action as env.step takes it;
 - coverage_blocks(suite): named builders of coverage states (reset-to / enumerate / sample);
@@ -25,6 +27,7 @@ runs them.
 """
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import pathlib
 from typing import Any, Callable, Hashable
@@ -74,6 +77,10 @@ class EnvAdapter:
     def state_key(self, env) -> Hashable | None:
         """A key of everything observe() reads, for the reward memo; None: no memo."""
         return None
+
+    def state_keyer(self, env) -> Callable[[], Hashable | None]:
+        """key() for one env, called every step: two states get equal keys exactly when state_key's are equal."""
+        return functools.partial(self.state_key, env)
 
     # -- stepping --------------------------------------------------------------------------
     def success(self, reward: float, terminated: bool, info: dict) -> bool:

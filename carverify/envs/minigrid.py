@@ -51,9 +51,16 @@ class MiniGridAdapter(EnvAdapter):
         # minigrid's own tile cache keys a tile by obj.encode(); the highlight mask follows from
         # the grid, the pose and what is carried (gen_obs_grid).  A list of encodes is 7x cheaper
         # than grid.encode(), which fills a numpy array cell by cell.
+        from carverify.envs.minigrid_key import cells_encoding
+
         carrying = u.carrying.encode() if u.carrying is not None else None
-        return (grid.width, tuple([o.encode() if o is not None else None for o in grid.grid]),
-                tuple(u.agent_pos), u.agent_dir, carrying)
+        return grid.width, cells_encoding(grid.grid), tuple(u.agent_pos), u.agent_dir, carrying
+
+    def state_keyer(self, env):
+        """The same key, with the cells' encodings reused while none of their inputs changed (minigrid_key)."""
+        from carverify.envs.minigrid_key import MiniGridKey
+
+        return MiniGridKey(env)
 
     def frame_text(self, suite, frame: np.ndarray) -> str | None:
         from carverify.envs.minigrid_text import minigrid_text
