@@ -210,10 +210,14 @@ class CodeReward(gymnasium.Wrapper):
         if fault is not None:
             info["reward_fault"] = self._on_fault(fault, frame)
         if holds is not None and self.monitor_mode != "off" and self.subtasks:
-            events = self.monitor.observe(self.env, holds, new_state=new_state, goal_paid=goal_paid,
-                                          success=self._success(reward, terminated, info))
-            if events:
-                info["monitor"] = [self._on_disagreement(e, frame) for e in events]
+            success = self._success(reward, terminated, info)
+            # On a state seen before with neither the goal nor success there is nothing to compare
+            # (Monitor.observe would count nothing): most steps skip the call.
+            if new_state or holds[-1] or success:
+                events = self.monitor.observe(self.env, holds, new_state=new_state, goal_paid=goal_paid,
+                                              success=success)
+                if events:
+                    info["monitor"] = [self._on_disagreement(e, frame) for e in events]
         info["env_reward"] = reward
         info["subtasks"] = Paid(zip(self.subtasks, paid))
         info["subtask_completed"] = completed
