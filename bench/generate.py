@@ -41,14 +41,22 @@ def parse_args(argv=None):
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "generate"))
     p.add_argument("--max-minutes", type=float, default=60.0, help="start no new run after this (default 60)")
     p.add_argument("--report-only", action="store_true", help="print the table and plot from the saved runs")
+    # Measured here at load 6 on 2 cores: 3.8 reply tokens/s with 1 thread, 2.0 with 2 (a thread
+    # descheduled at each of llama.cpp's barriers stalls the other); prompt tokens 8.5 vs 7.4/s.
+    p.add_argument("--threads", type=int, default=1, help="llama.cpp threads (default 1: best on a busy machine)")
+    p.add_argument("--max-tokens", type=int, default=1024,
+                   help="reply cap (default 1024: a DoorKey program is 300-900 tokens; a looping reply "
+                        "at 4 tokens/s would otherwise cost 9 minutes)")
+    p.add_argument("--no-record", action="store_true", help="do not save each run's transcript under --out")
     args = p.parse_args(argv)
     if args.suites == ["all"]:
         args.suites = ALL_SUITES
     return args
 
 
-def run_key(model, suite, feedback, seed, temperature, rounds, stages) -> str:
-    return json.dumps([model, suite, feedback, seed, temperature, rounds, stages or "all"])
+def run_key(model, suite, feedback, seed, temperature, rounds, stages, prompt_version) -> str:
+    # The prompt version is part of the key: a prompt fix is measured again, not skipped as done.
+    return json.dumps([model, suite, feedback, seed, temperature, rounds, stages or "all", prompt_version])
 
 
 def load_runs(path: Path) -> list[dict]:
@@ -63,51 +71,74 @@ def load_runs(path: Path) -> list[dict]:
     return runs
 
 
-def one_run(suite, provider, model, seed, feedback, rounds, stages, temperature) -> dict:
+def one_run(suite, provider, model, seed, feedback, rounds, stages, temperature, record=None) -> dict:
     from carverify.generate import loop, prompts
 
     expert_seeds = suite.config["episodes"]["expert_seeds"]
     frames = prompts.Frames.of_suite(suite, expert_seeds[seed % len(expert_seeds)])
     provider.sampling = {**provider.sampling, "seed": seed, "temperature": temperature}
+    listeners = [loop.ProgressPrinter(sys.stderr, rounds)] + ([loop.TranscriptRecorder(record)] if record else [])
     start = time.perf_counter()
     gen = loop.generate(suite, provider, model=model, rounds=rounds, stages=stages, frames=frames,
-                        feedback=feedback, listeners=[loop.ProgressPrinter(sys.stderr, rounds)])
+                        feedback=feedback, listeners=listeners)
     wall = time.perf_counter() - start
     usage = gen.usage()
+    exchanges = ([gen.decompose] if gen.decompose else []) + [r.exchange for r in gen.rounds]
     return {
+        "model_seconds": round(sum(ex.completion.latency_seconds for ex in exchanges), 1),
         "accepted_first": bool(gen.rounds and gen.rounds[0].accepted), "accepted": gen.accepted,
         "rounds_used": len(gen.rounds), "prompt_tokens": usage.get("prompt_tokens", 0),
         "completion_tokens": usage.get("completion_tokens", 0), "wall_seconds": round(wall, 1),
         "decomposed": gen.decomposition is not None,
         "subtasks": [s["name"] for s in gen.decomposition["subtasks"]] if gen.decomposition else None,
         "rejections": [[f.code for f in r.findings[:3]] for r in gen.rounds if not r.accepted],
+        # Per round: how the code was found (block, unfenced, patch) and the verdict.
+        "round_how": [[r.how, r.verdict] for r in gen.rounds],
         "patches": sum(1 for r in gen.rounds if r.how.startswith("patch")),
     }
+
+
+def _group(r: dict) -> tuple:
+    return (r["model"], r.get("prompt_version", "v1"), r["suite"], r["feedback"])
+
+
+def _load(r: dict) -> float:
+    load = r["load_average"]
+    return max(load) if isinstance(load, list) else load
 
 
 def table(runs: list[dict]) -> str:
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
-        groups.setdefault((r["suite"], r["feedback"]), []).append(r)
-    head = (f"{'suite':<24} {'feedback':<8} {'n':>3} {'1st round':>9} {'within R':>8} {'rounds':>6} "
-            f"{'tokens':>7} {'wall s':>7}")
+        groups.setdefault(_group(r), []).append(r)
+    head = (f"{'model':<18} {'prompts':<7} {'suite':<21} {'feedback':<8} {'n':>2} {'1st round':>9} {'within R':>8} "
+            f"{'rounds':>6} {'tokens':>7} {'wall s':>6} {'tok/s':>5} {'load':>4}")
     lines = [head, "-" * len(head)]
-    for (suite, feedback), rs in sorted(groups.items()):
+    for (model, version, suite, feedback), rs in sorted(groups.items()):
         n = len(rs)
         first = sum(r["accepted_first"] for r in rs)
         within = sum(r["accepted"] for r in rs)
         mean = lambda key: sum(r[key] for r in rs) / n  # noqa: E731
         tokens = sum(r["prompt_tokens"] + r["completion_tokens"] for r in rs) / n
-        lines.append(f"{suite:<24} {feedback:<8} {n:>3} {first:>4}/{n:<4} {within:>3}/{n:<4} "
-                     f"{mean('rounds_used'):>6.1f} {tokens:>7.0f} {mean('wall_seconds'):>7.0f}")
-    codes: dict[str, int] = {}
-    for r in runs:
-        for round_codes in r["rejections"]:
-            for code in set(round_codes):
-                codes[code] = codes.get(code, 0) + 1
-    if codes:
-        lines.append("rejected rounds by finding code: "
-                     + ", ".join(f"{c} {n}" for c, n in sorted(codes.items(), key=lambda kv: -kv[1])))
+        # Reply tokens per second of model time (prompt processing included): load-inflated.
+        model_s = sum(r.get("model_seconds", 0) for r in rs)
+        rate = f"{sum(r['completion_tokens'] for r in rs) / model_s:5.1f}" if model_s else "    -"
+        lines.append(f"{model:<18} {version:<7} {suite:<21} {feedback:<8} {n:>2} {first:>4}/{n:<4} {within:>3}/{n:<4} "
+                     f"{mean('rounds_used'):>6.1f} {tokens:>7.0f} {mean('wall_seconds'):>6.0f} {rate} "
+                     f"{max(_load(r) for r in rs):>4.1f}")
+    lines.append("tokens: prompt + reply per run; wall s: mean per run, audits included; tok/s: reply tokens per "
+                 "second of model time; load: the highest 1-min load average seen (2 cores, shared)")
+    for version in sorted({r.get("prompt_version", "v1") for r in runs}):
+        codes: dict[str, int] = {}
+        for r in runs:
+            if r.get("prompt_version", "v1") != version:
+                continue
+            for round_codes in r["rejections"]:
+                for code in set(round_codes):
+                    codes[code] = codes.get(code, 0) + 1
+        if codes:
+            lines.append(f"prompts {version}, rejected rounds by finding code: "
+                         + ", ".join(f"{c} {n}" for c, n in sorted(codes.items(), key=lambda kv: -kv[1])))
     return "\n".join(lines)
 
 
@@ -117,18 +148,26 @@ def plot(runs: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    suites = sorted({r["suite"] for r in runs})
+    # One group of bars per (model, prompts, suite): a prompt fix shows as a second group.
+    columns = sorted({_group(r)[:3] for r in runs})
     modes = [m for m in ("full", "codes", "none") if any(r["feedback"] == m for r in runs)]
-    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(suites), 3.2))
+    fig, ax = plt.subplots(figsize=(2.2 + 1.9 * len(columns), 3.4))
     width = 0.8 / max(1, len(modes))
     for i, mode in enumerate(modes):
-        rates = []
-        for suite in suites:
-            rs = [r for r in runs if r["suite"] == suite and r["feedback"] == mode]
-            rates.append(sum(r["accepted"] for r in rs) / len(rs) if rs else 0.0)
-        ax.bar([k + i * width for k in range(len(suites))], rates, width, label=f"feedback: {mode}")
-    ax.set_xticks([k + width * (len(modes) - 1) / 2 for k in range(len(suites))], suites, fontsize=7)
-    ax.set_ylim(0, 1)
+        for k, column in enumerate(columns):
+            rs = [r for r in runs if _group(r)[:3] == column and r["feedback"] == mode]
+            if not rs:
+                continue
+            first = sum(r["accepted_first"] for r in rs) / len(rs)
+            within = sum(r["accepted"] for r in rs) / len(rs)
+            x = k + i * width
+            ax.bar(x, within, width, color=f"C{i}", label=f"feedback: {mode}" if k == 0 else None)
+            ax.bar(x, first, width, color="none", edgecolor="black", hatch="//",
+                   label="accepted in round 1" if k == 0 and i == 0 else None)
+            ax.text(x, within + 0.02, f"{sum(r['accepted'] for r in rs)}/{len(rs)}", ha="center", fontsize=7)
+    labels = [f"{suite}\n{model}, prompts {version}" for model, version, suite in columns]
+    ax.set_xticks([k + width * (len(modes) - 1) / 2 for k in range(len(columns))], labels, fontsize=7)
+    ax.set_ylim(0, 1.1)
     ax.set_ylabel("accepted within R rounds")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -156,43 +195,70 @@ def main(argv=None) -> int:
 def sweep(args, results: Path) -> None:
     from carverify.generate import local_model
     from carverify.generate.local_server import LocalProvider, LocalServer, stop_on_sigterm
+    from carverify.generate.prompts import PROMPT_VERSION
     from carverify.generate.providers import ProviderError
     from carverify.suite import load_suite
 
+    def key(suite_name, feedback, seed):
+        return run_key(args.model, suite_name, feedback, seed, args.temperature, args.rounds, args.stages,
+                       PROMPT_VERSION)
+
     done = {r["key"] for r in load_runs(results)}
     todo = [(s, f, seed) for s in args.suites for f in args.feedback for seed in range(args.n)
-            if run_key(args.model, s, f, seed, args.temperature, args.rounds, args.stages) not in done]
-    print(f"{len(todo)} runs to do ({len(done)} already in {results}); model {args.model}, "
-          f"temperature {args.temperature}, {args.rounds} rounds", file=sys.stderr)
+            if key(s, f, seed) not in done]
+    print(f"{len(todo)} runs to do ({len(done)} already in {results}); model {args.model}, prompts "
+          f"{PROMPT_VERSION}, temperature {args.temperature}, {args.rounds} rounds", file=sys.stderr)
     if not todo:
         return
     spec = local_model.spec_of(args.model)
     path = local_model.verified_path(spec, status=lambda t: print(t, file=sys.stderr))
     stop_on_sigterm()
     deadline = time.monotonic() + args.max_minutes * 60
-    with LocalServer(path, spec.name, status=lambda t: print(t, file=sys.stderr)) as server:
-        provider = LocalProvider(server)
+    with LocalServer(path, spec.name, threads=args.threads, status=lambda t: print(t, file=sys.stderr)) as server:
+        provider = LocalProvider(server, sampling={"max_tokens": args.max_tokens})
         for i, (suite_name, feedback, seed) in enumerate(todo, 1):
             if time.monotonic() > deadline:
                 print(f"--max-minutes {args.max_minutes:g} reached: {len(todo) - i + 1} runs left for the next "
                       "invocation", file=sys.stderr)
                 break
             print(f"[{i}/{len(todo)}] {suite_name} feedback={feedback} seed={seed}", file=sys.stderr)
+            load_before = os.getloadavg()[0]
+            writer = transcript_writer(args, spec, suite_name, feedback, seed, PROMPT_VERSION)
             try:
                 row = one_run(load_suite(suite_name), provider, spec.name, seed, feedback, args.rounds,
-                              args.stages, args.temperature)
+                              args.stages, args.temperature, writer)
             except ProviderError as exc:
                 # Not recorded: the run is done again by the next invocation.
                 print(f"run failed, not recorded: {exc}", file=sys.stderr)
                 server.check_alive()
                 continue
-            row.update(key=run_key(args.model, suite_name, feedback, seed, args.temperature, args.rounds,
-                                   args.stages), model=spec.name, suite=suite_name, feedback=feedback, seed=seed,
-                       temperature=args.temperature, rounds=args.rounds, runtime=local_model.runtime_version(),
-                       cpu_count=os.cpu_count(), load_average=round(os.getloadavg()[0], 1),
+            # The machine is shared: the load next to each wall time says how inflated it is.
+            row.update(key=key(suite_name, feedback, seed), model=spec.name, suite=suite_name, feedback=feedback,
+                       seed=seed, temperature=args.temperature, rounds=args.rounds, prompt_version=PROMPT_VERSION,
+                       threads=args.threads, max_tokens=args.max_tokens,
+                       runtime=local_model.runtime_version(), cpu_count=os.cpu_count(),
+                       load_average=[round(load_before, 1), round(os.getloadavg()[0], 1)],
+                       transcript=str(writer.path.relative_to(ROOT)) if writer else None,
                        finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             with results.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
+
+
+def transcript_writer(args, spec, suite_name, feedback, seed, prompt_version):
+    """Every exchange of a run, labelled as `carverify generate --record` labels them: the accepted
+    runs of generation 0 (expert seed 0's frames, as replay asks) can become the suite's transcripts."""
+    if args.no_record:
+        return None
+    from carverify.generate import local_model
+    from carverify.generate.transcripts import TranscriptWriter
+
+    path = (Path(args.out) / "transcripts" / prompt_version / suite_name
+            / f"{spec.name}-{feedback}-seed{seed}-t{args.temperature:g}.json")
+    return TranscriptWriter(path, suite=suite_name, provider="local", model=spec.name, prompt_version=prompt_version,
+                            labels={"model_title": spec.title, "quantisation": spec.quantisation,
+                                    "runtime": local_model.runtime_version(),
+                                    "sampling": {"seed": seed, "temperature": args.temperature},
+                                    "feedback": feedback, "images": False})
 
 
 if __name__ == "__main__":
