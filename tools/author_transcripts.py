@@ -1,4 +1,4 @@
-"""Write the authored replay transcripts: suites/<suite>/transcripts/authored-v1.json.
+"""Write the authored replay transcripts: suites/<suite>/transcripts/authored-<prompt version>.json.
 
 The replies are authored by hand (tools/authored/<suite>/decompose.md, round1.md, ...):
 fixtures standing in for a model, whose first program is flawed the way a model's often

@@ -41,6 +41,19 @@ def for_report(report: AuditReport, source: str, name_frame: Callable[[int], str
 
 FEEDBACK_MODES = ("full", "codes", "none")   # the ablation of bench/generate.py
 
+# Python's own words for errors small models make, and what to do instead: the 0.5B model's
+# first program wrote `if tile == colour:` (bench/results/generate, prompts v1), and the
+# exception alone names neither the cause nor the fix.
+_EXCEPTION_FIXES = (
+    (re.compile(r"truth value of an array with more than one element is ambiguous"),
+     "`if a == b:` (or `and`/`or`/`not`) on arrays compares pixel by pixel and gives an array of booleans, "
+     "which `if` cannot take: reduce it first, e.g. `(tile == colour).all(axis=2).any()` "
+     "(some pixel has the colour) or `np.all(tile == colour)` (every pixel has it)."),
+    (re.compile(r"index \d+ is out of bounds for axis \d+ with size 0"),
+     "an empty selection was indexed: `np.nonzero(...)` found nothing in this observation. "
+     "Check `.size` (or `len(...)`) first and return False when it is 0."),
+)
+
 
 def for_round(report: AuditReport | None, findings: list[Finding], source: str | None, how: str,
               mode: str = "full", name_frame=None) -> str:
@@ -107,6 +120,9 @@ def _one(number: int, finding: Finding, source: str | None, functions, quoted, n
         lines.append(f"   Reachable state where it is wrong: {state}.")
     if finding.hint and not finding.hint.startswith("reproduce:"):
         lines.append(f"   Hint: {finding.hint}")
+    fix = _exception_fix(finding)
+    if fix:
+        lines.append(f"   What that error means: {fix}")
     if source and finding.line:
         lines.append(_quote(source, finding.line, functions, quoted))
     if source and finding.code == "CV503":
@@ -114,6 +130,12 @@ def _one(number: int, finding: Finding, source: str | None, functions, quoted, n
         if subtasks_line:
             lines.append(_quote(source, subtasks_line, [], quoted, single=True))
     return "\n".join(lines)
+
+
+def _exception_fix(finding: Finding) -> str | None:
+    if finding.code not in ("CV301", "CV401"):
+        return None
+    return next((fix for pattern, fix in _EXCEPTION_FIXES if pattern.search(finding.message)), None)
 
 
 def _message(finding: Finding) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from carverify.errors import UsageError
 from carverify.generate.images import data_url, png_bytes
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "prompts"
 # Image encoders of vision models resample to a few hundred pixels with smooth filters,
 # which would blur 8-pixel tiles together; a nearest-neighbour enlargement keeps them sharp.
@@ -122,19 +122,55 @@ def parse_decomposition(reply: str) -> dict | None:
     return None
 
 
+def identifier(name: str, taken: set[str] = frozenset()) -> str:
+    """`name` as the snake_case identifier the program must use ("Pick up key" -> pick_up_key)."""
+    ident = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+    words = ident.split("_")
+    while words and words[0][:1].isdigit():   # "1. ...", "2nd: ...": a list number, not part of the name
+        words.pop(0)
+    ident = "_".join(words) or "subtask"
+    base, n = ident, 2
+    while ident in taken:
+        ident, n = f"{base}_{n}", n + 1
+    return ident
+
+
+def _names(decomposition: dict | None) -> list[str]:
+    names: list[str] = []
+    for item in (decomposition or {}).get("subtasks", []):
+        name = item["name"]
+        names.append(name if _IDENTIFIER.match(name) and name not in names else identifier(name, set(names)))
+    return names
+
+
 def _subtask_list(decomposition: dict | None) -> str:
     if decomposition is None:
         return "the sub-tasks you listed above, in that order."
     lines = []
-    for i, item in enumerate(decomposition["subtasks"], 1):
-        name = item["name"]
-        note = "" if _IDENTIFIER.match(name) else " (not a valid name: pick a snake_case identifier)"
-        lines.append(f"{i}. `{name}`{note}" + (f": {item['description']}" if item["description"] else ""))
+    for i, (item, name) in enumerate(zip(decomposition["subtasks"], _names(decomposition)), 1):
+        lines.append(f"{i}. `{name}`" + (f": {item['description']}" if item["description"] else ""))
     return "these sub-tasks, in this order:\n\n" + "\n".join(lines)
 
 
+def skeleton(decomposition: dict | None) -> str:
+    """The program's first lines and one stub per sub-task: a small model that starts from it
+    cannot get SUBTASKS' form or the function names wrong (measured: the 0.5B model wrote
+    `SUBTASKS = ("first_step")`, a string, and functions named unlike its sub-tasks)."""
+    names = _names(decomposition)
+    if not names:
+        return ("import numpy as np\n\n"
+                "# SUBTASKS = (...): your sub-task names from step 1, in order, then one function per name")
+    parts = ["import numpy as np\n\nSUBTASKS = (" + ", ".join(f'"{n}"' for n in names)
+             + ("," if len(names) == 1 else "") + ")\n"]
+    for item, name in zip(decomposition["subtasks"], names):
+        what = " ".join(item["description"].split()) or name.replace("_", " ")
+        parts.append(f"\ndef {name}(obs):\n    # True once: {what}\n    return False\n")
+    return "\n".join(parts).rstrip("\n")
+
+
 def program_message(suite, frames: Frames, decomposition: dict | None) -> dict:
-    text = fill(template("program"), subtasks=_subtask_list(decomposition), **_geometry(suite, frames.initial))
+    text = fill(template("program"), subtasks=_subtask_list(decomposition), skeleton=skeleton(decomposition),
+                **_geometry(suite, frames.initial))
     return {"role": "user", "content": text}
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from carverify.cli import main
+from carverify.generate.prompts import PROMPT_VERSION
 from conftest import FAST, ROOT
 
 SUITE = "minigrid-doorkey-5x5"
@@ -133,7 +134,7 @@ def test_without_a_key_replay_is_the_default_and_says_so(monkeypatch, tmp_path, 
 
 
 def test_replay_miss_is_a_usage_error_naming_the_request(tmp_path, capsys):
-    recorded = json.loads((ROOT / "suites" / SUITE / "transcripts" / "authored-v1.json").read_text())
+    recorded = json.loads((ROOT / "suites" / SUITE / "transcripts" / f"authored-{PROMPT_VERSION}.json").read_text())
     recorded["exchanges"] = recorded["exchanges"][:2]  # decompose and round 1 only
     folder = tmp_path / "t"
     folder.mkdir()

@@ -71,3 +71,15 @@ def test_no_program_feedback():
     text = feedback.for_extraction([f])
     assert text.startswith("Your last reply gave the audit no program to run.\n\nFindings (1):\n\n"
                            "1. CV701 — no program in the reply\n   no program in the reply: the reply is empty")
+
+
+def test_an_exception_a_small_model_cannot_read_is_explained():
+    # The 0.5B model's first program (bench/results/generate, prompts v1): `if tile == colour:`.
+    f = Finding("CV301", "first_step(obs) raised ValueError: The truth value of an array with more than one "
+                "element is ambiguous. Use a.any() or a.all() (frame 0)", 8, None, "a", data={"frame": 0})
+    text = feedback.for_report(report(StageResult("restricted", "failed", [f])), SOURCE)
+    assert "   What that error means: `if a == b:` (or `and`/`or`/`not`) on arrays compares pixel by pixel" in text
+    assert "`np.all(tile == colour)`" in text
+    other = Finding("CV301", "a(obs) raised ZeroDivisionError: division by zero (frame 0)", 8, None, "a")
+    assert "What that error means" not in feedback.for_report(report(StageResult("restricted", "failed", [other])),
+                                                               SOURCE)

@@ -1,9 +1,13 @@
 """The loop's own rules: stop at the first accepted program, keep the best, parse the decomposition."""
+import ast
+
+import numpy as np
 import pytest
 
 from carverify.errors import InternalError, UsageError
 from carverify.generate import ScriptedProvider, generate
-from carverify.generate.prompts import fill, parse_decomposition
+from carverify.generate.prompts import Frames, fill, parse_decomposition, program_message, skeleton
+from carverify.suite import load_suite
 from carverify.result import AuditReport, Finding, StageResult
 
 DECOMPOSE = '{"task": "t", "subtasks": [{"name": "a", "description": "d"}]}'
@@ -85,3 +89,26 @@ def test_template_placeholders_must_match():
         fill("a {{x}} {{y}}", x=1)
     with pytest.raises(ValueError, match="do not match"):
         fill("a {{x}}", x=1, z=2)
+
+
+@pytest.mark.parametrize("names,expected", [
+    (["has_key", "door_open"], ("has_key", "door_open")),
+    (["Pick up key", "2nd: open door!", "Pick up key"], ("pick_up_key", "open_door", "pick_up_key_2")),
+    (["only_goal"], ("only_goal",)),
+])
+def test_the_program_prompt_gives_a_skeleton_whose_names_are_identifiers(names, expected):
+    decomposition = {"task": "t", "subtasks": [{"name": n, "description": f"{n}\nshown"} for n in names]}
+    code = skeleton(decomposition)
+    tree = ast.parse(code)  # the stub itself is a program: SUBTASKS a real tuple, one function per name
+    (subtasks,) = [node.value for node in tree.body if isinstance(node, ast.Assign)]
+    assert ast.literal_eval(subtasks) == expected
+    assert [node.name for node in tree.body if isinstance(node, ast.FunctionDef)] == list(expected)
+    assert f"    # True once: {names[0]} shown\n" in code   # the description, on one line
+    frame = np.zeros((40, 40, 3), np.uint8)
+    suite = load_suite("minigrid-doorkey-5x5")
+    text = program_message(suite, Frames(frame, frame), decomposition)["content"]
+    assert code in text and all(f"`{name}`" in text for name in expected)
+
+
+def test_the_skeleton_without_a_decomposition_says_what_to_fill_in():
+    assert skeleton(None).startswith("import numpy as np\n") and "SUBTASKS" in skeleton(None)

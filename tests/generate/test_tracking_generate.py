@@ -2,6 +2,7 @@
 import pytest
 
 from carverify.cli import main
+from carverify.generate.prompts import PROMPT_VERSION
 from conftest import FAST
 
 SUITE = "minigrid-doorkey-5x5"
@@ -26,7 +27,7 @@ def test_parent_and_nested_runs(fake_openai, authored, monkeypatch, tmp_path, ca
     assert set(runs) == {"generate minigrid-doorkey-5x5", "round 1", "round 2"}
     parent = runs["generate minigrid-doorkey-5x5"]
     assert parent.info.status == "FINISHED" and parent.data.tags["verdict"] == "accepted"
-    assert parent.data.params["model"] == "vlm" and parent.data.params["prompt_version"] == "v1"
+    assert parent.data.params["model"] == "vlm" and parent.data.params["prompt_version"] == PROMPT_VERSION
     assert parent.data.metrics["accepted"] == 1.0 and parent.data.metrics["best_round"] == 2.0
     assert parent.data.metrics["tokens.total_tokens"] == 121 + 122 + 123
 
