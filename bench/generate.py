@@ -71,31 +71,51 @@ def load_runs(path: Path) -> list[dict]:
     return runs
 
 
-def one_run(suite, provider, model, seed, feedback, rounds, stages, temperature, record=None) -> dict:
+class Capture:
+    """Keeps the generation as it goes, so a run stopped midway (SIGTERM, Ctrl-C) still leaves a row."""
+
+    def __init__(self):
+        self.gen, self.start = None, time.perf_counter()
+
+    def decomposed(self, gen) -> None:
+        self.gen = gen
+
+    def round_done(self, gen, round_) -> None:
+        self.gen = gen
+
+    def row(self) -> dict | None:
+        gen = self.gen
+        if gen is None:
+            return None
+        usage = gen.usage()
+        exchanges = ([gen.decompose] if gen.decompose else []) + [r.exchange for r in gen.rounds]
+        return {
+            "model_seconds": round(sum(ex.completion.latency_seconds for ex in exchanges), 1),
+            "accepted_first": bool(gen.rounds and gen.rounds[0].accepted), "accepted": gen.accepted,
+            "rounds_used": len(gen.rounds), "prompt_tokens": usage.get("prompt_tokens", 0),
+            "completion_tokens": usage.get("completion_tokens", 0),
+            "wall_seconds": round(time.perf_counter() - self.start, 1),
+            "decomposed": gen.decomposition is not None,
+            "subtasks": [s["name"] for s in gen.decomposition["subtasks"]] if gen.decomposition else None,
+            "rejections": [[f.code for f in r.findings[:3]] for r in gen.rounds if not r.accepted],
+            # Per round: how the code was found (block, unfenced, patch) and the verdict.
+            "round_how": [[r.how, r.verdict] for r in gen.rounds],
+            "patches": sum(1 for r in gen.rounds if r.how.startswith("patch")),
+        }
+
+
+def one_run(suite, provider, model, seed, feedback, rounds, stages, temperature, capture: Capture,
+            record=None) -> dict:
     from carverify.generate import loop, prompts
 
     expert_seeds = suite.config["episodes"]["expert_seeds"]
     frames = prompts.Frames.of_suite(suite, expert_seeds[seed % len(expert_seeds)])
     provider.sampling = {**provider.sampling, "seed": seed, "temperature": temperature}
-    listeners = [loop.ProgressPrinter(sys.stderr, rounds)] + ([loop.TranscriptRecorder(record)] if record else [])
-    start = time.perf_counter()
-    gen = loop.generate(suite, provider, model=model, rounds=rounds, stages=stages, frames=frames,
-                        feedback=feedback, listeners=listeners)
-    wall = time.perf_counter() - start
-    usage = gen.usage()
-    exchanges = ([gen.decompose] if gen.decompose else []) + [r.exchange for r in gen.rounds]
-    return {
-        "model_seconds": round(sum(ex.completion.latency_seconds for ex in exchanges), 1),
-        "accepted_first": bool(gen.rounds and gen.rounds[0].accepted), "accepted": gen.accepted,
-        "rounds_used": len(gen.rounds), "prompt_tokens": usage.get("prompt_tokens", 0),
-        "completion_tokens": usage.get("completion_tokens", 0), "wall_seconds": round(wall, 1),
-        "decomposed": gen.decomposition is not None,
-        "subtasks": [s["name"] for s in gen.decomposition["subtasks"]] if gen.decomposition else None,
-        "rejections": [[f.code for f in r.findings[:3]] for r in gen.rounds if not r.accepted],
-        # Per round: how the code was found (block, unfenced, patch) and the verdict.
-        "round_how": [[r.how, r.verdict] for r in gen.rounds],
-        "patches": sum(1 for r in gen.rounds if r.how.startswith("patch")),
-    }
+    listeners = [loop.ProgressPrinter(sys.stderr, rounds), capture]
+    listeners += [loop.TranscriptRecorder(record)] if record else []
+    loop.generate(suite, provider, model=model, rounds=rounds, stages=stages, frames=frames,
+                  feedback=feedback, listeners=listeners)
+    return capture.row()
 
 
 def _group(r: dict) -> tuple:
@@ -107,7 +127,7 @@ def _load(r: dict) -> float:
     return max(load) if isinstance(load, list) else load
 
 
-def table(runs: list[dict]) -> str:
+def table(runs: list[dict], stopped: list[dict] = ()) -> str:
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         groups.setdefault(_group(r), []).append(r)
@@ -130,7 +150,7 @@ def table(runs: list[dict]) -> str:
                  "second of model time; load: the highest 1-min load average seen (2 cores, shared)")
     for version in sorted({r.get("prompt_version", "v1") for r in runs}):
         codes: dict[str, int] = {}
-        for r in runs:
+        for r in [*runs, *stopped]:
             if r.get("prompt_version", "v1") != version:
                 continue
             for round_codes in r["rejections"]:
@@ -182,11 +202,18 @@ def main(argv=None) -> int:
     results = out / "runs.jsonl"
     if not args.report_only:
         sweep(args, results)
-    runs = load_runs(results)
+    rows = load_runs(results)
+    runs = [r for r in rows if not r.get("interrupted")]
+    stopped = [r for r in rows if r.get("interrupted")]
+    if stopped:
+        print(f"{len(stopped)} run(s) stopped midway, not in the table: "
+              + "; ".join(f"{r['model']} prompts {r.get('prompt_version')} {r['suite']} {r['feedback']} seed {r['seed']}: "
+                          f"{r['rounds_used']} round(s), rejected by "
+                          + ", ".join("+".join(c) for c in r["rejections"]) for r in stopped))
     if not runs:
         print("no finished runs yet")
         return 1
-    print(table(runs))
+    print(table(runs, stopped))
     plot(runs, out / "acceptance.png")
     print(f"runs: {results}  plot: {out / 'acceptance.png'}")
     return 0
@@ -224,24 +251,41 @@ def sweep(args, results: Path) -> None:
             print(f"[{i}/{len(todo)}] {suite_name} feedback={feedback} seed={seed}", file=sys.stderr)
             load_before = os.getloadavg()[0]
             writer = transcript_writer(args, spec, suite_name, feedback, seed, PROMPT_VERSION)
+            capture = Capture()
             try:
                 row = one_run(load_suite(suite_name), provider, spec.name, seed, feedback, args.rounds,
-                              args.stages, args.temperature, writer)
+                              args.stages, args.temperature, capture, writer)
             except ProviderError as exc:
                 # Not recorded: the run is done again by the next invocation.
                 print(f"run failed, not recorded: {exc}", file=sys.stderr)
                 server.check_alive()
                 continue
-            # The machine is shared: the load next to each wall time says how inflated it is.
-            row.update(key=key(suite_name, feedback, seed), model=spec.name, suite=suite_name, feedback=feedback,
-                       seed=seed, temperature=args.temperature, rounds=args.rounds, prompt_version=PROMPT_VERSION,
-                       threads=args.threads, max_tokens=args.max_tokens,
-                       runtime=local_model.runtime_version(), cpu_count=os.cpu_count(),
-                       load_average=[round(load_before, 1), round(os.getloadavg()[0], 1)],
-                       transcript=str(writer.path.relative_to(ROOT)) if writer else None,
-                       finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-            with results.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
+            except (KeyboardInterrupt, SystemExit):
+                # Stopped midway: its rounds so far are a row marked interrupted (kept out of the
+                # acceptance table and done again next time, but its rejections are counted).
+                row = capture.row()
+                if row is not None:
+                    row["interrupted"] = True
+                    write_row(results, row, key(suite_name, feedback, seed) + " interrupted", args, spec, suite_name,
+                              feedback, seed, PROMPT_VERSION, load_before, writer)
+                raise
+            write_row(results, row, key(suite_name, feedback, seed), args, spec, suite_name, feedback, seed,
+                      PROMPT_VERSION, load_before, writer)
+
+
+def write_row(results: Path, row: dict, key: str, args, spec, suite_name, feedback, seed, prompt_version,
+              load_before, writer) -> None:
+    from carverify.generate import local_model
+
+    # The machine is shared: the load next to each wall time says how inflated it is.
+    row.update(key=key, model=spec.name, suite=suite_name, feedback=feedback, seed=seed,
+               temperature=args.temperature, rounds=args.rounds, prompt_version=prompt_version,
+               threads=args.threads, max_tokens=args.max_tokens, runtime=local_model.runtime_version(),
+               cpu_count=os.cpu_count(), load_average=[round(load_before, 1), round(os.getloadavg()[0], 1)],
+               transcript=str(writer.path.relative_to(ROOT)) if writer else None,
+               finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    with results.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
 
 
 def transcript_writer(args, spec, suite_name, feedback, seed, prompt_version):
