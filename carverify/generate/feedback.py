@@ -56,9 +56,10 @@ _EXCEPTION_FIXES = (
 
 
 def for_round(report: AuditReport | None, findings: list[Finding], source: str | None, how: str,
-              mode: str = "full", name_frame=None) -> str:
+              mode: str = "full", name_frame=None, repeat_of: int | None = None) -> str:
     """What the next request says about a rejected round: full findings (the default), only
-    their codes and titles, or just that it was rejected."""
+    their codes and titles, or just that it was rejected.  `repeat_of`: the earlier round whose
+    program this one repeats (full feedback says so first)."""
     if mode not in FEEDBACK_MODES:
         raise ValueError(f"feedback mode {mode!r} is not one of {', '.join(FEEDBACK_MODES)}")
     if mode == "none":
@@ -69,7 +70,12 @@ def for_round(report: AuditReport | None, findings: list[Finding], source: str |
         codes = dict.fromkeys(f"{f.code} — {title(f.code)}" for f in findings)
         return head + "\n\nFinding codes:\n" + "\n".join(f"- {c}" for c in codes)
     text = for_report(report, source, name_frame) if report is not None else for_extraction(findings)
-    return (for_patch(how) + text) if how.startswith("patch") else text
+    text = (for_patch(how) + text) if how.startswith("patch") else text
+    if repeat_of is not None:
+        # Measured: the 0.5B model answered its findings by sending the same function back.
+        text = (f"Your reply changed nothing: the program is the same as in round {repeat_of}, so it fails "
+                "the same way. Change the lines the findings point to.\n\n" + text)
+    return text
 
 
 def for_patch(how: str) -> str:

@@ -149,7 +149,7 @@ def generate(suite, provider: Provider, *, model: str, rounds: int = DEFAULT_ROU
                                 + "; ".join(f"{f.code} {f.message}" for f in round_.report.findings[:1]))
         if not round_.accepted and number < rounds:
             round_.feedback = fb.for_round(round_.report, round_.findings, round_.code, round_.how,
-                                           feedback, name_frame)
+                                           feedback, name_frame, repeat_of=_repeat_of(round_, gen.rounds[:-1]))
             request = request + [{"role": "assistant", "content": completion.text},
                                  prompts.refine_message(round_.feedback)]
         _emit(listeners, "round_done", gen, round_)
@@ -170,6 +170,19 @@ def _ask(provider: Provider, messages: list[dict], model: str, step: str, number
 def _patch_base(rounds: list[Round]) -> Round | None:
     """The candidate a partial reply patches: the latest round that had code."""
     return next((r for r in reversed(rounds) if r.code is not None), None)
+
+
+def _repeat_of(round_: Round, earlier: list[Round]) -> int | None:
+    """The latest earlier round whose program this one repeats (a small model often sends the
+    same code back, or a patch that changes nothing), or None."""
+    if round_.code is None:
+        return None
+    same = _normalised(round_.code)
+    return next((r.number for r in reversed(earlier) if r.code is not None and _normalised(r.code) == same), None)
+
+
+def _normalised(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
 
 
 def _judge(exchange: Exchange, suite, audit, stages, config, base: Round | None = None) -> Round:

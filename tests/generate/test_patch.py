@@ -80,3 +80,22 @@ def test_feedback_on_a_rejected_patch_says_it_was_merged(authored):
     assert gen.rounds[1].feedback.startswith("Your reply had no SUBTASKS, so it was applied to your previous "
                                              "program (patch of round 1: replaced has_key)")
     assert "import os" in provider.requests[-1][-1]["content"]   # the merged code is quoted
+
+
+def test_a_reply_that_changes_nothing_is_told_so(authored):
+    # As the 0.5B model did (bench/results/generate, prompts v1, round 2): it answered a CV301
+    # with the very function that raised, unchanged.
+    decompose, _, good = authored(SUITE)
+    program = re.search(r"```python\n(.*?)```", good, re.S).group(1)
+    same_function = "def has_key(obs):\n    import os\n    return True\n"
+    broken = program.replace("def has_key(obs):", same_function + "\n\ndef has_key_old(obs):")
+    provider = ScriptedProvider([decompose, f"```python\n{broken}```", f"Fixed:\n```python\n{same_function}```",
+                                 f"```python\n{broken}\n\n```", f"```python\n{program}```"])
+    gen = generate(SUITE, provider, model="m", stages=FAST, rounds=4)
+    assert [r.verdict for r in gen.rounds] == ["rejected", "rejected", "rejected", "accepted"]
+    first, patched, resent = gen.rounds[:3]
+    assert first.feedback.startswith("The audit REJECTED")
+    assert patched.how == "patch of round 1: replaced has_key"
+    assert patched.feedback.startswith("Your reply changed nothing: the program is the same as in round 1, so it "
+                                       "fails the same way.")
+    assert resent.feedback.startswith("Your reply changed nothing: the program is the same as in round 2")
