@@ -47,6 +47,9 @@ def parse_args(argv=None):
     p.add_argument("--max-tokens", type=int, default=1024,
                    help="reply cap (default 1024: a DoorKey program is 300-900 tokens; a looping reply "
                         "at 4 tokens/s would otherwise cost 9 minutes)")
+    p.add_argument("--timeout", type=float, default=1800.0,
+                   help="seconds per model request (default 1800: a 1024-token reply after 2,000 new prompt "
+                        "tokens took over 600 s here at load 6)")
     p.add_argument("--no-record", action="store_true", help="do not save each run's transcript under --out")
     args = p.parse_args(argv)
     if args.suites == ["all"]:
@@ -208,7 +211,7 @@ def main(argv=None) -> int:
     if stopped:
         print(f"{len(stopped)} run(s) stopped midway, not in the table: "
               + "; ".join(f"{r['model']} prompts {r.get('prompt_version')} {r['suite']} {r['feedback']} seed {r['seed']}: "
-                          f"{r['rounds_used']} round(s), rejected by "
+                          f"{r['rounds_used']} round(s) ({r['interrupted']}), rejected by "
                           + ", ".join("+".join(c) for c in r["rejections"]) for r in stopped))
     if not runs:
         print("no finished runs yet")
@@ -242,7 +245,7 @@ def sweep(args, results: Path) -> None:
     stop_on_sigterm()
     deadline = time.monotonic() + args.max_minutes * 60
     with LocalServer(path, spec.name, threads=args.threads, status=lambda t: print(t, file=sys.stderr)) as server:
-        provider = LocalProvider(server, sampling={"max_tokens": args.max_tokens})
+        provider = LocalProvider(server, timeout=args.timeout, sampling={"max_tokens": args.max_tokens})
         for i, (suite_name, feedback, seed) in enumerate(todo, 1):
             if time.monotonic() > deadline:
                 print(f"--max-minutes {args.max_minutes:g} reached: {len(todo) - i + 1} runs left for the next "
@@ -255,20 +258,21 @@ def sweep(args, results: Path) -> None:
             try:
                 row = one_run(load_suite(suite_name), provider, spec.name, seed, feedback, args.rounds,
                               args.stages, args.temperature, capture, writer)
-            except ProviderError as exc:
-                # Not recorded: the run is done again by the next invocation.
-                print(f"run failed, not recorded: {exc}", file=sys.stderr)
-                server.check_alive()
-                continue
-            except (KeyboardInterrupt, SystemExit):
-                # Stopped midway: its rounds so far are a row marked interrupted (kept out of the
-                # acceptance table and done again next time, but its rejections are counted).
+            except (ProviderError, KeyboardInterrupt, SystemExit) as exc:
+                # Stopped midway (a request timed out, SIGTERM, Ctrl-C): its rounds so far are a row
+                # marked interrupted, with why: kept out of the acceptance table and done again
+                # next time, but listed, and its rejections are counted.
                 row = capture.row()
+                why = f"{type(exc).__name__}: {exc}" if isinstance(exc, ProviderError) else type(exc).__name__
+                print(f"run stopped: {why}", file=sys.stderr)
                 if row is not None:
-                    row["interrupted"] = True
+                    row["interrupted"] = why
                     write_row(results, row, key(suite_name, feedback, seed) + " interrupted", args, spec, suite_name,
                               feedback, seed, PROMPT_VERSION, load_before, writer)
-                raise
+                if not isinstance(exc, ProviderError):
+                    raise
+                server.check_alive()
+                continue
             write_row(results, row, key(suite_name, feedback, seed), args, spec, suite_name, feedback, seed,
                       PROMPT_VERSION, load_before, writer)
 
