@@ -33,7 +33,8 @@ demo: install
 
 # carverify[local]: llama.cpp's server.  A wheel built on this machine kind (../shared/wheels)
 # skips the 19-minute compile; otherwise pip compiles the sdist once with these flags.
-LLAMA_WHEEL := $(wildcard ../shared/wheels/llama_cpp_python-0.3.36-*.whl)
+# (../../shared: the same folder seen from a worktree under wt/.)
+LLAMA_WHEEL := $(firstword $(wildcard ../shared/wheels/llama_cpp_python-0.3.36-*.whl ../../shared/wheels/llama_cpp_python-0.3.36-*.whl))
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_CURL=OFF -DGGML_OPENMP=ON
 LOCAL_STAMP := $(VENV)/.installed-local
 
