@@ -14,6 +14,7 @@ from carverify.result import Finding
 
 _OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+#.-]*)[^\n`]*$")
 _SUBTASKS = re.compile(r"^SUBTASKS\s*(?::[^=\n]*)?=", re.M)
+_COMMENTED_SUBTASKS = re.compile(r"^\s*#\s*SUBTASKS\s*=")
 # Lines that start a program when the reply has no fences at all.
 _CODE_START = re.compile(r"^(import numpy|import numpy as np|SUBTASKS\s*[:=]|def \w+\(|TILE\s*=|\"\"\"|#)")
 _TRAILING_TRIM_LIMIT = 60
@@ -88,8 +89,14 @@ def extract_program(text: str, finish_reason: str | None = None) -> Extraction:
         chosen = _choose(blocks)
         if chosen is None:
             langs = ", ".join(sorted({b.lang or "unlabelled" for b in blocks}))
-            return Extraction(None, [_no_program(
-                f"{_count(len(blocks), 'code block')} ({langs}), none defines SUBTASKS")])
+            why = f"{_count(len(blocks), 'code block')} ({langs}), none defines SUBTASKS"
+            commented = next((line.strip() for b in blocks for line in b.code.splitlines()
+                              if _COMMENTED_SUBTASKS.match(line)), None)
+            if commented:
+                # The 0.5B model wrote `# SUBTASKS = ("a", "b")` and its functions: say exactly what to change.
+                why += (f": it is only in a comment ({commented[:80]}); write it as code, without the `#`, "
+                        "e.g. SUBTASKS = (\"first_name\", \"second_name\")")
+            return Extraction(None, [_no_program(why)])
         index, block = chosen
         how = f"block {index + 1} of {len(blocks)} (```{block.lang})" if len(blocks) > 1 else f"```{block.lang} block"
         return _finish(block.code, cut_off or not block.closed, how, finish_reason)

@@ -16,7 +16,7 @@ import numpy as np
 from carverify.errors import UsageError
 from carverify.generate.images import data_url, png_bytes
 
-PROMPT_VERSION = "v2"
+PROMPT_VERSION = "v3"
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "prompts"
 # Image encoders of vision models resample to a few hundred pixels with smooth filters,
 # which would blur 8-pixel tiles together; a nearest-neighbour enlargement keeps them sharp.
@@ -158,8 +158,9 @@ def skeleton(decomposition: dict | None) -> str:
     `SUBTASKS = ("first_step")`, a string, and functions named unlike its sub-tasks)."""
     names = _names(decomposition)
     if not names:
+        # Code, not a comment: the 0.5B model kept a commented SUBTASKS line "exactly as it is".
         return ("import numpy as np\n\n"
-                "# SUBTASKS = (...): your sub-task names from step 1, in order, then one function per name")
+                "SUBTASKS = (\n    # your sub-task names from step 1, as strings, in order\n)")
     parts = ["import numpy as np\n\nSUBTASKS = (" + ", ".join(f'"{n}"' for n in names)
              + ("," if len(names) == 1 else "") + ")\n"]
     for item, name in zip(decomposition["subtasks"], names):

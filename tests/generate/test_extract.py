@@ -42,6 +42,10 @@ def test_a_block_without_subtasks_is_not_the_program():
     ("```python\ndef helper(x):\n    return x\n```", "CV701 no program in the reply: 1 code block (python), none "
                                                      "defines SUBTASKS"),
     ('```json\n{"task": "t", "subtasks": []}\n```', "none defines SUBTASKS"),
+    # The 0.5B model's reply (bench/results/generate, prompts v2, round 1), shortened:
+    ('```python\nimport numpy as np\n\n# SUBTASKS = ("box_moved", "goal_walked")\ndef box_moved(obs):\n'
+     '    return False\n```', 'none defines SUBTASKS: it is only in a comment (# SUBTASKS = ("box_moved", '
+                            '"goal_walked")); write it as code, without the `#`'),
 ])
 def test_no_program_is_finding_cv701(reply, needle):
     found = extract_program(reply)
