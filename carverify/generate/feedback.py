@@ -73,8 +73,9 @@ def for_round(report: AuditReport | None, findings: list[Finding], source: str |
     text = (for_patch(how) + text) if how.startswith("patch") else text
     if repeat_of is not None:
         # Measured: the 0.5B model answered its findings by sending the same function back.
-        text = (f"Your reply changed nothing: the program is the same as in round {repeat_of}, so it fails "
-                "the same way. Change the lines the findings point to.\n\n" + text)
+        same = "the program is" if report is not None else "your reply is"
+        text = (f"Your reply changed nothing: {same} the same as in round {repeat_of}, so it fails "
+                "the same way. Change what the findings point to.\n\n" + text)
     return text
 
 

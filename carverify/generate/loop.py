@@ -176,7 +176,10 @@ def _repeat_of(round_: Round, earlier: list[Round]) -> int | None:
     """The latest earlier round whose program this one repeats (a small model often sends the
     same code back, or a patch that changes nothing), or None."""
     if round_.code is None:
-        return None
+        # No program: the same reply word for word (the 0.5B model sent one twice in a row).
+        text = _normalised(round_.exchange.completion.text)
+        return next((r.number for r in reversed(earlier) if r.code is None
+                     and _normalised(r.exchange.completion.text) == text), None) if text else None
     same = _normalised(round_.code)
     return next((r.number for r in reversed(earlier) if r.code is not None and _normalised(r.code) == same), None)
 

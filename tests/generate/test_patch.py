@@ -99,3 +99,17 @@ def test_a_reply_that_changes_nothing_is_told_so(authored):
     assert patched.feedback.startswith("Your reply changed nothing: the program is the same as in round 1, so it "
                                        "fails the same way.")
     assert resent.feedback.startswith("Your reply changed nothing: the program is the same as in round 2")
+
+
+def test_the_same_reply_without_a_program_is_told_so_too(authored):
+    # The 0.5B model (prompts v2, rounds 4 and 5) sent a reply without SUBTASKS twice, word for word.
+    decompose, _, good = authored(SUITE)
+    program = re.search(r"```python\n(.*?)```", good, re.S).group(1)
+    no_subtasks = "```python\n# SUBTASKS = ('a',)\nimport numpy as np\n```"
+    provider = ScriptedProvider([decompose, no_subtasks, "Here:\n" + no_subtasks, "Here:\n" + no_subtasks,
+                                 f"```python\n{program}```"])
+    gen = generate(SUITE, provider, model="m", stages=FAST, rounds=4)
+    assert [r.verdict for r in gen.rounds] == ["no program"] * 3 + ["accepted"]
+    assert gen.rounds[0].feedback.startswith("Your last reply gave the audit no program to run.")
+    assert gen.rounds[1].feedback.startswith("Your last reply gave")       # worded differently: not a repeat
+    assert gen.rounds[2].feedback.startswith("Your reply changed nothing: your reply is the same as in round 2")
