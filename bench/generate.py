@@ -151,7 +151,7 @@ def table(runs: list[dict], stopped: list[dict] = ()) -> str:
                      f"{max(_load(r) for r in rs):>4.1f}")
     lines.append("tokens: prompt + reply per run; wall s: mean per run, audits included; tok/s: reply tokens per "
                  "second of model time; load: the highest 1-min load average seen (2 cores, shared)")
-    for version in sorted({r.get("prompt_version", "v1") for r in runs}):
+    for version in sorted({r.get("prompt_version", "v1") for r in [*runs, *stopped]}):
         codes: dict[str, int] = {}
         for r in [*runs, *stopped]:
             if r.get("prompt_version", "v1") != version:
