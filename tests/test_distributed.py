@@ -632,7 +632,8 @@ def test_audit_and_train_on_a_cluster_reached_by_address(tmp_path, tmp_path_fact
     assert not left, f"Ray processes left after the head stopped: {left}"
 
 
-@pytest.mark.parametrize("command", ["audit", "train"])
+# train reaches Ray by the same path as audit, after ~20 s of imports: make test-long.
+@pytest.mark.parametrize("command", ["audit", pytest.param("train", marks=pytest.mark.long)])
 def test_an_address_nobody_answers_is_one_line_and_exit_3(command):
     # A fresh process: this one may already be connected to the module's Ray instance,
     # which carverify would use whatever the address.
