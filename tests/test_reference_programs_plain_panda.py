@@ -35,7 +35,9 @@ NEAR, REACH, REACH_HEIGHT = 0.10, 0.06, 0.05   # the suites' descriptions
 GOAL_TOLERANCE = 0.07   # the pixel suites' forgiveness for an early goal (their suite.toml and oracle)
 
 
+@functools.cache
 def _truth_module():
+    # Loaded once: each replay makes its own env from it.
     spec = importlib.util.spec_from_file_location("coverage_truth", TRUTH_PY)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
