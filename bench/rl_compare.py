@@ -120,6 +120,9 @@ def _commit() -> str:
         return ""
 
 
+SKIPPED: dict[str, str] = {}   # suite -> why it has no plan (shown in the table)
+
+
 def pending(suites: list[str], seeds, out: Path, fresh: bool, budget: int | None = None) -> list[tuple]:
     """(plan, variant, seed, path, settings) for every run without a matching result."""
     todo = []
@@ -129,6 +132,7 @@ def pending(suites: list[str], seeds, out: Path, fresh: bool, budget: int | None
             plan = make_plan(suite, budget or steps, eval_every)
         except Exception as exc:  # e.g. a suite with no [train] section yet: say so, go on with the rest
             print(f"{suite}: skipped: {exc}", flush=True)
+            SKIPPED[suite] = f"not run: {exc}"
             continue
         for variant in variants:
             wanted = settings(plan, variant)
@@ -187,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         run_all(pending(args.suites, args.seeds, out, args.fresh, args.budget), max(1, args.workers))
     from rl_table import write_table
 
-    print(write_table(out, list(TABLE), args.seeds))
+    print(write_table(out, list(TABLE), args.seeds, reasons=SKIPPED))
     return 0
 
 

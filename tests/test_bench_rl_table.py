@@ -1,0 +1,49 @@
+"""bench/rl_table.py reads per-run files into the README's table: how unreached, failed and missing runs show.
+
+The records here are written by hand (not training results): they pin how the table states
+a budget that ran out, a run that failed, and a row with nothing run yet.
+"""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import rl_table  # noqa: E402
+
+
+def record(variant, seed, reached, budget=300_000, wall=60.0, error=None):
+    curve = [[0, 0.0], [reached or budget, 0.9 if reached else 0.5]]
+    return {"suite": "s", "variant": variant, "seed": seed, "settings": {"budget": budget}, "curve": curve,
+            "steps": reached or budget, "steps_to_target": reached, "wall_seconds": wall, "error": error}
+
+
+@pytest.fixture
+def out(tmp_path):
+    runs = [record("car", 0, 60_000), record("car", 1, 70_000), record("car", 2, 80_000),
+            record("sparse", 0, 100_000), record("sparse", 1, None), record("sparse", 2, 110_000)]
+    (tmp_path / "s").mkdir()
+    for r in runs:
+        (tmp_path / "s" / f"{r['variant']}-seed{r['seed']}.json").write_text(json.dumps(r))
+    return tmp_path
+
+
+def test_a_seed_that_never_got_there_shows_its_budget_and_bounds_the_ratio(out):
+    table = rl_table.write_table(out, ["s", "nothing-yet"], (0, 1, 2), reasons={"nothing-yet": "no [train] yet"})
+    row = next(line for line in table.splitlines() if line.startswith("| s |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "60k / 70k / 80k"
+    assert cells[3] == "100k / >300k / 110k"
+    # median sparse 110k (the unreached seed counted at its 300k budget) / median CaR 70k, a lower bound
+    assert cells[5] == "≥ 1.57x"
+    assert cells[6] == "6 min"
+    assert "| nothing-yet | – | no [train] yet |" in table
+    assert (out / "s.png").stat().st_size > 0 and (out / "table.md").read_text().strip() == table
+
+
+def test_failed_and_missing_seeds_are_not_counted_as_reached():
+    shown, median, reached = rl_table.cells([record("car", 0, 50_000), record("car", 1, None, error="worker died")],
+                                            (0, 1, 2))
+    assert shown == "50k / failed / –"
+    assert median == 50_000 and reached is False
