@@ -30,22 +30,21 @@ FAMILIES = {"minigrid": "minigrid-doorkey-8x8", "panda": "panda-push-pixels", "t
 SYSTEM = "You judge one frame of a robot task. Answer with one JSON object only, no other text."
 
 
-def frames(suite, n: int, seed: int = 0) -> list[np.ndarray]:
-    """n frames from random play (a reset every 10 steps, so early and late states both appear)."""
-    env = suite.make_env()
-    rng = np.random.default_rng(seed)
-    out = []
-    env.reset(seed=seed)
-    while len(out) < n:
-        if len(out) % 10 == 0:
-            env.reset(seed=int(rng.integers(1 << 16)))
-        else:
-            _, _, terminated, truncated, _ = env.step(suite.adapter.random_action(env, rng))
-            if terminated or truncated:
-                env.reset(seed=int(rng.integers(1 << 16)))
-        out.append(suite.render(env))
-    env.close()
-    return out
+def frames(suite, n: int) -> list[tuple[np.ndarray, dict[str, bool]]]:
+    """n (frame, oracle facts) pairs spread over the suite's expert and perturbed episodes.
+
+    Random play from reset rarely completes a sub-task, so a model answering "false" to
+    everything would look right; expert and perturbed play hold every sub-task's both sides.
+    """
+    from carverify import episodes
+
+    pool = episodes.expert_episodes(suite) + episodes.perturbed_episodes(suite)
+    picks = []
+    for i in range(n):
+        ep = pool[i % len(pool)]
+        t = (i * 7919) % len(ep.frames)  # a spread of times, the same every run
+        picks.append((ep.frames[t], {f: bool(ep.facts[f][t]) for f in suite.subtask_facts if f in ep.facts}))
+    return picks
 
 
 def question(suite, text: str) -> str:
@@ -58,8 +57,8 @@ def question(suite, text: str) -> str:
 def measure(client, model: str, suite, calls: int) -> dict:
     from carverify.generate.frames_text import frame_text
 
-    seconds, prompt_tokens, completion_tokens, parsed = [], [], [], 0
-    for i, frame in enumerate(frames(suite, calls + 1)):
+    seconds, prompt_tokens, completion_tokens, parsed, right, asked = [], [], [], 0, 0, 0
+    for i, (frame, truth) in enumerate(frames(suite, calls + 1)):
         t0 = time.perf_counter()
         text = frame_text(suite, frame)
         reply = client.chat.completions.create(model=model, temperature=0.0, max_tokens=80, messages=[
@@ -70,15 +69,25 @@ def measure(client, model: str, suite, calls: int) -> dict:
         seconds.append(elapsed)
         prompt_tokens.append(reply.usage.prompt_tokens)
         completion_tokens.append(reply.usage.completion_tokens)
-        try:
-            parsed += isinstance(json.loads(reply.choices[0].message.content.strip().strip("`").removeprefix("json")),
-                                 dict)
-        except (ValueError, AttributeError):
-            pass
+        answer = _json(reply.choices[0].message.content)
+        parsed += answer is not None
+        for fact, value in truth.items():  # an unparsable or missing answer counts as wrong
+            asked += 1
+            right += answer is not None and answer.get(fact) is value
         print(f"  {suite.name}: call {i}/{calls}: {elapsed:.2f} s ({prompt_tokens[-1]} prompt tokens)", flush=True)
     return {"suite": suite.name, "calls": calls, "median_seconds": statistics.median(seconds),
             "p90_seconds": float(np.percentile(seconds, 90)), "median_prompt_tokens": statistics.median(prompt_tokens),
-            "median_completion_tokens": statistics.median(completion_tokens), "json_answers": parsed}
+            "median_completion_tokens": statistics.median(completion_tokens), "json_answers": parsed,
+            "answers_right": right, "answers_asked": asked}
+
+
+def _json(content: str | None) -> dict | None:
+    text = (content or "").strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     for family, r in results.items():
         print(f"{family} ({r['suite']}): {r['median_seconds'] * 1e3:.0f} ms per call median, "
               f"p90 {r['p90_seconds'] * 1e3:.0f} ms, {r['median_prompt_tokens']:.0f} prompt tokens, "
-              f"{r['json_answers']}/{r['calls']} answers were JSON")
+              f"{r['json_answers']}/{r['calls']} answers were JSON, {r['answers_right']}/{r['answers_asked']} "
+              f"sub-task answers agree with the oracle")
     print(f"written to {out}")
     return 0
 
