@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from carverify.codes import CODES
-from carverify.episodes import expert_episodes, random_episodes
 from carverify.suite import REPO_ROOT, load_suite
+from plain_programs import answers, disagreements, run_file, suite_episodes
+from plain_programs import trajectory_codes as plain_trajectory_codes
 from sandbox import Limits
 
 SUITES_DIR = REPO_ROOT / "suites"
@@ -34,17 +35,7 @@ def claimed(name: str, file: str) -> set[str]:
 
 def load_program(name: str, file: str, **overrides) -> dict:
     # Our own reference files, so exec is fine here; the audit runs them sandboxed.
-    path = SUITES_DIR / name / "programs" / file
-    namespace: dict = {}
-    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
-    namespace.update(overrides)  # module constants are looked up at call time
-    return namespace
-
-
-@functools.cache
-def episodes(name: str):
-    suite = load_suite(name)
-    return suite, expert_episodes(suite), random_episodes(suite)
+    return run_file(SUITES_DIR / name / "programs" / file, **overrides)
 
 
 def zero(obs) -> int:
@@ -57,50 +48,18 @@ def labels(name: str, file: str, func: str, policy: str, fast: bool = False) -> 
 
     fast: swap the slow program's busy loop (its one flaw) for a no-op.
     """
-    suite, experts, randoms = episodes(name)
+    suite, experts, randoms = suite_episodes(name)
     ns = load_program(name, file, **({"busy": zero} if fast else {}))
-    eps = experts if policy == "expert" else randoms
-    return tuple(np.array([ns[func](f) for f in ep.frames], dtype=bool) for ep in eps)
+    return answers(ns[func], experts if policy == "expert" else randoms)
 
 
 def trajectory_codes(name: str, file: str, fast: bool = False) -> set[str]:
     """Plain-Python reading of the CV5xx rules, to confirm each claim independently."""
-    suite, experts, randoms = episodes(name)
+    suite, experts, randoms = suite_episodes(name)
     subtasks = load_program(name, file)["SUBTASKS"]
-    got = set()
-    expert_vals = {k: labels(name, file, k, "expert", fast) for k in subtasks}
-    random_vals = {k: labels(name, file, k, "random", fast) for k in subtasks}
-    for i, ep in enumerate(experts):
-        firsts = []
-        for k in subtasks:
-            vals = expert_vals[k][i]
-            if not vals.any():
-                got.add("CV501")
-            elif vals[0]:
-                got.add("CV502")
-            firsts.append(int(vals.argmax()) if vals.any() else None)
-        done = [f for f in firsts if f is not None]
-        if done != sorted(done):
-            got.add("CV503")
-    goal = subtasks[-1]
-    for eps, vals in ((experts, expert_vals[goal]), (randoms, random_vals[goal])):
-        for ep, v in zip(eps, vals):
-            fired = set(np.nonzero(v)[0].tolist())
-            if fired - {ep.success_step}:
-                got.add("CV504")
-            if ep.success and not v[ep.success_step]:
-                got.add("CV505")
-    for k in subtasks:
-        if k not in suite.subtask_facts:
-            continue
-        pred = np.concatenate(expert_vals[k] + random_vals[k])
-        truth = np.concatenate([ep.facts[k] for ep in experts + randoms])
-        tp = np.count_nonzero(pred & truth)
-        precision = tp / max(np.count_nonzero(pred), 1) if pred.any() else 1.0
-        recall = tp / max(np.count_nonzero(truth), 1)
-        if precision < suite.thresholds["min_precision"] or recall < suite.thresholds["min_recall"]:
-            got.add("CV506")
-    return got
+    return plain_trajectory_codes(suite, experts, randoms, subtasks,
+                                  {k: labels(name, file, k, "expert", fast) for k in subtasks},
+                                  {k: labels(name, file, k, "random", fast) for k in subtasks})
 
 
 # --- the manifests ---------------------------------------------------------------
@@ -141,20 +100,19 @@ def test_reference_programs_pass_the_static_policy(name):
 
 @pytest.mark.parametrize("name,file", entries("accepted"))
 def test_good_program_matches_the_oracle(name, file):
-    suite, experts, randoms = episodes(name)
+    suite, experts, randoms = suite_episodes(name)
     assert load_program(name, file)["SUBTASKS"] == suite.subtask_facts
     for k in suite.subtask_facts:
         for policy, eps in (("expert", experts), ("random", randoms)):
             # Zero tolerance; a failure names every disagreeing (episode, frame).
-            wrong = [(i, int(j)) for i, (pred, ep) in enumerate(zip(labels(name, file, k, policy), eps))
-                     for j in np.nonzero(pred != ep.facts[k])[0]]
-            assert not wrong, f"{file}:{k} disagrees with the oracle on {policy} (episode, frame): {wrong[:20]}"
+            wrong = disagreements(labels(name, file, k, policy), eps, k)
+            assert not wrong, f"{file}:{k} disagrees with the oracle (policy, seed, frame): {wrong[:20]}"
     assert trajectory_codes(name, file) == set()
 
 
 @pytest.mark.parametrize("name,file", entries("accepted"))
 def test_good_program_is_total_and_pure(name, file):
-    suite, experts, _ = episodes(name)
+    suite, experts, _ = suite_episodes(name)
     ns = load_program(name, file)
     rng = np.random.default_rng(0)
     height, width = experts[0].frames.shape[1:3]
@@ -224,7 +182,7 @@ def test_bad_program_fails_as_claimed(name, file):
         assert trajectory <= got, f"{file}: claims {sorted(trajectory)}, plain run gives {sorted(got)}"
     if "CV401" in codes:
         ns = load_program(name, file)
-        _, experts, _ = episodes(name)
+        _, experts, _ = suite_episodes(name)
         shape = experts[0].frames.shape[1:]
         unusual = [np.zeros(shape, np.uint8), np.full(shape, 255, np.uint8),
                    np.zeros((8, 8, 3), np.uint8), np.zeros((shape[0] + 16, shape[1] + 16, 3), np.uint8)]
@@ -240,7 +198,7 @@ def test_bad_program_fails_as_claimed(name, file):
     if "CV405" in codes:
         ns = load_program(name, file)
         goal = ns["SUBTASKS"][-1]
-        _, experts, _ = episodes(name)
+        _, experts, _ = suite_episodes(name)
         frames = experts[0].frames
         # Fast enough on real frames for the restricted stage to get through them all: CPU
         # time (a loaded machine does not inflate it), a fifth of the per-call limit to leave
@@ -270,7 +228,7 @@ def test_wrong_order_checks_are_right_but_misordered(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_wrong_colour_is_true_at_reset_in_some_episode(name):
-    _, experts, _ = episodes(name)
+    _, experts, _ = suite_episodes(name)
     ns = load_program(name, "wrong_colour.py")
     at_reset = [any(ns[k](ep.frames[0]) for k in ns["SUBTASKS"]) for ep in experts]
     assert any(at_reset)

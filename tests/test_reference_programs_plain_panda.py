@@ -21,6 +21,7 @@ from scipy.stats import spearmanr
 
 from carverify.episodes import expert_episodes, random_episodes
 from carverify.suite import REPO_ROOT, load_suite
+from plain_programs import run_file
 
 SUITES_DIR = REPO_ROOT / "suites"
 NAMES = sorted(p.parent.parent.name for p in SUITES_DIR.glob("panda-*/programs/manifest.toml"))
@@ -59,10 +60,7 @@ def suites() -> list:
 
 def load_program(name: str, file: str) -> dict:
     # Our own reference files, so exec is fine here; the audit runs them sandboxed.
-    path = SUITES_DIR / name / "programs" / file
-    namespace: dict = {}
-    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
-    return namespace
+    return run_file(SUITES_DIR / name / "programs" / file)
 
 
 def _replay(env_id: str, ep) -> np.ndarray:

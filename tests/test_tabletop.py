@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-import runpy
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 from carverify.suite import REPO_ROOT, load_suite
+from plain_programs import run_file
 
 PIXELS, STATE = "tabletop-block-in-bowl", "tabletop-block-in-bowl-state"
 BOX_PIXELS, BOX_STATE = "tabletop-block-in-box", "tabletop-block-in-box-state"
@@ -150,7 +150,7 @@ def test_reference_programs_against_the_oracle(name):
     got = _module(suite).coverage_states(suite.make_env(), suite.oracle(), obs_kind=suite.obs_kind, n=150,
                                          seed=1, pixel_band=0.012)
     for program, right in TRUTH[name].items():
-        checks = runpy.run_path(str(suite.path / "programs" / program))
+        checks = run_file(suite.path / "programs" / program)
         wrong = 0
         for fact in checks["SUBTASKS"]:
             settled = ~got["unsettled"].get(fact, np.zeros(len(got["success"]), bool))
