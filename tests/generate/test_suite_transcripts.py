@@ -291,7 +291,8 @@ def _is_right(name: str, index: int) -> None:
     ns = program(name, index)
     fact_of = FACT_OF[name]
     subtasks = ns["SUBTASKS"]
-    assert [fact_of[k] for k in subtasks] == list(suite.subtask_facts)
+    order = [fact_of[k] for k in subtasks]
+    assert order == list(suite.subtask_facts), f"SUBTASKS stand for {order}, the suite's order is {suite.subtask_facts}"
     # Zero tolerance on every frame of every episode, but for frames the suite names as ones no
     # frame can settle; a failure names the frames.
     eps = experts + randoms + perturbed
