@@ -52,10 +52,6 @@ def transcript(name: str) -> tuple[dict, tuple[str, ...]]:
     return data, tuple(programs)
 
 
-def program(name: str, index: int) -> dict:
-    return run_source(transcript(name)[1][index], f"{name}-round{index + 1}.py")
-
-
 @functools.cache
 def episodes(name: str) -> tuple:
     """Expert, random and perturbed episodes (expert play turned random after each sub-task)."""
@@ -71,6 +67,40 @@ def coverage_states(name: str) -> dict:
     return suite.adapter.states_block(suite)
 
 
+class Plain:
+    """One round's program run as plain Python; its answers are kept, each frame is asked once."""
+
+    def __init__(self, name: str, index: int):
+        self.name = name
+        self.ns = run_source(transcript(name)[1][index], f"{name}-round{index + 1}.py")
+        self.subtasks = tuple(self.ns["SUBTASKS"])
+        self.suite, *groups = episodes(name)
+        self.groups = dict(zip(("expert", "random", "perturbed"), groups))
+        self._said: dict = {}
+
+    def said(self, check: str, group: str) -> tuple[np.ndarray, ...]:
+        if (check, group) not in self._said:
+            self._said[check, group] = answers(self.ns[check], self.groups[group])
+        return self._said[check, group]
+
+    def every(self, check: str) -> tuple[list, list]:
+        """(episodes, answers) over expert, random and perturbed play."""
+        return ([ep for g in self.groups.values() for ep in g],
+                [a for g in self.groups for a in self.said(check, g)])
+
+    def plain_codes(self, fact_of: dict) -> set[str]:
+        return trajectory_codes(self.suite, self.groups["expert"], self.groups["random"], self.subtasks,
+                                {k: self.said(k, "expert") for k in self.subtasks},
+                                {k: self.said(k, "random") for k in self.subtasks}, fact_of)
+
+    def on_states(self, check: str) -> tuple[np.ndarray, dict]:
+        """Answers on the coverage states, and the states."""
+        got = coverage_states(self.name)
+        if (check, "states") not in self._said:
+            self._said[check, "states"] = np.array([bool(self.ns[check](frame)) for frame in got["frames"]])
+        return self._said[check, "states"], got
+
+
 def _where(found: list, n: int = 5) -> str:
     return f"{len(found)} frame(s), first (policy, seed, frame): {found[:n]}"
 
@@ -80,10 +110,9 @@ def _where(found: list, n: int = 5) -> str:
 
 def says(check: str, fact: str, value: bool, *, at_reset: bool = False, policy: str | None = None):
     """The check answers `value` on episode frames where the oracle's fact is the opposite."""
-    def shows(name: str, ns: dict) -> str:
-        _, experts, randoms, perturbed = episodes(name)
-        eps = [ep for ep in experts + randoms + perturbed if policy is None or ep.policy == policy]
-        found = [(ep.policy, ep.seed, int(t)) for ep, said in zip(eps, answers(ns[check], eps))
+    def shows(p: Plain) -> str:
+        found = [(ep.policy, ep.seed, int(t)) for ep, said in zip(*p.every(check))
+                 if policy is None or ep.policy == policy
                  for t in np.flatnonzero((said == value) & (ep.facts[fact] != value)) if t == 0 or not at_reset]
         assert found, f"{check} never says {value} where {fact} is {not value}"
         return f"{check} says {value} where {fact} is {not value}{' at reset' if at_reset else ''}: {_where(found)}"
@@ -93,10 +122,9 @@ def says(check: str, fact: str, value: bool, *, at_reset: bool = False, policy: 
 def says_on_states(check: str, value: bool, within: str):
     """On settled coverage states the check answers `value` against its fact; `within`: a word of
     the states' descriptions (where the blocks were put) that the flaw predicts."""
-    def shows(name: str, ns: dict) -> str:
-        got = coverage_states(name)
-        settled = ~got["unsettled"].get(check, np.zeros(len(got["success"]), bool))
-        said = np.array([bool(ns[check](frame)) for frame in got["frames"]])
+    def shows(p: Plain) -> str:
+        said, got = p.on_states(check)
+        settled = ~got["unsettled"].get(check, np.zeros(len(said), bool))
         found = np.flatnonzero((said == value) & (got["facts"][check] != value) & settled)
         words = [got["descriptions"][i].decode() for i in found]
         assert any(within in w for w in words), f"{check}: {len(found)} wrong states, none '{within}': {words[:3]}"
@@ -107,36 +135,34 @@ def says_on_states(check: str, value: bool, within: str):
 def raises(error: type[Exception], *, on_black_frame: bool = False):
     """Python raises `error` (another exception, a typo say, fails the test) on a suite frame, or
     on a black frame of the suite's shape (a frame the properties stage generates)."""
-    def shows(name: str, ns: dict) -> str:
-        _, experts, randoms, perturbed = episodes(name)
+    def shows(p: Plain) -> str:
         if on_black_frame:
-            black = np.zeros_like(experts[0].frames[0])
+            black = np.zeros_like(p.groups["expert"][0].frames[0])
             with pytest.raises(error) as info:
-                for k in ns["SUBTASKS"]:
-                    ns[k](black)
+                for k in p.subtasks:
+                    p.ns[k](black)
             return f"{error.__name__} on a black frame: {info.value}"
-        for ep in experts + randoms + perturbed:
+        for ep in [ep for g in p.groups.values() for ep in g]:
             for t, frame in enumerate(ep.frames):
-                for k in ns["SUBTASKS"]:
+                for k in p.subtasks:
                     try:
-                        ns[k](frame)
+                        p.ns[k](frame)
                     except error as exc:
                         return f"{k} raises {error.__name__} ({exc}) on {ep.policy} seed {ep.seed} frame {t}"
         pytest.fail(f"no frame raises {error.__name__}")
     return shows
 
 
-def misordered(name: str, ns: dict) -> str:
+def misordered(p: Plain) -> str:
     """Every check agrees with its own fact on every frame, but SUBTASKS lists them in another
     order than the one in which the facts first hold in expert play."""
-    suite, experts, randoms, perturbed = episodes(name)
-    eps = experts + randoms + perturbed
-    for k in ns["SUBTASKS"]:
-        assert not disagreements(answers(ns[k], eps), eps, FACT_OF[name][k]), k
-    for ep in experts:
-        firsts = [int(np.argmax(ep.facts[FACT_OF[name][k]])) for k in ns["SUBTASKS"]]
+    fact_of = FACT_OF[p.name]
+    for k in p.subtasks:
+        assert not disagreements(p.every(k)[1], p.every(k)[0], fact_of[k]), k
+    for ep in p.groups["expert"]:
+        firsts = [int(np.argmax(ep.facts[fact_of[k]])) for k in p.subtasks]
         if firsts != sorted(firsts):
-            return f"expert seed {ep.seed}: {ns['SUBTASKS']} first hold at frames {firsts}"
+            return f"expert seed {ep.seed}: {p.subtasks} first hold at frames {firsts}"
     pytest.fail("the facts first hold in SUBTASKS order in every expert episode")
 
 
@@ -144,7 +170,7 @@ def misordered(name: str, ns: dict) -> str:
 class Round:
     codes: frozenset[str]                         # what the audit reports (empty: accepted)
     why: str                                      # the flaw, as a reader finds it in the program
-    shows: tuple[Callable[[str, dict], str], ...] = ()   # plain evidence of it
+    shows: tuple[Callable[[Plain], str], ...] = ()   # plain evidence of it
 
 
 def rejected(codes: set[str], why: str, *shows) -> Round:
@@ -268,38 +294,29 @@ def test_every_round_has_an_expectation():
 
 def _is_wrong(name: str, index: int) -> None:
     round_ = ROUNDS[name][index]
-    source = transcript(name)[1][index]
-    compile(source, f"round{index + 1}", "exec")   # Python's own parser: a syntax error stops here
-    ns = program(name, index)
-    evidence = [shows(name, ns) for shows in round_.shows]
+    compile(transcript(name)[1][index], f"round{index + 1}", "exec")   # Python's own parser first
+    p = Plain(name, index)
+    evidence = [shows(p) for shows in round_.shows]
     # The trajectory codes a plain reading derives match the hand-written ones, with SUBTASKS
     # graded in order against the suite's facts (DESIGN.md); a program that raises on a real
     # frame (CV301) has none to read.
     if "CV301" not in round_.codes:
-        suite, experts, randoms, _ = episodes(name)
-        subtasks = ns["SUBTASKS"]
-        got = trajectory_codes(suite, experts, randoms, subtasks,
-                               {k: answers(ns[k], experts) for k in subtasks},
-                               {k: answers(ns[k], randoms) for k in subtasks},
-                               dict(zip(subtasks, suite.subtask_facts)))
+        got = p.plain_codes(dict(zip(p.subtasks, p.suite.subtask_facts)))
         assert got == round_.codes & PLAIN_CODES, (got, evidence)
     print(f"{name} round {index + 1}: {round_.why}\n  " + "\n  ".join(evidence))
 
 
 def _is_right(name: str, index: int) -> None:
-    suite, experts, randoms, perturbed = episodes(name)
-    ns = program(name, index)
+    p = Plain(name, index)
     fact_of = FACT_OF[name]
-    subtasks = ns["SUBTASKS"]
-    order = [fact_of[k] for k in subtasks]
-    assert order == list(suite.subtask_facts), f"SUBTASKS stand for {order}, the suite's order is {suite.subtask_facts}"
+    order = [fact_of[k] for k in p.subtasks]
+    assert order == list(p.suite.subtask_facts), f"SUBTASKS stand for {order}, the suite's order is {p.suite.subtask_facts}"
     # Zero tolerance on every frame of every episode, but for frames the suite names as ones no
     # frame can settle; a failure names the frames.
-    eps = experts + randoms + perturbed
-    for k in subtasks:
+    for k in p.subtasks:
         cover, why = AMBIGUOUS.get(name, {}).get(fact_of[k], (None, ""))
         wrong, excused = [], 0
-        for ep, said in zip(eps, answers(ns[k], eps)):
+        for ep, said in zip(*p.every(k)):
             differs = said != ep.facts[fact_of[k]]
             if cover:
                 excused += int(np.count_nonzero(differs & ep.facts[cover]))
@@ -308,19 +325,17 @@ def _is_right(name: str, index: int) -> None:
         assert not wrong, f"{k} disagrees with {fact_of[k]}: {_where(wrong)}"
         if excused:
             print(f"{name}: {k} disagrees on {excused} frame(s) where {cover} holds: {why}")
-    assert trajectory_codes(suite, experts, randoms, subtasks, {k: answers(ns[k], experts) for k in subtasks},
-                            {k: answers(ns[k], randoms) for k in subtasks}, fact_of) == set()
+    assert p.plain_codes(fact_of) == set()
     # Total on frames no episode shows: a bool, no exception.
     rng = np.random.default_rng(0)
-    shape = experts[0].frames[0].shape
+    shape = p.groups["expert"][0].frames[0].shape
     for frame in (np.zeros(shape, np.uint8), np.full(shape, 255, np.uint8), rng.integers(0, 256, shape, np.uint8)):
-        assert all(type(ns[k](frame)) is bool for k in subtasks)
+        assert all(type(p.ns[k](frame)) is bool for k in p.subtasks)
     if name in TABLETOP:
-        got = coverage_states(name)
         found = {}
-        for k in subtasks:
-            settled = ~got["unsettled"].get(k, np.zeros(len(got["success"]), bool))
-            said = np.array([bool(ns[k](frame)) for frame in got["frames"]])
+        for k in p.subtasks:
+            said, got = p.on_states(k)
+            settled = ~got["unsettled"].get(k, np.zeros(len(said), bool))
             for i in np.flatnonzero((said != got["facts"][k]) & settled):
                 found[(int(i), k)] = got["descriptions"][i].decode()
         assert set(found) == set(EXCUSED.get(name, {})), f"disagreements on settled coverage states: {found}"
