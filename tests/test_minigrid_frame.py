@@ -1,21 +1,17 @@
 """The MiniGrid frame a program sees (carverify/envs/minigrid_frame.py) is minigrid's own get_frame, pixel for pixel."""
 from __future__ import annotations
 
+import gymnasium
+import minigrid  # noqa: F401 - a core dependency: missing, this fails rather than skips
 import numpy as np
 import pytest
 
-pytest.importorskip("minigrid")
-
-import gymnasium  # noqa: E402
-
-from carverify.envs.minigrid_frame import full_frame  # noqa: E402
+from carverify.envs.minigrid_frame import full_frame
 
 
 @pytest.mark.parametrize("env_id", ["MiniGrid-DoorKey-5x5-v0", "MiniGrid-DoorKey-8x8-v0", "MiniGrid-LavaGapS5-v0"])
 def test_frame_is_get_frame_on_random_play(env_id):
     """Every pose, door state and carried object random play reaches, across resets; tile sizes 8 and 5."""
-    import minigrid  # noqa: F401
-
     env = gymnasium.make(env_id)
     rng = np.random.default_rng(7)
     env.reset(seed=0)
@@ -32,8 +28,6 @@ def test_frame_is_get_frame_on_random_play(env_id):
 
 
 def test_an_env_that_draws_its_own_frame_keeps_it():
-    import minigrid  # noqa: F401
-
     env = gymnasium.make("MiniGrid-DoorKey-5x5-v0")
     env.reset(seed=0)
     own = np.full((40, 40, 3), 7, np.uint8)

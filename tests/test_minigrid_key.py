@@ -1,12 +1,11 @@
 """The MiniGrid memo key made incrementally (carverify/envs/minigrid_key.py) is exactly as fine as state_key."""
 from __future__ import annotations
 
+import minigrid  # noqa: F401 - a core dependency: missing, this fails rather than skips
 import numpy as np
 import pytest
 
 from carverify.suite import load_suite
-
-pytest.importorskip("minigrid")
 
 
 @pytest.fixture(scope="module")
