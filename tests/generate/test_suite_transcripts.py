@@ -233,8 +233,10 @@ ROUNDS = {
     "tabletop-block-in-bowl": [
         rejected({"CV801", "CV804"},
                  "INNER_RADIUS_PX 11 is half the bowl's outer width plus half a block, so a block resting against a "
-                 "bowl's outside wall counts as in it; only the coverage states put blocks there: wrong on more "
-                 "than 1% of them (CV801), all_blocks_placed fires without success (CV804)",
+                 "bowl's outside wall counts as in it; red_in_bowl is wrong on 3 random-play frames too, too few for "
+                 "the episode checks' 0.9 precision, but the coverage states put blocks there often: wrong on "
+                 "more than 1% of them (CV801), all_blocks_placed fires without success (CV804)",
+                 says("red_in_bowl", "red_in_bowl", True, policy="random"),
                  says_on_states("red_in_bowl", True, "red outside"),
                  says_on_states("all_blocks_placed", True, "outside")),
         ACCEPTED],
