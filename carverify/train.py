@@ -295,12 +295,13 @@ def build_run(plan: Plan, suite, reward: str, seed: int):
     env_fns = [make_env(suite, reward, plan.program, ordered=plan.ordered, guard=guard, settings=config)
                for _ in range(n_envs)]
     venv = VecMonitor(SubprocVecEnv(env_fns) if plan.vec_env == "subproc" else DummyVecEnv(env_fns))
+    policy, extra = suite.adapter.policy(suite, config)
     if algorithm == "sac":
-        model = SAC("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, policy_kwargs={"net_arch": net_arch},
+        model = SAC(policy, venv, seed=seed, device="cpu", verbose=0, policy_kwargs={"net_arch": net_arch, **extra},
                     **arguments)
     else:
-        model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
-                    policy_kwargs={"net_arch": net_arch, "normalize_images": False}, **arguments)
+        model = PPO(policy, venv, seed=seed, device="cpu", verbose=0,
+                    policy_kwargs={"net_arch": net_arch, "normalize_images": False, **extra}, **arguments)
     return model, venv, Evaluator(suite, plan.program, plan.eval_episodes, guard=guard, settings=config)
 
 
@@ -412,12 +413,17 @@ def run_params(plan: Plan, reward: str) -> dict:
     net_arch = arguments.pop("net_arch", config.get("net_arch", [64, 64]))
     params = {"suite": suite.name, "env_id": suite.env_id, "reward": reward, "steps": plan.steps,
               "algorithm": algorithm.upper(), "eval_every": plan.eval_every, "eval_episodes": plan.eval_episodes,
-              "observation": suite.adapter.policy_observation, "policy": f"MlpPolicy {net_arch}",
+              "observation": suite.adapter.policy_observation, "policy": f"{policy_name(suite, config)} {net_arch}",
               "ordered": plan.ordered, "bonus": suite.bonus, "vec_env": plan.vec_env,
               **({"n_envs": config["n_envs"]} if algorithm == "ppo" else {}),
               **({"progress_weight": config["progress_weight"]} if "progress_weight" in config else {}),
               **{f"{algorithm}.{k}": v for k, v in arguments.items()}}
     return {**params, **program_params(plan.program, reward), **guard_params(plan, reward)}
+
+
+def policy_name(suite, config: dict) -> str:
+    policy, _ = suite.adapter.policy(suite, config)
+    return policy if isinstance(policy, str) else policy.__name__
 
 
 def guard_params(plan: Plan, reward: str) -> dict:

@@ -157,3 +157,60 @@ def test_reference_programs_against_the_oracle(name):
             said = np.array([bool(checks[fact](obs)) for obs in got["frames"]])
             wrong += int(np.sum((said != got["facts"][fact]) & settled))
         assert (wrong == 0) == right, f"{program}: wrong on {wrong} settled (state, sub-task) pairs"
+
+
+# -- training: the policy's discrete (pick cell, place cell) actions ---------------------------
+def _policy_env(name):
+    suite = load_suite(name)
+    return suite, suite.adapter.policy_env(suite, suite.make_env())
+
+
+def test_grid_cells_map_to_the_intended_pick_and_place_points():
+    suite, env = _policy_env(STATE)
+    t = _module(suite)
+    try:
+        assert env.action_space.nvec.tolist() == [t.GRID * t.GRID] * 2
+        axis = np.linspace(-0.25, 0.25, t.GRID)
+        assert axis[1] - axis[0] == pytest.approx(0.025)
+        for ix, iy, jx, jy in [(0, 0, 20, 20), (3, 17, 10, 0), (20, 0, 0, 20), (11, 9, 9, 11)]:
+            point = env.to_continuous([t.GRID * ix + iy, t.GRID * jx + jy])
+            np.testing.assert_allclose(point, [axis[ix], axis[iy], axis[jx], axis[jy]])
+        # Through the simulator: the cell nearest a block picks it up, and it lands at the place cell's point.
+        obs, _ = env.reset(seed=5)
+        u = env.unwrapped
+        np.testing.assert_allclose(obs, (u.state_vector() / 0.25).astype(np.float32))
+        block = u.block_positions()[1]
+        pick = t.nearest_cell(block[0], block[1])
+        place = t.GRID * 4 + 16   # (-0.15, +0.15)
+        assert np.linalg.norm(np.array(t.cell_point(pick)) - block[:2]) < 0.018
+        _, _, _, _, info = env.step([pick, place])
+        assert info["picked"] == 1
+        np.testing.assert_allclose(u.block_positions()[1, :2], [-0.15, 0.15], atol=0.005)
+        # A cell whose point lies on no block picks nothing: picks are never snapped to a block.
+        before = u.state_vector()
+        empty = next(c for c in range(t.GRID * t.GRID)
+                     if np.min(np.linalg.norm(u.block_positions()[:, :2] - t.cell_point(c), axis=1)) > 0.05)
+        _, _, _, _, info = env.step([empty, place])
+        assert info["picked"] == -1
+        np.testing.assert_allclose(u.state_vector(), before, atol=1e-6)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("name", [PIXELS, STATE])
+def test_the_expert_on_grid_cells_solves_every_listed_seed(name):
+    # The expert's targets (block and bowl centres) moved to their nearest cells: the grid is
+    # fine enough when this solves every seed, judged by the simulator alone.
+    suite, env = _policy_env(name)
+    t = _module(suite)
+    try:
+        for seed in suite.config["episodes"]["expert_seeds"]:
+            obs, _ = env.reset(seed=seed)
+            assert obs.shape == (18,) and obs.dtype == np.float32   # the state vector, also on a pixel suite
+            for step in range(3):
+                px, py, qx, qy = suite.expert()(env)
+                _, _, terminated, truncated, info = env.step([t.nearest_cell(px, py), t.nearest_cell(qx, qy)])
+                assert info["picked"] == step and env.unwrapped.in_bowl()[: step + 1].all(), (seed, step)
+            assert terminated and info["is_success"] and env.unwrapped.is_success(), seed
+    finally:
+        env.close()

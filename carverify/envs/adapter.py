@@ -19,7 +19,8 @@ terminal reward or info["is_success"]):
 - random_action(env, rng) / to_env_action(action): random play, and an action as env.step takes it;
 - coverage_blocks(suite): named builders of coverage states (reset-to / enumerate / sample);
 - simulators: distribution names whose versions shape episodes (for cache keys);
-- train_defaults / policy_env(suite, env): the [train] defaults and the policy's observation.
+- train_defaults / policy_env(suite, env) / policy(suite, config): the [train] defaults, the
+  policy's observation and actions, and its network.
 
 The expert source (a scripted `act(env)` or recorded demonstrations) and the oracle
 (`facts(env)`, optional) are suite files; carverify.suite loads them, and the adapter only
@@ -137,6 +138,11 @@ class EnvAdapter:
     def policy_env(self, suite, env):
         """What the RL policy observes (the reward program never sees it)."""
         return env
+
+    def policy(self, suite, config: dict) -> tuple[Any, dict]:
+        """The stable-baselines3 policy for train_config() `config`, and keyword arguments it adds to
+        policy_kwargs: SB3's MlpPolicy unless the adapter brings its own network."""
+        return "MlpPolicy", {}
 
     def train_config(self, suite, overrides: dict | None = None) -> dict:
         """train_defaults, then the suite's [train] section, then `overrides`; algorithm sections merged by key."""

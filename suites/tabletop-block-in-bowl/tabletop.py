@@ -57,11 +57,13 @@ class Tabletop(gymnasium.Env):
 
     metadata = {"render_modes": ["rgb_array"]}
     colours = COLOURS   # the blocks, in order
+    receptacle_count = 3
 
     def __init__(self, max_steps: int = 6, render_size: tuple[int, int] = (64, 64), span: float = 0.56):
         lo, hi = WORKSPACE
         self.action_space = gymnasium.spaces.Box(lo, hi, (4,), np.float64)
-        self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, (STATE_SIZE,), np.float64)
+        size = 3 * (len(self.colours) + self.receptacle_count)   # x, y, z of each block, then each receptacle
+        self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, (size,), np.float64)
         self.max_steps, self.render_size, self.span = int(max_steps), tuple(render_size), float(span)
         self.client, self.blocks, self.receptacles, self.steps = None, [], [], 0
 
@@ -265,6 +267,7 @@ class BoxTabletop(Tabletop):
     then the box's (x, y, z each)."""
 
     colours = ("red",)
+    receptacle_count = 1
 
     def _receptacles(self) -> list[int]:
         import pybullet
@@ -359,6 +362,7 @@ class PilesTabletop(Tabletop):
     is the four blocks' centres (red, red, blue, blue), then the two zones' centres."""
 
     colours = PILE_COLOURS
+    receptacle_count = 2
 
     def _receptacles(self) -> list[int]:
         import pybullet
@@ -472,6 +476,19 @@ def _quiet_stdio():
             os.close(copy)
 
 
+def _cell_policy():
+    """cell_policy.py beside this file, imported once under a fixed name (saved models refer to it)."""
+    import importlib.util
+
+    name = "carverify_tabletop_cell_policy"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).with_name("cell_policy.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def _min_gap(a: np.ndarray, b: np.ndarray) -> float:
     d = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
     if a is b:
@@ -479,10 +496,88 @@ def _min_gap(a: np.ndarray, b: np.ndarray) -> float:
     return float(d.min())
 
 
+# -- training: pick and place cells on a grid over the workspace ------------------------------
+# 21 cells a side, a 2.5 cm pitch: every point of the workspace is within 2.5/sqrt(2) = 1.77 cm of
+# a grid point.  A 4 cm cube's top face holds the 2 cm disc around its centre whatever its yaw, so
+# some grid point lies on every upright block (a pick there meets it), and a block released at the
+# grid point nearest a bowl's centre has its corners within 1.77 + 2.83 = 4.6 cm of that centre,
+# inside the 6 cm inner wall: the expert's targets are all reachable.  A coarser grid misses
+# blocks; a finer one only makes the policy's choice wider.
+GRID = 21
+STATE_SCALE = 0.25           # metres per unit of the policy's observation: the workspace is [-1, 1]
+
+
+def grid_points(n: int = GRID) -> np.ndarray:
+    """The n evenly spaced coordinates, metres, of one axis of the grid (both workspace edges included)."""
+    return np.linspace(*WORKSPACE, n)
+
+
+def cell_point(cell: int, n: int = GRID) -> tuple[float, float]:
+    """Cell -> (x, y) in metres: cells count along y first (cell = n * ix + iy)."""
+    ix, iy = divmod(int(cell), n)
+    axis = grid_points(n)
+    return float(axis[ix]), float(axis[iy])
+
+
+def nearest_cell(x: float, y: float, n: int = GRID) -> int:
+    """The cell whose grid point is nearest (x, y)."""
+    axis = grid_points(n)
+    return int(n * np.abs(axis - x).argmin() + np.abs(axis - y).argmin())
+
+
+class GridPickPlace(gymnasium.Wrapper):
+    """What the RL policy acts on and sees: a (pick cell, place cell) pair, MultiDiscrete([n*n, n*n])
+    on an n x n grid over the workspace, and the state vector in units of STATE_SCALE (float32).
+
+    It sits outside CodeReward, so the reward program still reads the unwrapped frame or state
+    vector.  Picks are not snapped to blocks: a cell whose grid point misses every block picks
+    nothing, as the continuous action would."""
+
+    def __init__(self, env, n: int = GRID):
+        super().__init__(env)
+        self.n = int(n)
+        self.action_space = gymnasium.spaces.MultiDiscrete([self.n * self.n, self.n * self.n])
+        size = env.observation_space.shape
+        self.observation_space = gymnasium.spaces.Box(-4.0, 4.0, size, np.float32)
+
+    def to_continuous(self, action) -> np.ndarray:
+        pick, place = (int(a) for a in np.asarray(action).reshape(2))
+        return np.array([*cell_point(pick, self.n), *cell_point(place, self.n)])
+
+    def _scaled(self, obs) -> np.ndarray:
+        return (np.asarray(obs, np.float64) / STATE_SCALE).astype(np.float32)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return self._scaled(obs), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(self.to_continuous(action))
+        return self._scaled(obs), reward, terminated, truncated, info
+
+
 class TabletopAdapter(EnvAdapter):
     name = "tabletop"
     simulators = ("pybullet", "gymnasium")
     eval_batch = 1   # one PyBullet client per env: evaluation episodes run one after another
+    policy_observation = f"state vector / {STATE_SCALE} m (float32); actions: (pick cell, place cell) on a {GRID}x{GRID} grid"
+
+    def policy_env(self, suite, env):
+        # The policy reads the state vector even on a pixel suite: the frame is for the reward program.
+        return GridPickPlace(env)
+
+    def policy(self, suite, config: dict):
+        """[train] policy = "cells" (default): cell_policy.py's shared per-cell scores; "mlp": SB3's MlpPolicy."""
+        kind = config.get("policy", "cells")
+        if kind == "mlp":
+            return "MlpPolicy", {}
+        if kind != "cells":
+            from carverify.errors import UsageError
+
+            raise UsageError(f"suite {suite.name}: [train] policy must be 'cells' or 'mlp', got {kind!r}")
+        axis = grid_points() / STATE_SCALE
+        points = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)   # cell = GRID * ix + iy
+        return _cell_policy().CellScorePolicy, {"points": points}
 
     def make_env(self, suite, render_mode: str | None = None):
         cfg = suite.config.get("render", {})
