@@ -214,3 +214,22 @@ def test_the_expert_on_grid_cells_solves_every_listed_seed(name):
             assert terminated and info["is_success"] and env.unwrapped.is_success(), seed
     finally:
         env.close()
+
+
+@pytest.mark.long
+def test_a_short_train_runs_car_and_sparse_on_the_grid_policy(tmp_path, capsys):
+    # The suite's own [train] settings through the CLI, shrunk: what `make bench-rl` will run at length.
+    import json
+
+    from carverify.cli import main
+
+    code = main(["train", "--suite", STATE, "--reward", "car", "sparse", "--seeds", "0", "--steps", "512",
+                 "--eval-every", "256", "--eval-episodes", "2", "--no-track", "--no-progress",
+                 "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    for reward in ("car", "sparse"):
+        run = json.loads((tmp_path / STATE / reward / "curves.json").read_text())["runs"][0]
+        assert [s for s, _ in run["curve"]][-1] >= 512 and run["steps_per_second"] > 0
+        assert set(run["subtask_curve"][-1][1]) == {"red_in_bowl", "green_in_bowl", "blue_in_bowl",
+                                                   "all_blocks_placed"}
+        assert (tmp_path / STATE / reward / "model-seed0.zip").stat().st_size > 1000

@@ -18,6 +18,17 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
 OFFSET_SCALE = 5.0   # offsets in units of 5 cm (the observation's unit is 25 cm): blocks are 4 cm
+# Closeness exp(-(d / NEAR)^2) of a cell to each object, NEAR = 3 cm in observation units: "on this
+# block" or "over this bowl's floor" is then one input, and a handful of rewarded picks are enough
+# to weight it (an MLP would otherwise have to carve that disc out of the offsets first).
+NEAR = 0.03 / 0.25
+# The first policy's lean towards cells near some object, any object (a block or a bowl, whatever
+# its colour): a learnable weight on max(closeness), starting at this value.  A uniform first
+# policy picks the red block and drops it in the red bowl about once in 4,000 primitives (a 4 cm
+# block in a 50 cm square, times a 12 cm bowl); leaning towards objects makes that about 20 times
+# likelier, which is what lets PPO start learning within minutes.  It says where things are, not
+# which block goes where: every cell keeps a non-zero probability and the weight is trained.
+OBJECT_PRIOR = 3.0
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -30,17 +41,18 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 class CellScorer(nn.Module):
     """latent_pi: pick and place logits for every cell, (batch, 2 * cells); latent_vf: the value net's features.
 
-    Per cell: its offsets to every object (x, y) and a summary of the whole state go through one
-    shared network to a pick score and a place score."""
+    Per cell: its offsets to every object (x, y), its closeness to each, and a summary of the whole
+    state go through one shared network to a pick score and a place score."""
 
     def __init__(self, obs_size: int, points: np.ndarray, hidden: list[int]):
         super().__init__()
         self.register_buffer("points", torch.as_tensor(points, dtype=torch.float32))   # (cells, 2), obs units
         self.objects = obs_size // 3
-        context = hidden[0] // 2
+        context = max(hidden[0] // 2, 4)
         self.context = _mlp([obs_size, hidden[0], context])
-        self.cells = _mlp([2 * self.objects + context, *hidden])
+        self.cells = _mlp([3 * self.objects + context, *hidden])
         self.head = nn.Linear(hidden[-1], 2)   # pick score, place score
+        self.prior = nn.Parameter(torch.full((2,), OBJECT_PRIOR))
         self.value = _mlp([obs_size, *hidden])
         self.latent_dim_pi = 2 * len(points)
         self.latent_dim_vf = hidden[-1]
@@ -51,9 +63,11 @@ class CellScorer(nn.Module):
     def forward_actor(self, obs: torch.Tensor) -> torch.Tensor:
         batch, cells = obs.shape[0], self.points.shape[0]
         xy = obs.reshape(batch, self.objects, 3)[:, :, :2]
-        offsets = (self.points[None, :, None, :] - xy[:, None, :, :]) * OFFSET_SCALE   # (batch, cells, objects, 2)
+        offsets = self.points[None, :, None, :] - xy[:, None, :, :]   # (batch, cells, objects, 2)
+        near = torch.exp(-(offsets ** 2).sum(dim=3) / NEAR ** 2)      # (batch, cells, objects)
         context = self.context(obs)[:, None, :].expand(batch, cells, -1)
-        scores = self.head(self.cells(torch.cat([offsets.reshape(batch, cells, -1), context], dim=2)))
+        features = torch.cat([(offsets * OFFSET_SCALE).reshape(batch, cells, -1), near, context], dim=2)
+        scores = self.head(self.cells(features)) + self.prior * near.max(dim=2, keepdim=True).values
         return torch.cat([scores[:, :, 0], scores[:, :, 1]], dim=1)   # MultiDiscrete: pick logits, then place
 
     def forward_critic(self, obs: torch.Tensor) -> torch.Tensor:
