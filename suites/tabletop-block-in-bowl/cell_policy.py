@@ -50,8 +50,11 @@ class CellScorer(nn.Module):
         self.objects = obs_size // 3
         context = max(hidden[0] // 2, 4)
         self.context = _mlp([obs_size, hidden[0], context])
-        self.cells = _mlp([3 * self.objects + context, *hidden])
-        self.head = nn.Linear(hidden[-1], 2)   # pick score, place score
+        # Pick and place get networks of their own: with a shared one, learning "pick on the red
+        # block" also taught place to aim at the red block (measured: p(place in the red bowl) fell
+        # from 6.5% to 5.4% in 8k steps while p(pick the red block) doubled).
+        self.pick = nn.Sequential(_mlp([3 * self.objects + context, *hidden]), nn.Linear(hidden[-1], 1))
+        self.place = nn.Sequential(_mlp([3 * self.objects + context, *hidden]), nn.Linear(hidden[-1], 1))
         self.prior = nn.Parameter(torch.full((2,), OBJECT_PRIOR))
         self.value = _mlp([obs_size, *hidden])
         self.latent_dim_pi = 2 * len(points)
@@ -67,7 +70,8 @@ class CellScorer(nn.Module):
         near = torch.exp(-(offsets ** 2).sum(dim=3) / NEAR ** 2)      # (batch, cells, objects)
         context = self.context(obs)[:, None, :].expand(batch, cells, -1)
         features = torch.cat([(offsets * OFFSET_SCALE).reshape(batch, cells, -1), near, context], dim=2)
-        scores = self.head(self.cells(features)) + self.prior * near.max(dim=2, keepdim=True).values
+        scores = torch.cat([self.pick(features), self.place(features)], dim=2)
+        scores = scores + self.prior * near.max(dim=2, keepdim=True).values
         return torch.cat([scores[:, :, 0], scores[:, :, 1]], dim=1)   # MultiDiscrete: pick logits, then place
 
     def forward_critic(self, obs: torch.Tensor) -> torch.Tensor:
@@ -90,7 +94,8 @@ class CellScorePolicy(ActorCriticPolicy):
     def _build(self, lr_schedule) -> None:
         super()._build(lr_schedule)
         self.action_net = nn.Identity()
-        # Near-uniform first choices over the cells, as SB3's 0.01-gain action layer would give.
-        nn.init.orthogonal_(self.mlp_extractor.head.weight, gain=0.01)
-        nn.init.zeros_(self.mlp_extractor.head.bias)
+        # Near-uniform first choices over the cells (the prior aside), as SB3's 0.01-gain action layer would give.
+        for head in (self.mlp_extractor.pick[-1], self.mlp_extractor.place[-1]):
+            nn.init.orthogonal_(head.weight, gain=0.01)
+            nn.init.zeros_(head.bias)
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
