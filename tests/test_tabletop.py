@@ -233,3 +233,38 @@ def test_a_short_train_runs_car_and_sparse_on_the_grid_policy(tmp_path, capsys):
         assert set(run["subtask_curve"][-1][1]) == {"red_in_bowl", "green_in_bowl", "blue_in_bowl",
                                                    "all_blocks_placed"}
         assert (tmp_path / STATE / reward / "model-seed0.zip").stat().st_size > 1000
+
+
+def test_the_cell_policy_scores_cells_the_same_wherever_the_scene_is():
+    # Translation equivariance, the reason for the per-cell network: moving every object by whole
+    # cells moves every cell's pick and place score with them (cells far from the edges compared).
+    import torch
+
+    suite = load_suite(STATE)
+    t = _module(suite)
+    policy, extra = suite.adapter.policy(suite, suite.adapter.train_config(suite))
+    assert policy.__name__ == "CellScorePolicy"
+    torch.manual_seed(0)
+    net = t._cell_policy().CellScorer(18, extra["points"], [16, 16])
+    for layer in (net.pick[-1], net.place[-1]):   # trained-like weights, not the near-zero first ones
+        torch.nn.init.normal_(layer.weight)
+    step = 0.025 / 0.25   # one cell, in observation units
+    scene = np.array([-0.1, 0.05, 0.02, 0.0, -0.1, 0.02, 0.1, 0.1, 0.02,
+                      -0.1, -0.15, 0.0, 0.1, -0.05, 0.0, 0.0, 0.15, 0.0]) / 0.25
+    moved = scene.copy()
+    moved[0::3] += 2 * step   # two cells along x
+    moved[1::3] -= 3 * step   # three cells along -y
+    # A cell's context input (a summary of the whole state) changes with the scene too; pinned to the
+    # first scene's, the per-cell part alone must shift with the objects.
+    pinned = net.context(torch.as_tensor(scene[None], dtype=torch.float32)).detach()
+
+    class Pinned(torch.nn.Module):
+        def forward(self, obs):
+            return pinned.expand(obs.shape[0], -1)
+
+    net.context = Pinned()
+    with torch.no_grad():
+        a, b = (net.forward_actor(torch.as_tensor(o[None], dtype=torch.float32))[0].numpy().reshape(2, t.GRID, t.GRID)
+                for o in (scene, moved))
+    np.testing.assert_allclose(b[:, 5 + 2:16 + 2, 5 - 3:16 - 3], a[:, 5:16, 5:16], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(a[:, 5:16, 5:16], a[:, 6:17, 5:16])   # and the scores do depend on where the objects are
