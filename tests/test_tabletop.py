@@ -243,9 +243,9 @@ def test_the_cell_policy_scores_cells_the_same_wherever_the_scene_is():
     suite = load_suite(STATE)
     t = _module(suite)
     policy, extra = suite.adapter.policy(suite, suite.adapter.train_config(suite))
-    assert policy.__name__ == "CellScorePolicy"
+    assert policy.__name__ == "CellScorePolicy" and extra["pairs"] == [(0, 3), (1, 4), (2, 5)]
     torch.manual_seed(0)
-    net = t._cell_policy().CellScorer(18, extra["points"], [16, 16])
+    net = t._cell_policy().CellScorer(18, extra["points"], extra["pairs"], [16])
     for layer in (net.pick[-1], net.place[-1]):   # trained-like weights, not the near-zero first ones
         torch.nn.init.normal_(layer.weight)
     step = 0.025 / 0.25   # one cell, in observation units
@@ -254,15 +254,6 @@ def test_the_cell_policy_scores_cells_the_same_wherever_the_scene_is():
     moved = scene.copy()
     moved[0::3] += 2 * step   # two cells along x
     moved[1::3] -= 3 * step   # three cells along -y
-    # A cell's context input (a summary of the whole state) changes with the scene too; pinned to the
-    # first scene's, the per-cell part alone must shift with the objects.
-    pinned = net.context(torch.as_tensor(scene[None], dtype=torch.float32)).detach()
-
-    class Pinned(torch.nn.Module):
-        def forward(self, obs):
-            return pinned.expand(obs.shape[0], -1)
-
-    net.context = Pinned()
     with torch.no_grad():
         a, b = (net.forward_actor(torch.as_tensor(o[None], dtype=torch.float32))[0].numpy().reshape(2, t.GRID, t.GRID)
                 for o in (scene, moved))

@@ -29,6 +29,7 @@ NEAR = 0.03 / 0.25
 # likelier, which is what lets PPO start learning within minutes.  It says where things are, not
 # which block goes where: every cell keeps a non-zero probability and the weight is trained.
 OBJECT_PRIOR = 3.0
+PAIR = 0.06 / 0.25   # a block within a bowl's 6 cm inner radius of its centre is close to it
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -41,55 +42,69 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 class CellScorer(nn.Module):
     """latent_pi: pick and place logits for every cell, (batch, 2 * cells); latent_vf: the value net's features.
 
-    Per cell: its offsets to every object (x, y), its closeness to each, and a summary of the whole
-    state go through one shared network to a pick score and a place score."""
+    A cell's score is a sum over the task's (block, receptacle) pairs of one network shared by
+    the pairs: its inputs are the cell's offsets to the pair's block and receptacle, its closeness
+    to each, which pair it is (one-hot), and how close every pair's block is to its receptacle
+    (where the task stands).  Sharing across pairs lets "pick a block that is not in its bowl"
+    learnt on the red pair carry to the green and blue ones; the one-hot lets the policy still
+    prefer an order."""
 
-    def __init__(self, obs_size: int, points: np.ndarray, hidden: list[int]):
+    def __init__(self, obs_size: int, points: np.ndarray, pairs: list[tuple[int, int]], hidden: list[int]):
         super().__init__()
         self.register_buffer("points", torch.as_tensor(points, dtype=torch.float32))   # (cells, 2), obs units
         self.objects = obs_size // 3
-        context = max(hidden[0] // 2, 4)
-        self.context = _mlp([obs_size, hidden[0], context])
-        # Pick and place get networks of their own: with a shared one, learning "pick on the red
-        # block" also taught place to aim at the red block (measured: p(place in the red bowl) fell
-        # from 6.5% to 5.4% in 8k steps while p(pick the red block) doubled).
-        self.pick = nn.Sequential(_mlp([3 * self.objects + context, *hidden]), nn.Linear(hidden[-1], 1))
-        self.place = nn.Sequential(_mlp([3 * self.objects + context, *hidden]), nn.Linear(hidden[-1], 1))
+        self.blocks = [b for b, _ in pairs]
+        self.receptacles = [r for _, r in pairs]
+        self.register_buffer("which", torch.eye(len(pairs)))
+        size = 6 + 2 * len(pairs)
+        self.pick = nn.Sequential(_mlp([size, *hidden]), nn.Linear(hidden[-1], 1))
+        self.place = nn.Sequential(_mlp([size, *hidden]), nn.Linear(hidden[-1], 1))
         self.prior = nn.Parameter(torch.full((2,), OBJECT_PRIOR))
-        self.value = _mlp([obs_size, *hidden])
+        self.value = _mlp([obs_size + len(pairs), *hidden])
         self.latent_dim_pi = 2 * len(points)
         self.latent_dim_vf = hidden[-1]
+
+    def _stage(self, xy: torch.Tensor) -> torch.Tensor:
+        """Per pair, how close its block is to its receptacle: (batch, pairs), 1 on top of it."""
+        gap = ((xy[:, self.blocks] - xy[:, self.receptacles]) ** 2).sum(dim=2)
+        return torch.exp(-gap / PAIR ** 2)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.forward_actor(obs), self.forward_critic(obs)
 
     def forward_actor(self, obs: torch.Tensor) -> torch.Tensor:
-        batch, cells = obs.shape[0], self.points.shape[0]
+        batch, cells, pairs = obs.shape[0], self.points.shape[0], len(self.blocks)
         xy = obs.reshape(batch, self.objects, 3)[:, :, :2]
         offsets = self.points[None, :, None, :] - xy[:, None, :, :]   # (batch, cells, objects, 2)
         near = torch.exp(-(offsets ** 2).sum(dim=3) / NEAR ** 2)      # (batch, cells, objects)
-        context = self.context(obs)[:, None, :].expand(batch, cells, -1)
-        features = torch.cat([(offsets * OFFSET_SCALE).reshape(batch, cells, -1), near, context], dim=2)
-        scores = torch.cat([self.pick(features), self.place(features)], dim=2)
+        shape = (batch, cells, pairs, -1)
+        features = torch.cat([
+            offsets[:, :, self.blocks] * OFFSET_SCALE, offsets[:, :, self.receptacles] * OFFSET_SCALE,
+            near[:, :, self.blocks, None], near[:, :, self.receptacles, None],
+            self.which.expand(*shape[:3], pairs),
+            self._stage(xy)[:, None, None, :].expand(*shape[:3], pairs)], dim=3)
+        scores = torch.cat([self.pick(features).sum(dim=2), self.place(features).sum(dim=2)], dim=2)
         scores = scores + self.prior * near.max(dim=2, keepdim=True).values
         return torch.cat([scores[:, :, 0], scores[:, :, 1]], dim=1)   # MultiDiscrete: pick logits, then place
 
     def forward_critic(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.value(obs)
+        xy = obs.reshape(obs.shape[0], self.objects, 3)[:, :, :2]
+        return self.value(torch.cat([obs, self._stage(xy)], dim=1))
 
 
 class CellScorePolicy(ActorCriticPolicy):
     """ActorCriticPolicy whose action logits are CellScorer's scores as they are (no action layer on top).
 
-    `points`: the grid's cell points in observation units, one row per cell, in the action's cell order."""
+    `points`: the grid's cell points in observation units, one row per cell, in the action's cell order;
+    `pairs`: (block, receptacle) object indices in the state vector, one per block."""
 
-    def __init__(self, *args, points: np.ndarray, **kwargs):
-        self.points = np.asarray(points, np.float32)
+    def __init__(self, *args, points: np.ndarray, pairs: list[tuple[int, int]], **kwargs):
+        self.points, self.pairs = np.asarray(points, np.float32), [tuple(p) for p in pairs]
         super().__init__(*args, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
         hidden = list(self.net_arch) if isinstance(self.net_arch, list) else [64, 64]
-        self.mlp_extractor = CellScorer(self.features_dim, self.points, hidden)
+        self.mlp_extractor = CellScorer(self.features_dim, self.points, self.pairs, hidden)
 
     def _build(self, lr_schedule) -> None:
         super()._build(lr_schedule)

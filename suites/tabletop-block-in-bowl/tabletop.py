@@ -58,6 +58,7 @@ class Tabletop(gymnasium.Env):
     metadata = {"render_modes": ["rgb_array"]}
     colours = COLOURS   # the blocks, in order
     receptacle_count = 3
+    receptacle_of = (0, 1, 2)   # per block, the receptacle it belongs in
 
     def __init__(self, max_steps: int = 6, render_size: tuple[int, int] = (64, 64), span: float = 0.56):
         lo, hi = WORKSPACE
@@ -268,6 +269,7 @@ class BoxTabletop(Tabletop):
 
     colours = ("red",)
     receptacle_count = 1
+    receptacle_of = (0,)
 
     def _receptacles(self) -> list[int]:
         import pybullet
@@ -363,6 +365,7 @@ class PilesTabletop(Tabletop):
 
     colours = PILE_COLOURS
     receptacle_count = 2
+    receptacle_of = (0, 0, 1, 1)
 
     def _receptacles(self) -> list[int]:
         import pybullet
@@ -577,7 +580,9 @@ class TabletopAdapter(EnvAdapter):
             raise UsageError(f"suite {suite.name}: [train] policy must be 'cells' or 'mlp', got {kind!r}")
         axis = grid_points() / STATE_SCALE
         points = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)   # cell = GRID * ix + iy
-        return _cell_policy().CellScorePolicy, {"points": points}
+        task = TASKS[suite.config.get("task", "block-in-bowl")]
+        pairs = [(i, len(task.colours) + r) for i, r in enumerate(task.receptacle_of)]
+        return _cell_policy().CellScorePolicy, {"points": points, "pairs": pairs}
 
     def make_env(self, suite, render_mode: str | None = None):
         cfg = suite.config.get("render", {})
