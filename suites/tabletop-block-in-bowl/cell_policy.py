@@ -1,5 +1,5 @@
 """An affordance-style PPO policy for (pick cell, place cell) actions: one small network scores every
-grid cell from the cell's offsets to each object, as Ravens' Transporter scores every pixel.
+grid cell from the cell's offsets to the objects, as Ravens' Transporter scores every pixel.
 
 Why not a plain MLP from the state vector to 441 + 441 logits: it must learn each cell's logit
 separately, so a success at one block position teaches nothing about the next.  A score shared
@@ -7,7 +7,7 @@ by all cells is translation-equivariant: one success ("pick where the offset to 
 near zero") holds wherever the red block is.  The policy still sees only the state vector and
 still chooses among every cell; nothing snaps a pick to a block.
 
-Loaded by tabletop.py (TabletopAdapter.policy_class) only when training, so torch and
+Loaded by tabletop.py (TabletopAdapter.policy) only when training, so torch and
 stable-baselines3 are imported only then.
 """
 from __future__ import annotations
