@@ -38,6 +38,7 @@ def test_a_seed_that_never_got_there_shows_its_budget_and_bounds_the_ratio(out):
     # median sparse 110k (the unreached seed counted at its 300k budget) / median CaR 70k, a lower bound
     assert cells[5] == "≥ 1.57x"
     assert cells[6] == "6 min"
+    assert cells[8] == "19.5 h"  # a 60 s run + 70k steps x the assumed 1 s per call
     assert "| nothing-yet | – | no [train] yet |" in table
     assert (out / "s.png").stat().st_size > 0 and (out / "table.md").read_text().strip() == table
 
