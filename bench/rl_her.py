@@ -56,19 +56,22 @@ def run_her(plan, seed: int, *, heartbeat=None) -> dict:
                 self.next_beat += max(plan.steps // 50, 1)
             if self.num_timesteps < self.next_eval:
                 return True
+            self.next_eval += plan.eval_every
+            rate = self._evaluate()
+            return plan.stop_at is None or rate < plan.stop_at
+
+        def _evaluate(self) -> float:
             t0 = time.perf_counter()
             rate = evaluate()
             self.eval_seconds += time.perf_counter() - t0
             self.curve.append((int(self.num_timesteps), rate))
-            self.next_eval += plan.eval_every
             if rate >= 0.8 and self.reached is None:
                 self.reached = int(self.num_timesteps)
-            return plan.stop_at is None or rate < plan.stop_at
+            return rate
 
         def _on_training_end(self) -> None:
             if not self.curve or self.curve[-1][0] < self.num_timesteps:  # the budget's end is always evaluated
-                self.next_eval = 0
-                self._on_step()
+                self._evaluate()
 
     callback = Evaluate()
     start = time.perf_counter()

@@ -15,7 +15,6 @@ LABELS = {"car": "CaR", "sparse": "sparse", "her": "sparse + HER"}
 # An assumption, not a measurement (kept from the first bench): a hosted GPT-4o-class model
 # answering one short question about one small image takes about a second end to end.
 ASSUMED_VLM_SECONDS = 1.0
-COLORS = {"car": "tab:blue", "sparse": "tab:orange", "her": "tab:green"}
 
 
 def load(out: Path, suite: str) -> dict[str, list[dict]]:
@@ -124,7 +123,6 @@ def _plot(out: Path, suite: str, runs: dict[str, list[dict]]) -> Path:
 
     curves = {f"{LABELS[v]} ({len(rs)} seeds)": {"reward": v, "curves": [[tuple(p) for p in r["curve"]] for r in rs]}
               for v, rs in runs.items()}
-    plot.COLORS.update(COLORS)
     return plot.plot_success(curves, out / f"{suite}.png", title=suite)
 
 

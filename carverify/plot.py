@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-COLORS = {"car": "tab:blue", "sparse": "tab:orange"}
+COLORS = {"car": "tab:blue", "sparse": "tab:orange", "her": "tab:green"}  # her: SAC + HER on the sparse reward (bench-rl)
 
 
 def band(curves: list[list[tuple[int, float]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
