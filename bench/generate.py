@@ -4,7 +4,9 @@ For each suite and feedback mode, N independent generations: generation i shows 
 of the suite's expert seed i and samples with seed i at a fixed temperature.  Per run:
 accepted in round 1, accepted within R rounds, rounds used, tokens, wall time, and the
 finding codes that rejected each round.  The feedback ablation: full findings (codes,
-quoted lines, numbers, counterexamples in words) vs codes only vs "rejected, try again".
+quoted lines, numbers, counterexamples in words) vs codes only vs "rejected, try again",
+paired: the modes of generation i share its first two answers (sub-tasks, first program;
+SharedAnswers), so they differ only in the feedback.
 
 Resumable: one JSON line per finished run in --out/runs.jsonl, written as it finishes;
 a run already there is skipped.  --max-minutes stops starting new runs (default 60), so
@@ -105,6 +107,42 @@ class Capture:
             "round_how": [[r.how, r.verdict] for r in gen.rounds],
             "patches": sum(1 for r in gen.rounds if r.how.startswith("patch")),
         }
+
+
+class SharedAnswers:
+    """A paired design: the feedback modes of generation i send the same first requests (the
+    sub-tasks, then the program: no feedback in them yet) with the same seed, so they are asked
+    once and the three modes go on from the same first program; they differ only in what the
+    feedback says.  Round 1 is by definition the same for every mode, and a sweep saves 2 of
+    its ~6 requests per run.  A reused answer counts at its measured latency in the run's
+    model and wall time, as if asked again."""
+
+    def __init__(self, provider):
+        self.provider, self.answers = provider, {}
+        self.reused, self.reused_seconds = 0, 0.0
+
+    def __getattr__(self, name):
+        return getattr(self.provider, name)
+
+    @property
+    def sampling(self):
+        return self.provider.sampling
+
+    @sampling.setter
+    def sampling(self, value):
+        self.provider.sampling = value
+
+    def complete(self, messages, *, model):
+        from carverify.generate.transcripts import request_hash
+
+        key = (request_hash(messages), json.dumps(self.provider.sampling, sort_keys=True))
+        if key in self.answers:
+            answer = self.answers[key]
+            self.reused, self.reused_seconds = self.reused + 1, self.reused_seconds + answer.latency_seconds
+            return answer
+        answer = self.provider.complete(messages, model=model)
+        self.answers[key] = answer
+        return answer
 
 
 def one_run(suite, provider, model, seed, feedback, rounds, stages, temperature, capture: Capture,
@@ -234,7 +272,9 @@ def sweep(args, results: Path) -> None:
                        PROMPT_VERSION)
 
     done = {r["key"] for r in load_runs(results)}
-    todo = [(s, f, seed) for s in args.suites for f in args.feedback for seed in range(args.n)
+    # Seed by seed, the modes side by side: a sweep cut short by --max-minutes leaves the modes
+    # with equal numbers of runs, and each seed's first answers are shared (SharedAnswers).
+    todo = [(s, f, seed) for s in args.suites for seed in range(args.n) for f in args.feedback
             if key(s, f, seed) not in done]
     print(f"{len(todo)} runs to do ({len(done)} already in {results}); model {args.model}, prompts "
           f"{PROMPT_VERSION}, temperature {args.temperature}, {args.rounds} rounds", file=sys.stderr)
@@ -245,7 +285,7 @@ def sweep(args, results: Path) -> None:
     stop_on_sigterm()
     deadline = time.monotonic() + args.max_minutes * 60
     with LocalServer(path, spec.name, threads=args.threads, status=lambda t: print(t, file=sys.stderr)) as server:
-        provider = LocalProvider(server, timeout=args.timeout, sampling={"max_tokens": args.max_tokens})
+        provider = SharedAnswers(LocalProvider(server, timeout=args.timeout, sampling={"max_tokens": args.max_tokens}))
         for i, (suite_name, feedback, seed) in enumerate(todo, 1):
             if time.monotonic() > deadline:
                 print(f"--max-minutes {args.max_minutes:g} reached: {len(todo) - i + 1} runs left for the next "
@@ -255,6 +295,7 @@ def sweep(args, results: Path) -> None:
             load_before = os.getloadavg()[0]
             writer = transcript_writer(args, spec, suite_name, feedback, seed, PROMPT_VERSION)
             capture = Capture()
+            provider.reused, provider.reused_seconds = 0, 0.0
             try:
                 row = one_run(load_suite(suite_name), provider, spec.name, seed, feedback, args.rounds,
                               args.stages, args.temperature, capture, writer)
@@ -273,6 +314,8 @@ def sweep(args, results: Path) -> None:
                     raise
                 server.check_alive()
                 continue
+            row.update(shared_answers=provider.reused,
+                       wall_seconds=round(row["wall_seconds"] + provider.reused_seconds, 1))
             write_row(results, row, key(suite_name, feedback, seed), args, spec, suite_name, feedback, seed,
                       PROMPT_VERSION, load_before, writer)
 

@@ -195,6 +195,7 @@ class LocalProvider(OpenAIProvider):
         super().__init__(base_url=server.base_url, api_key="local", timeout=timeout, max_retries=max_retries,
                          images=False, sampling={"max_tokens": MAX_TOKENS, **(sampling or {})})
         self.server = server
+        self.context_tokens = server.context   # the loop leaves out old rounds to stay inside it
 
     def complete(self, messages, *, model):
         self.server.check_alive()

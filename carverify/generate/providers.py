@@ -8,6 +8,7 @@ model) or a replayed request was never recorded (`ReplayMiss`).
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,9 @@ class OpenAIProvider:
         if isinstance(exc, openai.NotFoundError):
             return UsageError(f"{where} has no model '{model}' or no chat completions route "
                               f"(HTTP 404): {_said(exc)}")
+        if isinstance(exc, openai.BadRequestError) and _CONTEXT_FULL.search(_said(exc)):
+            return ProviderError(f"{where}: the request does not fit the model's context (HTTP 400): {_said(exc)} "
+                                 "— use fewer --rounds or a model with a longer context")
         if isinstance(exc, (openai.BadRequestError, openai.UnprocessableEntityError)):
             return UsageError(f"{where} rejected the request (HTTP {exc.status_code}): {_said(exc)} "
                               "— does the model accept images?")
@@ -179,6 +183,10 @@ class OpenAIProvider:
                     usage[key] = value
         return Completion(text=text, usage=usage, latency_seconds=latency, request_hash=digest,
                           finish_reason=choice.finish_reason, model=getattr(response, "model", None) or model)
+
+
+# llama.cpp's server and OpenAI both say "maximum context length" when a request is too long.
+_CONTEXT_FULL = re.compile(r"context length|context window|exceeds the context", re.IGNORECASE)
 
 
 def _has_lists(messages: list[dict]) -> bool:

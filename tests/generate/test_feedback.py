@@ -60,7 +60,7 @@ def test_restricted_frame_is_named():
 
 
 def test_many_findings_are_capped():
-    findings = [Finding("CV201", f"construct {i} not allowed", 1) for i in range(12)]
+    findings = [Finding("CV201", f"construct {i} not allowed", i) for i in range(12)]
     text = feedback.for_report(report(StageResult("policy", "failed", findings)), SOURCE)
     assert "Findings (12):" in text and "8. CV201" in text and "9. CV201" not in text
     assert "... and 4 more: CV201 (-), CV201 (-), CV201 (-), CV201 (-)" in text
@@ -83,3 +83,21 @@ def test_an_exception_a_small_model_cannot_read_is_explained():
     other = Finding("CV301", "a(obs) raised ZeroDivisionError: division by zero (frame 0)", 8, None, "a")
     assert "What that error means" not in feedback.for_report(report(StageResult("restricted", "failed", [other])),
                                                                SOURCE)
+
+
+def test_the_same_mistake_in_several_checks_is_one_finding_naming_the_others():
+    # The 0.5B model's round 2 (bench-generate, prompts v3): one body pasted into five checks.
+    findings = [Finding("CV301", f"{name}(obs) raised IndexError: index 361 is out of bounds for axis 0 with size 40 "
+                        "(frame 0)", line, None, name, data={"frame": 0})
+                for name, line in (("a", 8), ("b", 12))]
+    findings.append(Finding("CV301", "a(obs) raised ZeroDivisionError: division by zero (frame 0)", 8, None, "a"))
+    text = feedback.for_report(report(StageResult("restricted", "failed", findings)), SOURCE)
+    assert "Findings (3):" in text
+    assert "1. CV301 — raised an exception — in `a`, line 8" in text
+    assert "   The same mistake elsewhere: `b` (line 12); fix it there too." in text
+    assert "in `b`, line 12" not in text and "def b(obs)" not in text   # b is named, not quoted again
+    assert "2. CV301" in text and "ZeroDivisionError" in text and "3. CV301" not in text
+    # Findings without a check (the policy's) group by line.
+    policy = [Finding("CV201", "raise is not allowed; return False instead", n) for n in (8, 12)]
+    text = feedback.for_report(report(StageResult("policy", "failed", policy)), SOURCE)
+    assert "Findings (2):" in text and "The same mistake elsewhere: line 12; fix it there too." in text

@@ -114,3 +114,43 @@ def test_the_skeleton_without_a_decomposition_says_what_to_fill_in():
     code = skeleton(None)
     assert code.startswith("import numpy as np\n\nSUBTASKS = (\n")   # code, not a comment to keep as is
     assert ast.literal_eval(ast.parse(code).body[-1].value) == ()
+
+
+class CountingProvider(ScriptedProvider):
+    """Counts tokens as 4 characters each and refuses a request over its context, as llama.cpp's
+    server refuses one over n_ctx (HTTP 400)."""
+
+    def __init__(self, replies, context):
+        super().__init__(replies)
+        self.context_tokens, self.sampling = context, {"max_tokens": 200}
+
+    def complete(self, messages, *, model):
+        from dataclasses import replace
+
+        from carverify.generate.loop import _chars
+        from carverify.generate.providers import ProviderError
+
+        tokens = _chars(messages) // 4
+        if tokens + self.sampling["max_tokens"] > self.context_tokens:
+            raise ProviderError(f"request of {tokens} tokens over the context of {self.context_tokens}")
+        return replace(super().complete(messages, model=model), usage={"prompt_tokens": tokens})
+
+
+def test_old_rounds_are_left_out_when_the_conversation_would_outgrow_the_context():
+    # Replies of ~2,400 characters (600 tokens): the request grows by ~1,000 tokens a round.
+    replies = [f"no code, attempt {i}: " + "x" * 2400 for i in range(5)]
+    provider = CountingProvider([DECOMPOSE, *replies], context=4000)
+    gen = generate("minigrid-doorkey-5x5", provider, model="m", rounds=5, audit=fake_audit([]))
+    assert len(gen.rounds) == 5                          # no request was refused
+    first = provider.requests[1]
+    last = provider.requests[-1]
+    assert last[:len(first)] == first                    # the task and the program request stay
+    assert last[-2]["content"] == replies[3]             # the newest round stays
+    assert last[-1]["content"].startswith("(Rounds 1-")
+    assert "left out to fit the model's context of 4000 tokens; they were rejected: round 1 CV701" \
+        in last[-1]["content"]
+    assert replies[0] not in [m["content"] for m in last]
+    # With room to spare nothing is left out: the conversation just grows.
+    roomy = CountingProvider([DECOMPOSE, *replies], context=100_000)
+    generate("minigrid-doorkey-5x5", roomy, model="m", rounds=5, audit=fake_audit([]))
+    assert len(roomy.requests[-1]) == len(roomy.requests[1]) + 8

@@ -83,3 +83,15 @@ def test_missing_key(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(UsageError, match="OPENAI_API_KEY is not set"):
         OpenAIProvider(base_url="http://127.0.0.1:9/v1")
+
+
+def test_a_request_over_the_context_is_named_as_such(fake_openai):
+    # llama.cpp's server's own words (bench-generate, round 5 of the 0.5B model, prompts v3).
+    said = ("This model's maximum context length is 8192 tokens. However, you requested 9624 tokens "
+            "(8600 in the messages, 1024 in the completion). Please reduce the length of the messages or completion.")
+    fake_openai.script = [{"status": 400, "error": said}, {"status": 400, "error": "bad field"}]
+    with pytest.raises(ProviderError, match=r"the request does not fit the model's context \(HTTP 400\): This "
+                                            r"model's maximum context length is 8192 tokens.* — use fewer --rounds"):
+        provider(fake_openai).complete(MESSAGES, model="m")
+    with pytest.raises(UsageError, match=r"rejected the request \(HTTP 400\): bad field"):
+        provider(fake_openai).complete(MESSAGES, model="m")
