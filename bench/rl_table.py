@@ -75,9 +75,30 @@ def ratio(car: tuple, other: tuple) -> str:
     return f"{prefix}{value:.2f}x"
 
 
+def notes(out: Path) -> dict[str, str]:
+    """Why a row has no runs yet (OUT/notes.json, kept by hand beside the results): a table row
+    must say why it is empty, and the reason outlives the sitting that wrote it."""
+    path = out / "notes.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+README_MARKERS = ("<!-- rl-table -->", "<!-- /rl-table -->")
+
+
+def into_readme(readme: Path, table: str) -> bool:
+    """The table between the README's markers; False (and the README untouched) without them."""
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    start, end = README_MARKERS
+    if start not in text or end not in text or text.index(start) > text.index(end):
+        return False
+    head, rest = text.split(start, 1)
+    readme.write_text(head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
+    return True
+
+
 def write_table(out: Path, suites: list[str], seeds, reasons: dict[str, str] | None = None) -> str:
     """The markdown table (also written to OUT/table.md) and one plot per suite with results."""
-    reasons = reasons or {}
+    reasons = {**notes(out), **(reasons or {})}
     cost = _model_cost(out)
     lines = ["| environment | budget | CaR: steps to 80% per seed | sparse | sparse + HER | sparse / CaR (median) "
              "| wall, all runs | local model asked every step, measured per call (est. per CaR run) "

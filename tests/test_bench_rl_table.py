@@ -48,3 +48,15 @@ def test_failed_and_missing_seeds_are_not_counted_as_reached():
                                             (0, 1, 2))
     assert shown == "50k / failed / –"
     assert median == 50_000 and reached is False
+
+
+def test_an_empty_row_says_why_from_the_notes_and_the_table_goes_into_the_readme(out, tmp_path):
+    (out / "notes.json").write_text(json.dumps({"later": "not run yet: 9 runs of 10^5 steps", "s": "ignored: has runs"}))
+    table = rl_table.write_table(out, ["s", "later"], (0, 1, 2))
+    assert "| later | – | not run yet: 9 runs of 10^5 steps |" in table and "ignored" not in table
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- rl-table -->\n| old |\n<!-- /rl-table -->\n\nafter\n")
+    assert rl_table.into_readme(readme, table)
+    assert readme.read_text() == f"# x\n\n<!-- rl-table -->\n{table}\n<!-- /rl-table -->\n\nafter\n"
+    readme.write_text("# no markers\n")
+    assert not rl_table.into_readme(readme, table) and readme.read_text() == "# no markers\n"
