@@ -168,12 +168,38 @@ def _load(r: dict) -> float:
     return max(load) if isinstance(load, list) else load
 
 
+# The audit's stages in order; a reply with no program (CV7xx) comes before them all.
+STAGE_ORDER = ("generation", "parse", "policy", "restricted", "properties", "trajectories", "compile", "coverage")
+
+
+def stage_reached(codes: list[str]) -> int:
+    """Index in STAGE_ORDER of the stage a rejected round failed at (its earliest failing code)."""
+    from carverify.codes import STAGE_OF
+
+    stages = [STAGE_ORDER.index(STAGE_OF[c[2]]) for c in codes if STAGE_OF.get(c[2:3]) in STAGE_ORDER]
+    return min(stages, default=0)
+
+
+def later_rounds_past_sandbox(rs: list[dict]) -> tuple[int, int]:
+    """Rounds 2..R that got past the sandbox (to the trajectories stage or further, or accepted),
+    and all rounds 2..R: when nothing is accepted, this is where the feedback modes differ.
+    Round 1 is left out: it is the same in every mode (paired design)."""
+    past = total = 0
+    for r in rs:
+        stages = [stage_reached(codes) for codes in r["rejections"]]   # the rejected rounds, in order
+        if r["accepted"]:
+            stages.append(len(STAGE_ORDER))                               # the last round: past them all
+        total += len(stages[1:])
+        past += sum(1 for st in stages[1:] if st >= STAGE_ORDER.index("trajectories"))
+    return past, total
+
+
 def table(runs: list[dict], stopped: list[dict] = ()) -> str:
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         groups.setdefault(_group(r), []).append(r)
     head = (f"{'model':<18} {'prompts':<7} {'suite':<21} {'feedback':<8} {'n':>2} {'1st round':>9} {'within R':>8} "
-            f"{'rounds':>6} {'tokens':>7} {'wall s':>6} {'tok/s':>5} {'load':>4}")
+            f"{'rounds':>6} {'past sandbox':>12} {'tokens':>7} {'wall s':>6} {'tok/s':>5} {'load':>4}")
     lines = [head, "-" * len(head)]
     for (model, version, suite, feedback), rs in sorted(groups.items()):
         n = len(rs)
@@ -184,9 +210,12 @@ def table(runs: list[dict], stopped: list[dict] = ()) -> str:
         # Reply tokens per second of model time (prompt processing included): load-inflated.
         model_s = sum(r.get("model_seconds", 0) for r in rs)
         rate = f"{sum(r['completion_tokens'] for r in rs) / model_s:5.1f}" if model_s else "    -"
+        past, total = later_rounds_past_sandbox(rs)
         lines.append(f"{model:<18} {version:<7} {suite:<21} {feedback:<8} {n:>2} {first:>4}/{n:<4} {within:>3}/{n:<4} "
-                     f"{mean('rounds_used'):>6.1f} {tokens:>7.0f} {mean('wall_seconds'):>6.0f} {rate} "
+                     f"{mean('rounds_used'):>6.1f} {f'{past}/{total}':>12} {tokens:>7.0f} {mean('wall_seconds'):>6.0f} {rate} "
                      f"{max(_load(r) for r in rs):>4.1f}")
+    lines.append("past sandbox: rounds 2..R whose program got to the trajectories stage or further (or was "
+                 "accepted), of all rounds 2..R;")
     lines.append("tokens: prompt + reply per run; wall s: mean per run, audits included; tok/s: reply tokens per "
                  "second of model time; load: the highest 1-min load average seen (2 cores, shared)")
     for version in sorted({r.get("prompt_version", "v1") for r in [*runs, *stopped]}):
@@ -209,28 +238,38 @@ def plot(runs: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # One group of bars per (model, prompts, suite): a prompt fix shows as a second group.
+    # One group of bars per (model, prompts, suite): a prompt fix shows as a second group.  Left:
+    # acceptance; right: how often rounds 2..R got past the sandbox, where modes differ even
+    # when none is accepted.
     columns = sorted({_group(r)[:3] for r in runs})
     modes = [m for m in ("full", "codes", "none") if any(r["feedback"] == m for r in runs)]
-    fig, ax = plt.subplots(figsize=(2.2 + 1.9 * len(columns), 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(2.0 + 4.0 * len(columns), 3.6))
     width = 0.8 / max(1, len(modes))
+    labelled: set[str] = set()
     for i, mode in enumerate(modes):
         for k, column in enumerate(columns):
             rs = [r for r in runs if _group(r)[:3] == column and r["feedback"] == mode]
             if not rs:
                 continue
-            first = sum(r["accepted_first"] for r in rs) / len(rs)
-            within = sum(r["accepted"] for r in rs) / len(rs)
             x = k + i * width
-            ax.bar(x, within, width, color=f"C{i}", label=f"feedback: {mode}" if k == 0 else None)
-            ax.bar(x, first, width, color="none", edgecolor="black", hatch="//",
-                   label="accepted in round 1" if k == 0 and i == 0 else None)
-            ax.text(x, within + 0.02, f"{sum(r['accepted'] for r in rs)}/{len(rs)}", ha="center", fontsize=7)
+            within = sum(r["accepted"] for r in rs)
+            label = None if mode in labelled else f"feedback: {mode}"
+            labelled.add(mode)
+            axes[0].bar(x, within / len(rs), width, color=f"C{i}", label=label)
+            axes[0].bar(x, sum(r["accepted_first"] for r in rs) / len(rs), width, color="none", edgecolor="black",
+                        hatch="//", label=None if "first" in labelled else "accepted in round 1")
+            labelled.add("first")
+            axes[0].text(x, within / len(rs) + 0.02, f"{within}/{len(rs)}", ha="center", fontsize=7)
+            past, total = later_rounds_past_sandbox(rs)
+            share = past / total if total else 0.0
+            axes[1].bar(x, max(share, 0.005), width, color=f"C{i}")
+            axes[1].text(x, share + 0.02, f"{past}/{total}", ha="center", fontsize=7)
     labels = [f"{suite}\n{model}, prompts {version}" for model, version, suite in columns]
-    ax.set_xticks([k + width * (len(modes) - 1) / 2 for k in range(len(columns))], labels, fontsize=7)
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("accepted within R rounds")
-    ax.legend(fontsize=7)
+    for ax, ylabel in zip(axes, ("accepted within R rounds", "rounds 2..R past the sandbox")):
+        ax.set_xticks([k + width * (len(modes) - 1) / 2 for k in range(len(columns))], labels, fontsize=7)
+        ax.set_ylim(0, 1.1)
+        ax.set_ylabel(ylabel)
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

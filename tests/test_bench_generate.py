@@ -35,6 +35,16 @@ def test_the_table_counts_acceptance_per_mode():
     text = bench.table(runs)
     full = next(line for line in text.splitlines() if " full " in line)
     none = next(line for line in text.splitlines() if " none " in line)
-    assert full.split()[4:8] == ["2", "0/2", "1/2", "4.0"] and full.split()[8] == "1000"
+    assert full.split()[4:8] == ["2", "0/2", "1/2", "4.0"] and full.split()[8:10] == ["1/6", "1000"]
     assert none.split()[4:8] == ["2", "0/2", "0/2", "5.0"]
     assert "prompts v4, rejected rounds by finding code: CV301 17" in text
+
+
+def test_later_rounds_past_the_sandbox_leave_out_the_shared_first_round():
+    runs = [{"rejections": [["CV505"], ["CV101"], ["CV701"], ["CV501", "CV301"], ["CV801"]], "accepted": False},
+            {"rejections": [["CV304"], ["CV505", "CV506"]], "accepted": True}]
+    # run 1, rounds 2-5: syntax, no program, a restricted failure (its earliest stage), coverage -> 1 of 4;
+    # run 2, rounds 2-3: trajectories, then accepted -> 2 of 2.  Round 1 (CV505, CV304) is not counted.
+    assert bench.later_rounds_past_sandbox(runs) == (3, 6)
+    assert bench.STAGE_ORDER[bench.stage_reached(["CV505", "CV301"])] == "restricted"
+    assert bench.STAGE_ORDER[bench.stage_reached(["CV702"])] == "generation"
