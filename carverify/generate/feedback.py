@@ -165,7 +165,8 @@ def _one(number: int, finding: Finding, source: str | None, functions, quoted, n
     if fix:
         lines.append(f"   What that error means: {fix}")
     if source and finding.line:
-        lines.append(_quote(source, finding.line, functions, quoted))
+        caret = finding.col if finding.code == "CV101" else None
+        lines.append(_quote(source, finding.line, functions or _functions_by_text(source), quoted, caret=caret))
     if source and finding.code == "CV503":
         subtasks_line = _subtasks_line(source)
         if subtasks_line:
@@ -196,6 +197,27 @@ def _functions(source: str) -> list[tuple[int, int, str]]:
             for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
 
 
+def _functions_by_text(source: str) -> list[tuple[int, int, str]]:
+    """Functions found by their `def` lines, for a program that does not parse (no AST).
+
+    Measured (bench-generate, the 1.5B model, prompts v4): a syntax error ("unmatched ')'")
+    quoted as two lines either side hid the `return bool(np.any(` that opened the expression,
+    and the model sent the same line back four times."""
+    lines = source.splitlines()
+    starts = [(n, m.group(1)) for n, text in enumerate(lines, 1) if (m := _DEF.match(text))]
+    out = []
+    for (first, name), nxt in zip(starts, [n for n, _ in starts[1:]] + [len(lines) + 1]):
+        last = nxt - 1
+        # up to the function's last non-blank line that is indented (or the def itself)
+        while last > first and (not lines[last - 1].strip() or not lines[last - 1][:1].isspace()):
+            last -= 1
+        out.append((first, last, name))
+    return out
+
+
+_DEF = re.compile(r"def\s+([A-Za-z_]\w*)")
+
+
 def _subtasks_line(source: str) -> int | None:
     try:
         tree = ast.parse(source)
@@ -207,7 +229,7 @@ def _subtasks_line(source: str) -> int | None:
     return None
 
 
-def _quote(source: str, line: int, functions, quoted: set, single: bool = False) -> str:
+def _quote(source: str, line: int, functions, quoted: set, single: bool = False, caret: int | None = None) -> str:
     lines = source.splitlines()
     if not 1 <= line <= len(lines):
         return f"   (line {line} is outside the program's {len(lines)} lines)"
@@ -226,7 +248,12 @@ def _quote(source: str, line: int, functions, quoted: set, single: bool = False)
         return f"   (code quoted above; see line {line})"
     quoted.add((first, last))
     width = len(str(last))
-    body = [f"   {'>' if n == line else ' '} {n:>{width}} | {lines[n - 1]}" for n in range(first, last + 1)]
+    body = []
+    for n in range(first, last + 1):
+        body.append(f"   {'>' if n == line else ' '} {n:>{width}} | {lines[n - 1]}")
+        if n == line and caret is not None and 0 <= caret <= len(lines[n - 1]):
+            # where Python stopped: a small model does not count 67 columns along a line
+            body.append(f"     {'':>{width}} | {' ' * caret}^ here")
     return "\n".join([label, *body])
 
 

@@ -101,3 +101,17 @@ def test_the_same_mistake_in_several_checks_is_one_finding_naming_the_others():
     policy = [Finding("CV201", "raise is not allowed; return False instead", n) for n in (8, 12)]
     text = feedback.for_report(report(StageResult("policy", "failed", policy)), SOURCE)
     assert "Findings (2):" in text and "The same mistake elsewhere: line 12; fix it there too." in text
+
+
+def test_a_syntax_error_quotes_its_whole_function_with_a_caret():
+    # The 1.5B model's round 1 (bench-generate, prompts v4): one `)` too many, four times over.
+    broken = ("import numpy as np\n\nSUBTASKS = (\"a\",)\n\n\ndef a(obs):\n    return bool(np.any(\n"
+              "        obs == (1, 2, 3), axis=2).any()))\n\n\ndef b(obs):\n    return True\n")
+    f = Finding("CV101", "syntax error: unmatched ')'", 8, 40)
+    text = feedback.for_report(report(StageResult("parse", "failed", [f])), broken)
+    assert ("   Offending code (function `a`, line 8 marked):\n"
+            "     6 | def a(obs):\n"
+            "     7 |     return bool(np.any(\n"
+            "   > 8 |         obs == (1, 2, 3), axis=2).any()))\n"
+            "       | " + " " * 40 + "^ here") in text
+    assert "def b" not in text
