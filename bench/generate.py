@@ -243,7 +243,7 @@ def plot(runs: list[dict], path: Path) -> None:
     # when none is accepted.
     columns = sorted({_group(r)[:3] for r in runs})
     modes = [m for m in ("full", "codes", "none") if any(r["feedback"] == m for r in runs)]
-    fig, axes = plt.subplots(1, 2, figsize=(2.0 + 4.0 * len(columns), 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(2.0 + 2.6 * len(columns), 3.8))
     width = 0.8 / max(1, len(modes))
     labelled: set[str] = set()
     for i, mode in enumerate(modes):
@@ -264,9 +264,14 @@ def plot(runs: list[dict], path: Path) -> None:
             share = past / total if total else 0.0
             axes[1].bar(x, max(share, 0.005), width, color=f"C{i}")
             axes[1].text(x, share + 0.02, f"{past}/{total}", ha="center", fontsize=7)
-    labels = [f"{suite}\n{model}, prompts {version}" for model, version, suite in columns]
+    # each group's tick under the middle of the bars it has (a single run has one bar, at its left)
+    present = [[i for i, m in enumerate(modes) if any(_group(r)[:3] == c and r["feedback"] == m for r in runs)]
+               for c in columns]
+    ticks = [k + width * (min(p) + max(p)) / 2 for k, p in enumerate(present)]
+    labels = [f"{suite.replace('minigrid-', '')}\n{model.replace('qwen2.5-coder-', '')}\nprompts {version}"
+              for model, version, suite in columns]
     for ax, ylabel in zip(axes, ("accepted within R rounds", "rounds 2..R past the sandbox")):
-        ax.set_xticks([k + width * (len(modes) - 1) / 2 for k in range(len(columns))], labels, fontsize=7)
+        ax.set_xticks(ticks, labels, fontsize=7)
         ax.set_ylim(0, 1.1)
         ax.set_ylabel(ylabel)
     axes[0].legend(fontsize=7)
