@@ -47,6 +47,8 @@ TABLE: dict[str, tuple[int, int | None, tuple[str, ...]]] = {
     "minigrid-unlock": (0, None, MINIGRID),
     "minigrid-unlockpickup": (0, None, MINIGRID),
     "tabletop-block-in-bowl-state": (0, None, ("car", "sparse")),
+    "tabletop-block-in-box-state": (0, None, ("car", "sparse")),
+    "tabletop-separate-piles-state": (0, None, ("car", "sparse")),
     "panda-push": (100_000, 5_000, ("car", "sparse", "her")),
     "panda-slide": (100_000, 5_000, ("car", "sparse", "her")),
 }

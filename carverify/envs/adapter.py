@@ -12,6 +12,8 @@ terminal reward or info["is_success"]):
 
 - make_env(suite): the environment;
 - observe(suite, env): the observation a reward program sees (a frame or a state vector);
+- frame_text(suite, frame) / prompt_observation: a frame in words for a text-only model, and
+  which template tells a model what `obs` holds (carverify/prompts/observation_*.md);
 - state_key(env): a hashable key of everything observe() reads, or None (no reward memo);
   state_keyer(env): a callable giving an equally exact key for that env, faster per step
   (default: state_key itself);
@@ -69,6 +71,12 @@ class EnvAdapter:
 
     def observe(self, suite, env) -> np.ndarray:
         raise NotImplementedError(f"adapter {self.name!r} does not say what a program sees")
+
+    # Which carverify/prompts/observation_<name>.<version>.md tells a model, in the program
+    # request, exactly what `obs` holds.  "pixels" is generic: the frame's shape, how to index
+    # it, and its main colours read from the first frame, beside the suite's own description.
+    # A suite.toml `observation = """..."""` replaces it with the suite author's own words.
+    prompt_observation = "pixels"
 
     def frame_text(self, suite, frame: np.ndarray) -> str | None:
         """The frame in words for a model that cannot see images; None: the generic colour

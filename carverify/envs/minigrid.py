@@ -65,6 +65,8 @@ class MiniGridAdapter(EnvAdapter):
 
         return MiniGridKey(env)
 
+    prompt_observation = "minigrid"   # tiles, MiniGrid's exact colours, the highlighted view
+
     def frame_text(self, suite, frame: np.ndarray) -> str | None:
         from carverify.envs.minigrid_text import minigrid_text
 

@@ -61,15 +61,21 @@ def sections(source: str) -> list[tuple[str | None, bool, str]]:
 
 
 def partial_code(text: str) -> str | None:
-    """The code of a reply that defines functions but no SUBTASKS (the last such block that parses)."""
-    found = None
+    """The code of a reply that defines functions but no SUBTASKS: the last such block that
+    parses, else the last that does not.  A fix with a syntax error of its own is still the fix
+    the model meant: merged, it is audited and gets the syntax error quoted back (CV101), where
+    dropping it said only "no program in the reply" (CV701; 13 of the v4 sweep's rejections)."""
+    parsing = broken = None
     for block in code_blocks(text):
         code = block.code
-        if not block.closed or defines_subtasks(code) or parse_error(code) is not None:
+        if not block.closed or defines_subtasks(code):
             continue
         if any(function for _, function, _ in sections(code)):
-            found = code
-    return found
+            if parse_error(code) is None:
+                parsing = code
+            else:
+                broken = code
+    return parsing if parsing is not None else broken
 
 
 def apply(previous: str, patch_code: str) -> Patch | None:

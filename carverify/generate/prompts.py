@@ -16,7 +16,7 @@ import numpy as np
 from carverify.errors import UsageError
 from carverify.generate.images import data_url, png_bytes
 
-PROMPT_VERSION = "v5"
+PROMPT_VERSION = "v6"
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "prompts"
 # Image encoders of vision models resample to a few hundred pixels with smooth filters,
 # which would blur 8-pixel tiles together; a nearest-neighbour enlargement keeps them sharp.
@@ -67,6 +67,23 @@ def _geometry(suite, frame: np.ndarray) -> dict:
             "rows": frame.shape[0] // tile, "cols": frame.shape[1] // tile}
 
 
+def observation_text(suite, frame: np.ndarray) -> str:
+    """What `obs` holds, for the program request: the suite author's own words (suite.toml
+    `observation`), else the adapter's template.  Measured why: with one MiniGrid text for
+    every suite, tabletop and Panda requests told the model about 8-pixel tiles and MiniGrid's
+    colours, which those frames do not have."""
+    own = suite.config.get("observation")
+    if isinstance(own, str) and own.strip():
+        return own.strip()
+    text = template(f"observation_{suite.adapter.prompt_observation}")
+    values = dict(_geometry(suite, frame))
+    if "colours" in _PLACEHOLDER.findall(text):
+        from carverify.generate.frames_text import colour_text
+
+        values["colours"] = "\n".join("  " + line for line in colour_text(frame, most=10, least=0.001).splitlines()[1:])
+    return fill(text, **{k: v for k, v in values.items() if k in _PLACEHOLDER.findall(text)}).rstrip()
+
+
 def system_message() -> dict:
     return {"role": "system", "content": fill(template("system"))}
 
@@ -84,7 +101,7 @@ def decompose_messages(suite, frames: Frames, *, images: bool = True) -> list[di
                     initial=frame_text(suite, frames.initial), goal=frame_text(suite, frames.goal))
         return [system_message(), {"role": "user", "content": text}]
     text = fill(template("decompose"), env_id=suite.env_id, description=suite.description,
-                scale=IMAGE_SCALE, **_geometry(suite, frames.initial))
+                scale=IMAGE_SCALE, height=frames.initial.shape[0], width=frames.initial.shape[1])
     pngs = frames.pngs()
     content = [
         {"type": "text", "text": text},
@@ -171,7 +188,7 @@ def skeleton(decomposition: dict | None) -> str:
 
 def program_message(suite, frames: Frames, decomposition: dict | None) -> dict:
     text = fill(template("program"), subtasks=_subtask_list(decomposition), skeleton=skeleton(decomposition),
-                **_geometry(suite, frames.initial))
+                observation=observation_text(suite, frames.initial))
     return {"role": "user", "content": text}
 
 

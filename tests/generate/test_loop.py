@@ -110,6 +110,42 @@ def test_the_program_prompt_gives_a_skeleton_whose_names_are_identifiers(names, 
     assert code in text and all(f"`{name}`" in text for name in expected)
 
 
+@pytest.mark.parametrize("suite_name", ["tabletop-block-in-bowl", "panda-push-pixels"])
+def test_the_program_prompt_describes_the_suites_own_frame_not_minigrids(suite_name):
+    # Measured: with one MiniGrid text for every suite, the tabletop requests said "8x8 pixels
+    # per tile" and gave MiniGrid's colours for a PyBullet frame that has neither.
+    suite = load_suite(suite_name)
+    frames = Frames.of_suite(suite)
+    text = program_message(suite, frames, None)["content"]
+    assert "MiniGrid" not in text and "per tile" not in text and "Tile (row r" not in text
+    assert f"shape ({frames.initial.shape[0]}, {frames.initial.shape[1]}, 3)" in text
+    # the colours are read from this suite's first frame: its commonest one is named, and its share
+    colours, counts = np.unique(frames.initial.reshape(-1, 3), axis=0, return_counts=True)
+    commonest = tuple(int(v) for v in colours[counts.argmax()])
+    assert f"- {commonest}: {100 * counts.max() / counts.sum():.1f}% of the pixels" in text
+
+
+def test_the_program_prompt_of_a_minigrid_suite_gives_its_tiles_and_colours():
+    suite = load_suite("minigrid-doorkey-8x8")
+    frames = Frames.of_suite(suite)
+    text = program_message(suite, frames, None)["content"]
+    assert "5 rows x" not in text and "8 rows x 8 columns" in text and "obs[8*r:8*r+8, 8*c:8*c+8]" in text
+    assert "purple\n  (112, 39, 195)" in text or "purple (112, 39, 195)" in text.replace("\n  ", " ")
+
+
+def test_a_suites_own_observation_text_replaces_the_template(tmp_path):
+    import shutil
+
+    folder = tmp_path / "minigrid-doorkey-5x5"
+    shutil.copytree(load_suite("minigrid-doorkey-5x5").path, folder)
+    toml = (folder / "suite.toml").read_text()
+    (folder / "suite.toml").write_text(toml.replace('obs_kind = "rgb"', 'obs_kind = "rgb"\nobservation = "- obs: my words"', 1))
+    suite = load_suite(str(folder))
+    frame = np.zeros((40, 40, 3), np.uint8)
+    text = program_message(suite, Frames(frame, frame), None)["content"]
+    assert "## The observation, exactly\n\n- obs: my words\n" in text and "MiniGrid colours" not in text
+
+
 def test_the_skeleton_without_a_decomposition_says_what_to_fill_in():
     code = skeleton(None)
     assert code.startswith("import numpy as np\n\nSUBTASKS = (\n")   # code, not a comment to keep as is

@@ -48,7 +48,7 @@ def test_replaced_in_place_and_new_ones_appended_even_if_the_previous_does_not_p
 def test_what_is_not_a_patch():
     assert partial_code("no code at all") is None
     assert partial_code("```python\nSUBTASKS = ('a',)\ndef a(obs):\n    return True\n```") is None  # whole
-    assert partial_code("```python\ndef a(obs)\n    return True\n```") is None                      # no parse
+    assert partial_code("```python\ndef a(obs):\n    return True\n") is None                          # cut off
     assert partial_code("```python\nLIMIT = 4\n```") is None                                      # no function
     assert [name for name, _, _ in sections(PREVIOUS)] == [None, "SUBTASKS", "LIMIT", "a", "b"]
 
@@ -113,3 +113,21 @@ def test_the_same_reply_without_a_program_is_told_so_too(authored):
     assert gen.rounds[0].feedback.startswith("Your last reply gave the audit no program to run.")
     assert gen.rounds[1].feedback.startswith("Your last reply gave")       # worded differently: not a repeat
     assert gen.rounds[2].feedback.startswith("Your reply changed nothing: your reply is the same as in round 2")
+
+
+def test_a_patch_that_does_not_parse_is_merged_and_gets_its_syntax_error_back(authored):
+    # v4 sweep: 13 rejections were CV701 "no program in the reply", many of them a fixed
+    # function with a syntax error of its own, which the feedback then never pointed at.
+    decompose, _, good = authored(SUITE)
+    program = re.search(r"```python\n(.*?)```", good, re.S).group(1)
+    broken = program.replace("return not bool(yellow.any())", "return not bool(yellow.any()")
+    fixed_but_broken = "```python\ndef has_key(obs)\n    return True\n```"
+    assert partial_code("```python\ndef a(obs):\n    return True\n```\n" + fixed_but_broken) == "def a(obs):\n    return True\n"
+    provider = ScriptedProvider([decompose, f"```python\n{broken}```", "Fixed:\n" + fixed_but_broken,
+                                 f"```python\n{program}```"])
+    gen = generate(SUITE, provider, model="m", stages=FAST)
+    first, second, third = gen.rounds
+    assert second.how == "patch of round 1: replaced has_key" and "def has_key(obs)\n" in second.code
+    assert [f.code for f in second.findings] == ["CV101"]
+    assert "def has_key(obs)" in second.feedback and "^" in second.feedback   # the line itself, and where
+    assert third.accepted
