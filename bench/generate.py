@@ -11,8 +11,8 @@ SharedAnswers), so they differ only in the feedback.
 Resumable: one JSON line per finished run in --out/runs.jsonl, written as it finishes;
 a run already there is skipped.  --max-minutes stops starting new runs (default 60), so
 one invocation fits the budget and the next continues.  One llama.cpp server serves the
-whole sweep on 127.0.0.1 and is always stopped.  MiniGrid suites only: the program prompt
-describes MiniGrid tiles (the Panda pixel suites have no generate prompt yet).
+whole sweep on 127.0.0.1 and is always stopped.  Any image suite: since prompts v6 the
+program request describes each suite's own frame (carverify/prompts/observation_*.md).
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 DEFAULT_SUITES = ["minigrid-doorkey-5x5"]
 ALL_SUITES = ["minigrid-doorkey-5x5", "minigrid-doorkey-6x6", "minigrid-doorkey-8x8", "minigrid-unlock",
-              "minigrid-unlockpickup"]
+              "minigrid-unlockpickup", "tabletop-block-in-bowl", "tabletop-block-in-box", "tabletop-separate-piles",
+              "panda-push-pixels", "panda-slide-pixels"]
 
 
 def parse_args(argv=None):

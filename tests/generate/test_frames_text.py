@@ -100,5 +100,19 @@ def test_a_suite_of_another_kind_gets_its_colours_in_words():
     assert text == colour_text(frame)
     assert text.splitlines() == [
         "20x30 pixels (row 0 at the top, column 0 at the left); its main colours (RGB):",
-        "- (0, 0, 0): 91.7% of the pixels, rows 0-19, columns 0-29, centre at row 9.7, column 13.6",
-        "- (200, 40, 40): 8.3% of the pixels, rows 5-9, columns 20-29, centre at row 7.0, column 24.5"]
+        "- (0, 0, 0) (black): 91.7% of the pixels, rows 0-19, columns 0-29, centre at row 9.7, column 13.6",
+        "- (200, 40, 40) (red): 8.3% of the pixels, rows 5-9, columns 20-29, centre at row 7.0, column 24.5"]
+
+
+@pytest.mark.parametrize("rgb, name", [
+    ((131, 131, 131), "(grey)"), ((227, 227, 227), "(white)"), ((10, 10, 12), "(black)"),
+    ((255, 0, 0), "(red)"), ((23, 215, 23), "(green)"), ((23, 59, 215), "(blue)"), ((255, 255, 0), "(yellow)"),
+    ((112, 39, 195), "(purple)"),
+    # the tabletop bowls: pale tints on their walls, shaded floors
+    ((227, 148, 148), "(pale red)"), ((148, 215, 148), "(pale green)"), ((148, 171, 233), "(pale blue)"),
+    ((145, 94, 94), "(dull red)"), ((60, 20, 20), "(dark red)"),
+])
+def test_colours_are_named_so_a_list_of_them_is_not_read_in_order(rgb, name):
+    from carverify.generate.frames_text import colour_name
+
+    assert colour_name(rgb) == name

@@ -122,7 +122,7 @@ def test_the_program_prompt_describes_the_suites_own_frame_not_minigrids(suite_n
     # the colours are read from this suite's first frame: its commonest one is named, and its share
     colours, counts = np.unique(frames.initial.reshape(-1, 3), axis=0, return_counts=True)
     commonest = tuple(int(v) for v in colours[counts.argmax()])
-    assert f"- {commonest}: {100 * counts.max() / counts.sum():.1f}% of the pixels" in text
+    assert f"- {commonest} (" in text and f"): {100 * counts.max() / counts.sum():.1f}% of the pixels" in text
 
 
 def test_the_program_prompt_of_a_minigrid_suite_gives_its_tiles_and_colours():
