@@ -7,6 +7,7 @@ checked on the AST, which the parser has already NFKC-normalised, never on text.
 from __future__ import annotations
 
 import ast
+import builtins
 from typing import NamedTuple
 
 from sandbox import allowlist
@@ -486,6 +487,12 @@ class _FunctionPolicy(ast.NodeVisitor):
         if name in self.local_names or name in self.module_names or name in allowlist.BUILTINS:
             return
         hint = allowlist.FORBIDDEN_NAME_HINTS.get(name, "allowed builtins: " + ", ".join(sorted(allowlist.BUILTINS)))
+        if name not in allowlist.FORBIDDEN_NAME_HINTS and not hasattr(builtins, name):
+            # A helper the program uses but never defines (a model calling a helper it saw in
+            # its prompt): "not allowed" would send it looking for a forbidden name.
+            self.error(node, "CV202", f"name '{name}' is not defined in the program",
+                       f"define {name} in the program (top level) before using it; " + hint)
+            return
         self.error(node, "CV202", f"name '{name}' is not allowed", hint)
 
     def visit_Attribute(self, node):

@@ -73,7 +73,8 @@ def partial_code(text: str) -> str | None:
         if any(function for _, function, _ in sections(code)):
             if parse_error(code) is None:
                 parsing = code
-            else:
+            elif block.lang in ("", "python", "py", "python3"):
+                # Only code blocks: a ```text or ```console block that mentions a def is prose.
                 broken = code
     return parsing if parsing is not None else broken
 

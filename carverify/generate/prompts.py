@@ -16,7 +16,7 @@ import numpy as np
 from carverify.errors import UsageError
 from carverify.generate.images import data_url, png_bytes
 
-PROMPT_VERSION = "v7"
+PROMPT_VERSION = "v8"
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "prompts"
 # Image encoders of vision models resample to a few hundred pixels with smooth filters,
 # which would blur 8-pixel tiles together; a nearest-neighbour enlargement keeps them sharp.
@@ -169,7 +169,19 @@ def _subtask_list(decomposition: dict | None) -> str:
     return "these sub-tasks, in this order:\n\n" + "\n".join(lines)
 
 
-def skeleton(decomposition: dict | None) -> str:
+def skeleton_helpers(suite) -> str:
+    """Helper code the skeleton starts with, from carverify/prompts/helpers_<prompt_observation>
+    when the adapter's template has one (none when the suite gives its own `observation`).
+    Measured why: shown the pixel helper as an example only (v7), the 1.5B model called it
+    without defining it (CV202)."""
+    own = suite.config.get("observation")
+    if isinstance(own, str) and own.strip():
+        return ""
+    path = TEMPLATE_DIR / f"helpers_{suite.adapter.prompt_observation}.{PROMPT_VERSION}.md"
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+
+
+def skeleton(decomposition: dict | None, helpers: str = "") -> str:
     """The program's first lines and one stub per sub-task: a small model that starts from it
     cannot get SUBTASKS' form or the function names wrong (measured: the 0.5B model wrote
     `SUBTASKS = ("first_step")`, a string, and functions named unlike its sub-tasks)."""
@@ -177,9 +189,12 @@ def skeleton(decomposition: dict | None) -> str:
     if not names:
         # Code, not a comment: the 0.5B model kept a commented SUBTASKS line "exactly as it is".
         return ("import numpy as np\n\n"
-                "SUBTASKS = (\n    # your sub-task names from step 1, as strings, in order\n)")
+                "SUBTASKS = (\n    # your sub-task names from step 1, as strings, in order\n)"
+                + ("\n\n\n" + helpers.strip() if helpers else ""))
     parts = ["import numpy as np\n\nSUBTASKS = (" + ", ".join(f'"{n}"' for n in names)
              + ("," if len(names) == 1 else "") + ")\n"]
+    if helpers:
+        parts.append("\n" + helpers.strip() + "\n")
     for item, name in zip(decomposition["subtasks"], names):
         what = " ".join(item["description"].split()) or name.replace("_", " ")
         parts.append(f"\ndef {name}(obs):\n    # True once: {what}\n    return False\n")
@@ -187,7 +202,8 @@ def skeleton(decomposition: dict | None) -> str:
 
 
 def program_message(suite, frames: Frames, decomposition: dict | None) -> dict:
-    text = fill(template("program"), subtasks=_subtask_list(decomposition), skeleton=skeleton(decomposition),
+    text = fill(template("program"), subtasks=_subtask_list(decomposition),
+                skeleton=skeleton(decomposition, skeleton_helpers(suite)),
                 observation=observation_text(suite, frames.initial))
     return {"role": "user", "content": text}
 

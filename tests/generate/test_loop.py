@@ -133,6 +133,21 @@ def test_the_program_prompt_of_a_minigrid_suite_gives_its_tiles_and_colours():
     assert "purple\n  (112, 39, 195)" in text or "purple (112, 39, 195)" in text.replace("\n  ", " ")
 
 
+def test_the_pixel_skeletons_helper_passes_the_sandbox_and_numba():
+    # The helper is ours, handed to every model on a pixel suite: it must never be why a program fails.
+    from carverify.audit import audit_source
+    from carverify.generate.prompts import skeleton_helpers
+
+    suite = load_suite("tabletop-block-in-bowl")
+    decomposition = {"task": "t", "subtasks": [{"name": "red_seen", "description": ""}]}
+    code = skeleton(decomposition, skeleton_helpers(suite))
+    assert code.index("SUBTASKS") < code.index("def mask_of(obs, rgb, tolerance):") < code.index("def red_seen")
+    code = code.replace("    return False", "    return mask_of(obs, (215, 23, 23), 40).sum() > 3")
+    report = audit_source(code, suite, stages=["parse", "policy", "restricted", "properties", "compile"])
+    assert [f.code for f in report.findings] == [] and report.stage("compile").status == "passed"
+    assert skeleton_helpers(load_suite("minigrid-doorkey-5x5")) == ""
+
+
 def test_a_suites_own_observation_text_replaces_the_template(tmp_path):
     import shutil
 

@@ -49,6 +49,7 @@ def test_what_is_not_a_patch():
     assert partial_code("no code at all") is None
     assert partial_code("```python\nSUBTASKS = ('a',)\ndef a(obs):\n    return True\n```") is None  # whole
     assert partial_code("```python\ndef a(obs):\n    return True\n") is None                          # cut off
+    assert partial_code("```text\ndef a(obs)   -> unchanged\n```") is None                          # prose block
     assert partial_code("```python\nLIMIT = 4\n```") is None                                      # no function
     assert [name for name, _, _ in sections(PREVIOUS)] == [None, "SUBTASKS", "LIMIT", "a", "b"]
 

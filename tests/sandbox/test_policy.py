@@ -266,3 +266,13 @@ def test_forbidden_names_inside_a_rejected_block_are_reported_too(block):
     assert ("CV203", "attribute 'tofile' is not allowed") in found
     assert any(code == "CV202" and "'open'" in message for code, message in found), found
     assert ("CV204", "imports are only allowed at module level (`import numpy as np`)") in found
+
+
+def test_an_undefined_helper_is_named_as_undefined_not_as_forbidden():
+    # The 1.5B model (prompts v7) called mask_of, the helper its prompt showed, without defining it.
+    source = "import numpy as np\nSUBTASKS = ('a',)\n\ndef a(obs):\n    return mask_of(obs, (1, 2, 3), 30).sum() > 0\n"
+    (issue,) = violations(source)
+    assert issue.code == "CV202" and issue.message == "name 'mask_of' is not defined in the program"
+    assert issue.hint.startswith("define mask_of in the program")
+    (issue,) = violations(source.replace("mask_of(obs, (1, 2, 3), 30)", "open(obs)"))
+    assert issue.message == "name 'open' is not allowed"
