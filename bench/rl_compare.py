@@ -101,8 +101,8 @@ def run_one(plan, variant: str, seed: int, path: str, wanted: dict) -> dict:
 
         run, _ = train.run_seed(plan, variant, seed, heartbeat=beat)
         # Sub-task completion per evaluation: where a run never succeeds, it says how far it got.
-        result = {"curve": run.curve, "subtask_curve": run.subtask_curve, "steps": run.steps, "steps_to_target": run.steps_to_target,
-                  "wall_seconds": run.wall_seconds, "steps_per_second": run.steps_per_second,
+        result = {"curve": run.curve, "subtask_curve": run.subtask_curve, "steps": run.steps,
+                  "steps_to_target": run.steps_to_target, "wall_seconds": run.wall_seconds, "steps_per_second": run.steps_per_second,
                   "error": run.error}
     record = {"suite": Path(plan.suite).name, "variant": variant, "seed": seed, "settings": wanted,
               **result, "started": started, "load_average": [round(load0, 2), round(os.getloadavg()[0], 2)],

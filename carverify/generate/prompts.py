@@ -2,7 +2,8 @@
 
 Templates use `{{name}}` placeholders; a missing or unknown one is an error, so a
 template edit cannot silently send a half-filled prompt.  Editing a template changes
-every request hash: bump the version (a new file) and re-record the transcripts.
+every request hash: bump PROMPT_VERSION, add the changed templates as files of the new
+version (the others carry over from earlier versions), and re-record the transcripts.
 """
 from __future__ import annotations
 
@@ -25,12 +26,33 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
+def template_path(name: str, version: str = PROMPT_VERSION) -> Path | None:
+    """`name` as of `version`: its file of that version, else of the latest earlier version
+    that has one.  A new version holds only the templates it changes, not copies of the rest."""
+    wanted = int(version.lstrip("v"))
+    found = {}
+    for path in TEMPLATE_DIR.glob(f"{name}.v*.md"):
+        number = path.name[len(name) + 2:-3]
+        if number.isdigit() and int(number) <= wanted:
+            found[int(number)] = path
+    return found[max(found)] if found else None
+
+
 def template(name: str, version: str = PROMPT_VERSION) -> str:
-    path = TEMPLATE_DIR / f"{name}.{version}.md"
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"prompt template {path} is missing: {exc.strerror or exc}") from exc
+    path = template_path(name, version)
+    if path is None:
+        raise UsageError(f"prompt template {TEMPLATE_DIR / f'{name}.{version}.md'} is missing")
+    return path.read_text(encoding="utf-8")
+
+
+def _own_observation(suite) -> str | None:
+    """The suite author's `observation` text from suite.toml, if any; a clear error if it is not text."""
+    own = suite.config.get("observation")
+    if own is None:
+        return None
+    if not isinstance(own, str) or not own.strip():
+        raise UsageError(f"suite {suite.name}: observation in suite.toml must be non-empty text, got {own!r}")
+    return own.strip()
 
 
 def fill(text: str, **values) -> str:
@@ -72,16 +94,19 @@ def observation_text(suite, frame: np.ndarray) -> str:
     `observation`), else the adapter's template.  Measured why: with one MiniGrid text for
     every suite, tabletop and Panda requests told the model about 8-pixel tiles and MiniGrid's
     colours, which those frames do not have."""
-    own = suite.config.get("observation")
-    if isinstance(own, str) and own.strip():
-        return own.strip()
+    own = _own_observation(suite)
+    if own is not None:
+        return own
     text = template(f"observation_{suite.adapter.prompt_observation}")
-    values = dict(_geometry(suite, frame))
-    if "colours" in _PLACEHOLDER.findall(text):
+    wanted = set(_PLACEHOLDER.findall(text))
+    values = {"height": frame.shape[0], "width": frame.shape[1]}
+    if wanted & {"tile", "rows", "cols"}:
+        values.update(_geometry(suite, frame))
+    if "colours" in wanted:
         from carverify.generate.frames_text import colour_text
 
         values["colours"] = "\n".join("  " + line for line in colour_text(frame, most=10, least=0.001).splitlines()[1:])
-    return fill(text, **{k: v for k, v in values.items() if k in _PLACEHOLDER.findall(text)}).rstrip()
+    return fill(text, **{k: v for k, v in values.items() if k in wanted}).rstrip()
 
 
 def system_message() -> dict:
@@ -174,11 +199,10 @@ def skeleton_helpers(suite) -> str:
     when the adapter's template has one (none when the suite gives its own `observation`).
     Measured why: shown the pixel helper as an example only (v7), the 1.5B model called it
     without defining it (CV202)."""
-    own = suite.config.get("observation")
-    if isinstance(own, str) and own.strip():
+    if _own_observation(suite) is not None:
         return ""
-    path = TEMPLATE_DIR / f"helpers_{suite.adapter.prompt_observation}.{PROMPT_VERSION}.md"
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+    path = template_path(f"helpers_{suite.adapter.prompt_observation}")
+    return path.read_text(encoding="utf-8").strip() if path is not None else ""
 
 
 def skeleton(decomposition: dict | None, helpers: str = "") -> str:

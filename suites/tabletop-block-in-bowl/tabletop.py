@@ -564,6 +564,16 @@ class TabletopAdapter(EnvAdapter):
     simulators = ("pybullet", "gymnasium")
     eval_batch = 1   # one PyBullet client per env: evaluation episodes run one after another
     policy_observation = f"state vector / {STATE_SCALE} m (float32); actions: (pick cell, place cell) on a {GRID}x{GRID} grid"
+    # carverify train on every tabletop suite: PPO over (pick cell, place cell) on the grid, from
+    # the state vector, scored per cell by cell_policy.py; the same for CaR and sparse reward.
+    # Chosen by the block-in-bowl pilot (README "Tabletop suites"); 150k steps is 5x what CaR
+    # needed there.  A suite's [train] names its program and may override any of these.
+    train_defaults = {
+        "algorithm": "ppo", "total_steps": 150_000, "n_envs": 8, "eval_every": 5_000, "eval_episodes": 20,
+        "net_arch": [16],
+        "ppo": {"n_steps": 64, "batch_size": 128, "n_epochs": 4, "learning_rate": 3e-3, "gamma": 0.8,
+                "gae_lambda": 0.5, "clip_range": 0.2, "ent_coef": 0.01, "vf_coef": 0.5, "max_grad_norm": 0.5},
+    }
 
     def policy_env(self, suite, env):
         # The policy reads the state vector even on a pixel suite: the frame is for the reward program.

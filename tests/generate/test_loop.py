@@ -159,6 +159,21 @@ def test_a_suites_own_observation_text_replaces_the_template(tmp_path):
     frame = np.zeros((40, 40, 3), np.uint8)
     text = program_message(suite, Frames(frame, frame), None)["content"]
     assert "## The observation, exactly\n\n- obs: my words\n" in text and "MiniGrid colours" not in text
+    (folder / "suite.toml").write_text(toml.replace('obs_kind = "rgb"', 'obs_kind = "rgb"\nobservation = 3', 1))
+    with pytest.raises(UsageError, match="observation in suite.toml must be non-empty text, got 3"):
+        program_message(load_suite(str(folder)), Frames(frame, frame), None)
+
+
+def test_a_template_carries_over_from_the_latest_version_that_has_it():
+    from carverify.generate.prompts import PROMPT_VERSION, template, template_path
+
+    # system.md last changed in an earlier version; helpers_pixels first appeared in v8
+    assert template_path("system").name.endswith(".md") and template_path("system") == template_path("system", "v99")
+    assert template_path("helpers_pixels", "v7") is None and template_path("helpers_pixels", "v8").name == "helpers_pixels.v8.md"
+    assert template_path("observation_pixels", "v7").name == "observation_pixels.v7.md"
+    assert template("program", PROMPT_VERSION) == template_path("program", PROMPT_VERSION).read_text(encoding="utf-8")
+    with pytest.raises(UsageError, match="no_such.v8.md is missing"):
+        template("no_such", "v8")
 
 
 def test_the_skeleton_without_a_decomposition_says_what_to_fill_in():
