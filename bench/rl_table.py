@@ -70,7 +70,9 @@ def ratio(car: tuple, other: tuple) -> str:
         return "–"
     value = median / car_median
     if not car_reached and not reached:
-        return "neither reached"
+        # Unreached seeds count at the budget, the same for both.  A CaR median below sparse's is
+        # then below the budget, so it is a seed that got there: exact, and sparse's a lower bound.
+        return f"≥ {value:.2f}x" if car_median < median else "neither reached"
     prefix = "" if reached and car_reached else ("≥ " if car_reached else "≤ ")
     return f"{prefix}{value:.2f}x"
 

@@ -60,3 +60,16 @@ def test_an_empty_row_says_why_from_the_notes_and_the_table_goes_into_the_readme
     assert readme.read_text() == f"# x\n\n<!-- rl-table -->\n{table}\n<!-- /rl-table -->\n\nafter\n"
     readme.write_text("# no markers\n")
     assert not rl_table.into_readme(readme, table) and readme.read_text() == "# no markers\n"
+
+
+def test_most_car_seeds_reached_and_no_sparse_seed_bounds_the_ratio():
+    # tabletop separate-piles, 2026-12-04: CaR >150k / 45k / 115k, sparse >150k in all three
+    car = rl_table.cells([record("car", 0, None, 150_000), record("car", 1, 45_000, 150_000),
+                          record("car", 2, 115_000, 150_000)], (0, 1, 2))
+    sparse = rl_table.cells([record("sparse", s, None, 150_000) for s in (0, 1, 2)], (0, 1, 2))
+    assert car[:2] == (">150k / 45k / 115k", 115_000) and sparse[1] == 150_000
+    assert rl_table.ratio(car, sparse) == "≥ 1.30x"
+    # a CaR median that is itself the budget bounds nothing
+    most_failed = rl_table.cells([record("car", 0, None, 150_000), record("car", 1, None, 150_000),
+                                  record("car", 2, 45_000, 150_000)], (0, 1, 2))
+    assert rl_table.ratio(most_failed, sparse) == "neither reached"
