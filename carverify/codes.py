@@ -175,7 +175,7 @@ EXPLAIN: dict[str, str] = {
              "np.isclose); the message names the construct left over.",
     "CV602": "The compiled check disagreed with the restricted run on some frame, typically "
              "uint8 wrap-around (a - b on uint8 frames) or integer/float division. Cast to int first.",
-    "CV603": "The compiled checks cost more than the suite's budget (25% of an env step plus "
+    "CV603": "The compiled checks cost more than the suite's budget (50% of an env step plus "
              "render by default, [budget] compiled_step_fraction in suite.toml).",
     "CV604": "Not a verdict: the sandbox child made too little progress in wall-clock time while "
              "staying under every CPU limit, so the machine starved it (or it was stuck outside the "

@@ -34,7 +34,7 @@ min_expert_completion = 1.0
 
 [budget]
 # The compiled checks may cost at most this fraction of one env.step() plus the observation.
-compiled_step_fraction = 0.25
+compiled_step_fraction = 0.5
 
 [train]
 algorithm = "ppo"               # ppo | sac

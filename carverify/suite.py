@@ -37,7 +37,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "min_precision": 0.9,
     "min_recall": 0.9,
 }
-DEFAULT_BUDGET: dict[str, float] = {"compiled_step_fraction": 0.25}
+DEFAULT_BUDGET: dict[str, float] = {"compiled_step_fraction": 0.5}
 # Adapters that ship with carverify, by the name a suite.toml gives.
 BUNDLED_ADAPTERS = {"minigrid": "carverify.envs.minigrid", "panda": "carverify.envs.panda",
                     "gymnasium": "carverify.envs.generic"}

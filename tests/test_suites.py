@@ -43,7 +43,7 @@ def test_suite_fields(name):
     assert suite.thresholds["min_expert_completion"] == 1.0
     assert 0.5 < suite.thresholds["min_precision"] <= 1.0
     assert 0.5 < suite.thresholds["min_recall"] <= 1.0
-    assert suite.budget["compiled_step_fraction"] == 0.25
+    assert suite.budget["compiled_step_fraction"] == 0.5
     assert suite.bonus == 1.0
     cfg = suite.config
     assert cfg["name"] == name
