@@ -17,21 +17,38 @@ def frame_text(suite, frame: np.ndarray) -> str:
 
 def colour_text(frame: np.ndarray, most: int = 8, least: float = 0.005) -> str:
     """The frame's main colours (at least `least` of its pixels), each with its share and extent."""
-    frame = np.asarray(frame)
+    frame, space = _channels(frame)
     h, w = frame.shape[:2]
-    pixels = frame.reshape(-1, frame.shape[-1])[:, :3]
+    pixels = frame.reshape(h * w, -1)
     colours, inverse, counts = np.unique(pixels, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(h, w)
-    lines = [f"{h}x{w} pixels (row 0 at the top, column 0 at the left); its main colours (RGB):"]
+    lines = [f"{h}x{w} pixels (row 0 at the top, column 0 at the left); its main colours ({space}):"]
     for i in np.argsort(-counts, kind="stable")[:most]:
         if counts[i] < least * h * w:
             break
         rows, cols = np.nonzero(inverse == i)
-        rgb = tuple(int(v) for v in colours[i])
-        lines.append(f"- {rgb} {colour_name(rgb)}: {100 * counts[i] / (h * w):.1f}% of the pixels, "
+        value = tuple(v.item() for v in colours[i])
+        shown = value if len(value) > 1 else value[0]
+        lines.append(f"- {shown} {colour_name(value)}: {100 * counts[i] / (h * w):.1f}% of the pixels, "
                      f"rows {rows.min()}-{rows.max()}, columns {cols.min()}-{cols.max()}, "
                      f"centre at row {rows.mean():.1f}, column {cols.mean():.1f}")
     return "\n".join(lines)
+
+
+def _channels(frame) -> tuple[np.ndarray, str]:
+    """(frame as H x W x C with C 1 or 3, the name of its colour space).  A user's own suite may
+    render grey levels (H x W or H x W x 1) or RGBA; alpha says nothing about what is drawn."""
+    frame = np.asarray(frame)
+    if frame.ndim == 2:
+        frame = frame[:, :, None]
+    if frame.ndim != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"a frame is height x width (x channels); got shape {frame.shape}")
+    channels = frame.shape[2]
+    if channels == 1:
+        return frame, "grey level"
+    if channels >= 3:
+        return frame[:, :, :3], "RGB" if channels == 3 else "RGB; its alpha channel left out"
+    return frame[:, :, :1], "the first of its 2 channels, read as grey"
 
 
 # Hue sectors (degrees, upper bound) and their names.
@@ -43,10 +60,14 @@ def colour_name(rgb) -> str:
     """A word for an RGB colour: measured why, the 1.5B model read an unnamed list of a
     tabletop frame's colours in order as "red, green, blue" and matched the grey table as
     the red block.  Bowls drawn as pale tints come out "pale red", shaded ones "dark red"."""
-    r, g, b = (float(v) / 255.0 for v in rgb[:3])
+    values = [float(v) / 255.0 for v in rgb[:3]]
+    if not all(np.isfinite(values)):
+        return "(not a number)"
+    r, g, b = values if len(values) == 3 else values[:1] * 3   # fewer channels: a grey level
     high, low = max(r, g, b), min(r, g, b)
     chroma = high - low
-    if chroma < 0.08 or (high > 0 and chroma / high < 0.12):
+    # Below 15% brightness every hue looks black: (30, 5, 5) was named "dark red".
+    if high < 0.15 or chroma < 0.08 or chroma / high < 0.12:
         return "(black)" if high < 0.15 else "(white)" if high > 0.85 else "(grey)"
     if high == r:
         hue = (60 * (g - b) / chroma) % 360

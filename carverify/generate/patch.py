@@ -61,22 +61,39 @@ def sections(source: str) -> list[tuple[str | None, bool, str]]:
 
 
 def partial_code(text: str) -> str | None:
-    """The code of a reply that defines functions but no SUBTASKS: the last such block that
-    parses, else the last that does not.  A fix with a syntax error of its own is still the fix
-    the model meant: merged, it is audited and gets the syntax error quoted back (CV101), where
-    dropping it said only "no program in the reply" (CV701; 13 of the v4 sweep's rejections)."""
-    parsing = broken = None
+    """The code of a reply that defines functions but no SUBTASKS: its last such block.
+
+    The last block is the model's answer; an earlier one is usually the code it quotes
+    back before fixing it, so a later fix with a syntax error of its own still wins over an
+    earlier block that parses.  Merged, it is audited and gets the syntax error quoted back
+    (CV101), where dropping it said only "no program in the reply" (CV701; 13 of the v4
+    sweep's rejections)."""
+    chosen = None
     for block in code_blocks(text):
         code = block.code
         if not block.closed or defines_subtasks(code):
             continue
         if any(function for _, function, _ in sections(code)):
-            if parse_error(code) is None:
-                parsing = code
-            elif block.lang in ("", "python", "py", "python3"):
-                # Only code blocks: a ```text or ```console block that mentions a def is prose.
-                broken = code
-    return parsing if parsing is not None else broken
+            # Only code blocks: a ```text or ```console block that mentions a def is prose.
+            if parse_error(code) is None or block.lang in ("", "python", "py", "python3"):
+                chosen = code
+    return chosen
+
+
+def _own_sections(patch_code: str) -> list[tuple[str | None, bool, str]]:
+    """The patch's sections.  In a patch that does not parse, a line at column 0 that names
+    nothing (a dedented `return`, a stray bracket) belongs to the definition above it: dropped,
+    the syntax error would vanish from the merged program or surface in another function."""
+    found = sections(patch_code)
+    if parse_error(patch_code) is None:
+        return found
+    merged: list[tuple[str | None, bool, str]] = []
+    for name, function, text in found:
+        if name is None and merged and merged[-1][0] is not None:
+            merged[-1] = (merged[-1][0], merged[-1][1], merged[-1][2] + text)
+        else:
+            merged.append((name, function, text))
+    return merged
 
 
 def apply(previous: str, patch_code: str) -> Patch | None:
@@ -84,7 +101,7 @@ def apply(previous: str, patch_code: str) -> Patch | None:
     base = sections(previous)
     index = {name: i for i, (name, _, _) in enumerate(base) if name}
     replaced, added, appended = [], [], []
-    for name, function, text in sections(patch_code):
+    for name, function, text in _own_sections(patch_code):
         if name is None or name == "SUBTASKS":
             continue  # imports, prose comments: the previous candidate keeps its own
         body = text if text.endswith("\n") else text + "\n"

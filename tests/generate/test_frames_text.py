@@ -116,3 +116,38 @@ def test_colours_are_named_so_a_list_of_them_is_not_read_in_order(rgb, name):
     from carverify.generate.frames_text import colour_name
 
     assert colour_name(rgb) == name
+
+
+@pytest.mark.parametrize("rgb, name", [
+    ((30, 5, 5), "(black)"), ((0, 0, 35), "(black)"),   # too dark for any hue to show
+    ((float("nan"), 0, 0), "(not a number)"), ((230,), "(white)"), ((90,), "(grey)"),
+])
+def test_colour_names_at_the_edges(rgb, name):
+    from carverify.generate.frames_text import colour_name
+
+    assert colour_name(rgb) == name
+
+
+@pytest.mark.parametrize("shape, space", [
+    ((6, 8), "grey level"), ((6, 8, 1), "grey level"), ((6, 8, 4), "RGB; its alpha channel left out"),
+    ((6, 8, 2), "the first of its 2 channels, read as grey"),
+])
+def test_frames_of_other_channel_counts_are_read_not_refused(shape, space):
+    """A user's own suite may render grey levels or RGBA: the reading names what it read."""
+    from carverify.generate.frames_text import colour_text
+
+    frame = np.full(shape, 40, np.uint8)
+    frame[2:4, 0:4] = 220                       # 8 of 48 pixels bright; an RGBA frame's alpha is 220 too
+    lines = colour_text(frame).splitlines()
+    assert lines[0].endswith(f"its main colours ({space}):")
+    rgba = len(shape) == 3 and shape[2] == 4
+    dim, bright = ("(40, 40, 40)", "(220, 220, 220)") if rgba else ("40", "220")
+    assert lines[1].startswith(f"- {dim} (grey): 83.3% of the pixels, rows 0-5, columns 0-7")
+    assert lines[2] == f"- {bright} (white): 16.7% of the pixels, rows 2-3, columns 0-3, centre at row 2.5, column 1.5"
+
+
+def test_a_frame_that_is_not_an_image_is_a_plain_error():
+    from carverify.generate.frames_text import colour_text
+
+    with pytest.raises(ValueError, match="height x width"):
+        colour_text(np.zeros(5, np.uint8))

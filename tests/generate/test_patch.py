@@ -123,7 +123,9 @@ def test_a_patch_that_does_not_parse_is_merged_and_gets_its_syntax_error_back(au
     program = re.search(r"```python\n(.*?)```", good, re.S).group(1)
     broken = program.replace("return not bool(yellow.any())", "return not bool(yellow.any()")
     fixed_but_broken = "```python\ndef has_key(obs)\n    return True\n```"
-    assert partial_code("```python\ndef a(obs):\n    return True\n```\n" + fixed_but_broken) == "def a(obs):\n    return True\n"
+    # The last block is the answer: a later broken fix beats the earlier code it quotes back.
+    assert partial_code("```python\ndef a(obs):\n    return True\n```\n" + fixed_but_broken) \
+        == "def has_key(obs)\n    return True\n"
     provider = ScriptedProvider([decompose, f"```python\n{broken}```", "Fixed:\n" + fixed_but_broken,
                                  f"```python\n{program}```"])
     gen = generate(SUITE, provider, model="m", stages=FAST)
@@ -132,3 +134,23 @@ def test_a_patch_that_does_not_parse_is_merged_and_gets_its_syntax_error_back(au
     assert [f.code for f in second.findings] == ["CV101"]
     assert "def has_key(obs)" in second.feedback and "^" in second.feedback   # the line itself, and where
     assert third.accepted
+
+
+def test_a_broken_patch_keeps_its_stray_lines_in_the_function_they_break():
+    """A dedented line in a fix that does not parse is part of that fix: dropped, the merged
+    program lost the error (or showed it in the next function) instead of quoting it back."""
+    fix = "def a(obs):\n    x = obs.sum(\nreturn x > 0\n"
+    merged = apply(PREVIOUS, fix)
+    assert merged.replaced == ("a",) and merged.added == ()
+    body = merged.code[merged.code.index("def a"):merged.code.index("# b checks")]
+    assert body.strip() == fix.strip()
+    # the error is still there, on a line of `a`, not of `b`
+    import ast
+    try:
+        ast.parse(merged.code)
+        raise AssertionError("the merged program parses: the patch's syntax error was lost")
+    except SyntaxError as error:
+        lines = merged.code.splitlines()
+        assert lines.index("def a(obs):") < error.lineno - 1 < lines.index("# b checks the goal")
+    # a patch that parses still leaves its imports and prose to the previous candidate
+    assert apply(PREVIOUS, "import os\n\ndef a(obs):\n    return True\n").code.count("import os") == 0
