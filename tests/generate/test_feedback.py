@@ -115,3 +115,25 @@ def test_a_syntax_error_quotes_its_whole_function_with_a_caret():
             "   > 8 |         obs == (1, 2, 3), axis=2).any()))\n"
             "       | " + " " * 40 + "^ here") in text
     assert "def b" not in text
+
+
+def test_an_array_used_as_a_truth_value_gets_the_exact_rewrite():
+    """Told only what the error means, the 1.5B model sent `mask_of(...) and ...` back unchanged
+    in all 5 rounds of a tabletop run (prompts v8): the feedback now names the operand and its rewrite."""
+    from carverify.generate.feedback import truth_value_suggestion
+
+    source = ("import numpy as np\n\n\ndef near(obs):\n    return (\n        mask_of(obs, (233, 99, 57), 40) and\n"
+              "        obs[31:33, 30:33].sum() >= 6\n    )\n\n\ndef far(obs):\n"
+              "    if obs[3, 4] == (1, 2, 3) or not np.any(obs):\n        return True\n    return False\n")
+    message = "near(obs) raised ValueError: The truth value of an array with more than one element is ambiguous."
+    text = truth_value_suggestion(source, Finding("CV301", message, 6, None, "near"))
+    assert text == ("On line 6, this can be an array of booleans, not one truth value: "
+                    "`mask_of(obs, (233, 99, 57), 40)` -> `mask_of(obs, (233, 99, 57), 40).any()` "
+                    "(`.any()`: some pixel matches; `.all()`: every pixel does).")
+    # a comparison is wrapped before it is reduced; a reduction (np.any) or a sum compared is left alone
+    text = truth_value_suggestion(source, Finding("CV301", message.replace("near", "far"), 12, None, "far"))
+    assert "`(obs[3, 4] == (1, 2, 3))` -> `(obs[3, 4] == (1, 2, 3)).any()`" in text and "np.any" not in text
+    # another error, a line with nothing to reduce, or a program that does not parse: nothing
+    assert truth_value_suggestion(source, Finding("CV301", "near(obs) raised IndexError: x", 6)) is None
+    assert truth_value_suggestion(source, Finding("CV301", message, 7)) is None
+    assert truth_value_suggestion("def (", Finding("CV301", message, 1)) is None

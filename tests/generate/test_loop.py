@@ -142,7 +142,9 @@ def test_the_pixel_skeletons_helper_passes_the_sandbox_and_numba():
     decomposition = {"task": "t", "subtasks": [{"name": "red_seen", "description": ""}]}
     code = skeleton(decomposition, skeleton_helpers(suite))
     assert code.index("SUBTASKS") < code.index("def mask_of(obs, rgb, tolerance):") < code.index("def red_seen")
-    code = code.replace("    return False", "    return mask_of(obs, (215, 23, 23), 40).sum() > 3")
+    assert code.index("def mask_of") < code.index("def centroid_of(mask):") < code.index("def red_seen")
+    code = code.replace("    return False", "    red = mask_of(obs, (215, 23, 23), 40)\n    row, col = centroid_of(red)\n"
+                                           "    return red.sum() > 3 and row >= 0.0 and abs(col - 32.0) <= 40")
     report = audit_source(code, suite, stages=["parse", "policy", "restricted", "properties", "compile"])
     assert [f.code for f in report.findings] == [] and report.stage("compile").status == "passed"
     assert skeleton_helpers(load_suite("minigrid-doorkey-5x5")) == ""
