@@ -193,8 +193,9 @@ def truth_value_suggestion(source: str, finding: Finding) -> str | None:
 
     Measured why: told what the error means in general, the 1.5B model sent
     `mask_of(obs, rgb, 40) and ...` back unchanged in all 5 rounds of a tabletop run.  The
-    operands of `and`/`or`/`not`/`if` on that line that can be arrays (calls other than
-    reductions, comparisons of a slice) are named with the `.any()` that makes them one value.
+    operands of `and`/`or`/`not`/`if`/`bool()` on that line that can be arrays (calls other
+    than reductions, comparisons of a slice; else comparisons of a name) are named with the
+    `.any()` that makes them one value.
     Nothing here runs the program: the operands are read from its syntax tree.
     """
     if finding.code not in ("CV301", "CV401") or not finding.line or "truth value of an array" not in finding.message:
@@ -211,18 +212,27 @@ def truth_value_suggestion(source: str, finding: Finding) -> str | None:
             operands.append(node.operand)
         elif isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
             operands.append(node.test)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "bool"
+              and len(node.args) == 1):
+            operands.append(node.args[0])   # bool(c > 167) with c a pixel: the 1.5B model, v9
+    on_line = [o for o in operands if o.lineno <= finding.line <= (o.end_lineno or o.lineno)]
+    # A comparison of plain names is named only when nothing likelier is on the line.
+    likely = [o for o in on_line if _maybe_array(o)] or [o for o in on_line if _compares_names(o)]
     shown = []
-    for operand in operands:
-        if operand.lineno <= finding.line <= (operand.end_lineno or operand.lineno) and _maybe_array(operand):
-            text = ast.get_source_segment(source, operand)
-            text = text and (text if isinstance(operand, (ast.Call, ast.Subscript, ast.Name)) else f"({text})")
-            if text and "\n" not in text and text not in shown:
-                shown.append(text)
+    for operand in likely:
+        text = ast.get_source_segment(source, operand)
+        text = text and (text if isinstance(operand, (ast.Call, ast.Subscript, ast.Name)) else f"({text})")
+        if text and "\n" not in text and text not in shown:
+            shown.append(text)
     if not shown:
         return None
     rewrites = "; ".join(f"`{t}` -> `{t}.any()`" for t in shown[:3])
     return (f"On line {finding.line}, this can be an array of booleans, not one truth value: {rewrites} "
             "(`.any()`: some pixel matches; `.all()`: every pixel does).")
+
+
+def _compares_names(node: ast.expr) -> bool:
+    return isinstance(node, ast.Compare) and any(isinstance(side, ast.Name) for side in (node.left, *node.comparators))
 
 
 def _maybe_array(node: ast.expr) -> bool:

@@ -137,3 +137,17 @@ def test_an_array_used_as_a_truth_value_gets_the_exact_rewrite():
     assert truth_value_suggestion(source, Finding("CV301", "near(obs) raised IndexError: x", 6)) is None
     assert truth_value_suggestion(source, Finding("CV301", message, 7)) is None
     assert truth_value_suggestion("def (", Finding("CV301", message, 1)) is None
+
+
+def test_bool_of_a_pixel_comparison_gets_the_rewrite_too():
+    # prompts v9: `c = obs[32, 30]; return bool(c > 167)`, c a pixel of 3 channels, sent back 3 times
+    from carverify.generate.feedback import truth_value_suggestion
+
+    source = "def near(obs):\n    c = obs[32, 30]\n    return bool(c > 167) and obs.sum() > 3\n"
+    message = "near(obs) raised ValueError: The truth value of an array with more than one element is ambiguous."
+    text = truth_value_suggestion(source, Finding("CV301", message, 3, None, "near"))
+    assert "`(c > 167)` -> `(c > 167).any()`" in text and "obs.sum()" not in text
+    # with a likelier operand on the line, a comparison of names is not named
+    source = "def near(obs):\n    c = 3\n    return c > 2 and mask_of(obs, (1, 2, 3), 4)\n"
+    text = truth_value_suggestion(source, Finding("CV301", message, 3, None, "near"))
+    assert "mask_of(obs, (1, 2, 3), 4).any()" in text and "c > 2" not in text
