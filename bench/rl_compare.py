@@ -61,9 +61,11 @@ def result_path(suite: str, variant: str, seed: int, out: Path = OUT) -> Path:
 def settings(plan, variant: str) -> dict:
     """What a stored result must match to be reused: change any of these and the run is redone."""
     program = (plan.program or {}).get("source", "")
+    config = json.loads(json.dumps(plan.config, sort_keys=True, default=str))
+    if variant != "car":
+        config.pop("goal_needs_success", None)   # a CaR-only rule: sparse and HER runs are unchanged by it
     return {"budget": plan.steps, "target": TARGET, "eval_every": plan.eval_every,
-            "eval_episodes": plan.eval_episodes, "variant": variant,
-            "config": json.loads(json.dumps(plan.config, sort_keys=True, default=str)),
+            "eval_episodes": plan.eval_episodes, "variant": variant, "config": config,
             "program_sha256": hashlib.sha256(program.encode()).hexdigest() if program else None}
 
 

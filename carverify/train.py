@@ -102,7 +102,9 @@ def make_env(suite, reward: str, program: dict | None, *, ordered: bool = True, 
             env = CodeReward(env, suite, program["source"], program["report"], ordered=ordered,
                              bonus=0.0 if reward == "sparse" else bonus,
                              progress_weight=float((settings or {}).get("progress_weight", 0.0)) if car else 0.0,
-                             gamma=float(algo.get("gamma", 0.99)), **(guard or {}))
+                             gamma=float(algo.get("gamma", 0.99)),
+                             goal_needs_success=bool((settings or {}).get("goal_needs_success", False)) and car,
+                             **(guard or {}))
         return suite.adapter.policy_env(suite, env)
 
     return thunk

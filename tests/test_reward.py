@@ -207,3 +207,58 @@ def test_wrapper_pickles_without_its_reward_worker(suite, accepted):
     copy = pickle.loads(pickle.dumps(env))
     assert copy._guard is None   # a SubprocVecEnv process starts its own
     assert [n for _, info in expert_episode(copy, suite, 1) for n in info["subtask_completed"]] == list(NAMES)
+
+
+ALWAYS_GOAL = '''import numpy as np
+
+SUBTASKS = ("has_key", "door_open", "at_goal")
+
+
+def has_key(obs):
+    return obs[0, 0, 0] > 250 and obs[0, 0, 1] < 5
+
+
+def door_open(obs):
+    return obs[0, 0, 0] > 250 and obs[0, 0, 1] < 5
+
+
+def at_goal(obs):
+    return obs[0, 0, 0] >= 0
+'''
+
+
+@pytest.mark.parametrize("needs_success", [False, True])
+def test_goal_needs_success_pays_the_goal_only_with_the_environments_success(suite, needs_success):
+    """A goal check that holds where the task is not done (UnlockPickup: a box opened by toggle
+    vanishes and draws like a carried one) is paid at once unless goal_needs_success holds it back
+    to the step on which the environment reports success.  The program is authored to hold everywhere."""
+    env = CodeReward(suite.make_env(), suite, ALWAYS_GOAL, fake_report(ALWAYS_GOAL), ordered=False,
+                     goal_needs_success=needs_success, monitor="off")
+    try:
+        steps = expert_episode(env, suite, seed=0)
+    finally:
+        env.close()
+    paid_at = [i for i, (_, info) in enumerate(steps) if "at_goal" in info["subtask_completed"]]
+    assert len(steps) > 3 and steps[-1][1]["env_reward"] > 0      # the expert succeeds on its last step
+    assert paid_at == ([len(steps) - 1] if needs_success else [0])
+    assert [info["subtasks"]["at_goal"] for _, info in steps][-1] is True
+
+
+def test_unlockpickups_train_settings_hold_the_goal_for_success_in_car_runs_only():
+    from carverify.train import make_env, train_config
+
+    pickup = load_suite("minigrid-unlockpickup")
+    config = train_config(pickup)
+    assert config["goal_needs_success"] is True and "goal_needs_success" not in train_config(load_suite(SUITE))
+    source = (pickup.path / config["program"]).read_text()
+    program = {"source": source, "report": fake_report(source, suite=pickup.name)}
+    # a sparse run wraps the program with bonus 0 only to measure sub-task completion
+    for reward, bonus, held in (("car", None, True), ("sparse", 0.0, False)):
+        env = make_env(pickup, reward, program, bonus=bonus, settings=config)()
+        try:
+            wrapper = env
+            while not isinstance(wrapper, CodeReward):
+                wrapper = wrapper.env
+            assert wrapper.goal_needs_success is held
+        finally:
+            env.close()

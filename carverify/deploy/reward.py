@@ -3,7 +3,8 @@
     env = CodeReward(suite.make_env(), suite, source, "program.py.report.json")
 
 Pays `bonus` the first time each sub-task check holds in an episode (ordered=True: in
-SUBTASKS order; several may be paid on one step), plus, with progress_weight > 0 and a
+SUBTASKS order; several may be paid on one step; with goal_needs_success, the last only on a
+step where the environment reports success), plus, with progress_weight > 0 and a
 program defining progress(obs), potential-based shaping progress_weight * (gamma *
 progress(s') - progress(s)), with a terminal state's potential 0 (Ng et al., 1999).
 
@@ -67,7 +68,8 @@ class CodeReward(gymnasium.Wrapper):
                  progress_weight: float = 0.0, gamma: float = 0.99,
                  deadline: float | None = None, memory_bytes: int = MEMORY_BYTES,
                  on_fault: str = "stop", monitor: str = "warn",
-                 fault_dir: str | None = None, program_path: str = "program.py"):
+                 fault_dir: str | None = None, program_path: str = "program.py",
+                 goal_needs_success: bool = False):
         super().__init__(env)
         from carverify.deploy.compiled import checked_program
         from carverify.deploy.accepted import accepted_sha256, read_report
@@ -86,6 +88,11 @@ class CodeReward(gymnasium.Wrapper):
         self.subtasks: tuple[str, ...] = tuple(info.subtasks)
         self.bonus = self.suite.bonus if bonus is None else float(bonus)
         self.ordered, self.memo = bool(ordered), bool(memo)
+        # Where the audit forgave the goal on states pixels cannot tell apart (the suite's
+        # goal_tolerance_fact), a policy can learn those states instead of the task: on
+        # UnlockPickup it opened the box (which makes it vanish, drawn like carrying it) in up
+        # to 69% of evaluations and never succeeded.  Then the goal is paid only with success.
+        self.goal_needs_success = bool(goal_needs_success)
         self.progress_weight, self.gamma = float(progress_weight), float(gamma)
         self.has_progress = "progress" in info.functions and "progress" not in info.subtasks
         self.deadline = default_deadline(data) if deadline is None else float(deadline)
@@ -201,7 +208,8 @@ class CodeReward(gymnasium.Wrapper):
         holds, progress, fault, frame, new_state = self._evaluate()
         counts["reward.step_calls"] += new_state
         # Nothing to pay unless a check holds: most steps skip the loop.
-        completed = self._pay(holds) if holds is not None and any(holds) else []
+        completed = self._pay(holds, lambda: self._success(reward, terminated, info)) \
+            if holds is not None and any(holds) else []
         shaped = 0.0
         if self.wants_progress and progress is not None:
             # A terminal state's potential is 0, so shaping cannot pay for ending an episode.
@@ -223,12 +231,13 @@ class CodeReward(gymnasium.Wrapper):
         info["subtask_completed"] = completed
         return obs, reward + self.bonus * len(completed) + self.progress_weight * shaped, terminated, truncated, info
 
-    def _pay(self, holds: tuple[bool, ...]) -> list[str]:
+    def _pay(self, holds: tuple[bool, ...], success) -> list[str]:
         completed = []
+        last = len(self.subtasks) - 1
         for i, name in enumerate(self.subtasks):
             if self._paid[i]:
                 continue
-            if holds[i]:
+            if holds[i] and not (i == last and self.goal_needs_success and not success()):
                 self._paid[i] = True
                 completed.append(name)
             elif self.ordered:
