@@ -184,8 +184,12 @@ def _exception_fix(finding: Finding) -> str | None:
 
 
 # Calls that give a single number or truth value, never an array of them.
+# Calls that give a single number or truth value, or a plain Python object, never an array of
+# booleans; `.any()` on their result would raise (AttributeError on a bool).
 _SCALAR_CALLS = frozenset({"any", "all", "sum", "mean", "max", "min", "count_nonzero", "len", "bool", "int",
-                           "float", "abs", "round", "item", "argmax", "argmin", "hypot", "sqrt", "isfinite"})
+                           "float", "abs", "round", "item", "argmax", "argmin", "hypot", "sqrt", "isfinite",
+                           "isinstance", "issubclass", "hasattr", "callable", "allclose", "array_equal",
+                           "array_equiv", "get", "startswith", "endswith", "where", "nonzero"})
 
 
 def truth_value_suggestion(source: str, finding: Finding) -> str | None:
@@ -220,8 +224,7 @@ def truth_value_suggestion(source: str, finding: Finding) -> str | None:
     likely = [o for o in on_line if _maybe_array(o)] or [o for o in on_line if _compares_names(o)]
     shown = []
     for operand in likely:
-        text = ast.get_source_segment(source, operand)
-        text = text and (text if isinstance(operand, (ast.Call, ast.Subscript, ast.Name)) else f"({text})")
+        text = _as_array_text(source, operand)
         if text and "\n" not in text and text not in shown:
             shown.append(text)
     if not shown:
@@ -229,6 +232,31 @@ def truth_value_suggestion(source: str, finding: Finding) -> str | None:
     rewrites = "; ".join(f"`{t}` -> `{t}.any()`" for t in shown[:3])
     return (f"On line {finding.line}, this can be an array of booleans, not one truth value: {rewrites} "
             "(`.any()`: some pixel matches; `.all()`: every pixel does).")
+
+
+def _as_array_text(source: str, node: ast.expr) -> str | None:
+    """The operand as an expression `.any()` can follow.  A chained comparison `0 < a < 9` is
+    itself what raises on arrays, so it is spelled as the element-wise `(0 < a) & (a < 9)`."""
+    text = ast.get_source_segment(source, node)
+    if not text:
+        return None
+    if isinstance(node, ast.Compare) and len(node.ops) > 1:
+        sides = [ast.get_source_segment(source, side) for side in (node.left, *node.comparators)]
+        ops = [_OPS.get(type(op)) for op in node.ops]
+        if None in sides or None in ops:
+            return None
+        return "(" + " & ".join(f"({a} {op} {b})" for a, op, b in zip(sides, ops, sides[1:])) + ")"
+    return text if isinstance(node, (ast.Call, ast.Subscript, ast.Name)) else f"({text})"
+
+
+_OPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+
+
+_REDUCTIONS = frozenset({"any", "all", "sum", "mean", "max", "min", "count_nonzero", "argmax", "argmin"})
+
+
+def _is_module(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id in ("np", "numpy")
 
 
 def _compares_names(node: ast.expr) -> bool:
@@ -239,11 +267,16 @@ def _maybe_array(node: ast.expr) -> bool:
     if isinstance(node, ast.Call):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        return name not in _SCALAR_CALLS
+        # (t == c).all(axis=2), np.any(m, 1): a reduction along an axis is still an array
+        along_axis = any(k.arg == "axis" for k in node.keywords) or \
+            len(node.args) > (1 if isinstance(func, ast.Attribute) and _is_module(func.value) else 0)
+        return name not in _SCALAR_CALLS or (name in _REDUCTIONS and along_axis)
     if isinstance(node, ast.Compare):
-        return any(isinstance(side, ast.Subscript) or (isinstance(side, ast.Call) and _maybe_array(side))
-                   for side in (node.left, *node.comparators))
-    return isinstance(node, ast.Subscript)
+        return any(_maybe_array(side) for side in (node.left, *node.comparators)
+                   if isinstance(side, (ast.Subscript, ast.Call)))
+    # s["x"]: an item of a dict, not a slice of an array
+    return isinstance(node, ast.Subscript) and not (isinstance(node.slice, ast.Constant)
+                                                   and isinstance(node.slice.value, str))
 
 
 def _message(finding: Finding) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from carverify.errors import UsageError
+
 
 def frame_text(suite, frame: np.ndarray) -> str:
     """The rendering for this suite's kind of frame."""
@@ -17,7 +19,7 @@ def frame_text(suite, frame: np.ndarray) -> str:
 
 def colour_text(frame: np.ndarray, most: int = 8, least: float = 0.005) -> str:
     """The frame's main colours (at least `least` of its pixels), each with its share and extent."""
-    frame, space = _channels(frame)
+    frame, scale, space = _channels(frame)
     h, w = frame.shape[:2]
     pixels = frame.reshape(h * w, -1)
     colours, inverse, counts = np.unique(pixels, axis=0, return_inverse=True, return_counts=True)
@@ -29,26 +31,39 @@ def colour_text(frame: np.ndarray, most: int = 8, least: float = 0.005) -> str:
         rows, cols = np.nonzero(inverse == i)
         value = tuple(v.item() for v in colours[i])
         shown = value if len(value) > 1 else value[0]
-        lines.append(f"- {shown} {colour_name(value)}: {100 * counts[i] / (h * w):.1f}% of the pixels, "
+        lines.append(f"- {shown} {colour_name(tuple(scale * float(v) for v in value))}: {100 * counts[i] / (h * w):.1f}% of the pixels, "
                      f"rows {rows.min()}-{rows.max()}, columns {cols.min()}-{cols.max()}, "
                      f"centre at row {rows.mean():.1f}, column {cols.mean():.1f}")
     return "\n".join(lines)
 
 
-def _channels(frame) -> tuple[np.ndarray, str]:
-    """(frame as H x W x C with C 1 or 3, the name of its colour space).  A user's own suite may
-    render grey levels (H x W or H x W x 1) or RGBA; alpha says nothing about what is drawn."""
+def _channels(frame) -> tuple[np.ndarray, float, str]:
+    """(frame as H x W x C, C 1 or 3; the factor to 8-bit levels; the name of its colour space).
+    A user's own suite may render grey levels (H x W or H x W x 1), RGBA, channels first,
+    floats in [0, 1] or a boolean mask; alpha says nothing about what is drawn.  Values are
+    shown as the program will see them; only the colour names use the 8-bit scale."""
     frame = np.asarray(frame)
+    if frame.ndim not in (2, 3) or 0 in frame.shape:
+        raise UsageError(f"a frame must be height x width (x channels) with pixels in it; got shape {frame.shape}")
+    if frame.ndim == 3 and frame.shape[0] in (1, 3, 4) and frame.shape[2] not in (1, 2, 3, 4):
+        frame = np.moveaxis(frame, 0, -1)      # channels first, as torch renders
     if frame.ndim == 2:
         frame = frame[:, :, None]
-    if frame.ndim != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise ValueError(f"a frame is height x width (x channels); got shape {frame.shape}")
+    scale = 1.0
+    if frame.dtype == bool:
+        scale = 255.0
+    elif frame.dtype.kind == "f":
+        finite = frame[np.isfinite(frame)]
+        if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
+            scale = 255.0                          # floats in [0, 1]
+        # Every NaN pixel would count as its own colour (NaN != NaN): one value stands for them all.
+        frame = np.where(np.isfinite(frame), np.round(frame, 3), -1.0)
     channels = frame.shape[2]
     if channels == 1:
-        return frame, "grey level"
+        return frame, scale, "grey level"
     if channels >= 3:
-        return frame[:, :, :3], "RGB" if channels == 3 else "RGB; its alpha channel left out"
-    return frame[:, :, :1], "the first of its 2 channels, read as grey"
+        return frame[:, :, :3], scale, "RGB" if channels == 3 else "RGB; its alpha channel left out"
+    return frame[:, :, :1], scale, "the first of its 2 channels, read as grey"
 
 
 # Hue sectors (degrees, upper bound) and their names.
@@ -61,8 +76,8 @@ def colour_name(rgb) -> str:
     tabletop frame's colours in order as "red, green, blue" and matched the grey table as
     the red block.  Bowls drawn as pale tints come out "pale red", shaded ones "dark red"."""
     values = [float(v) / 255.0 for v in rgb[:3]]
-    if not all(np.isfinite(values)):
-        return "(not a number)"
+    if not all(np.isfinite(values)) or min(values) < 0.0:
+        return "(not a number)" if any(np.isnan(values)) else "(not a colour)"
     r, g, b = values if len(values) == 3 else values[:1] * 3   # fewer channels: a grey level
     high, low = max(r, g, b), min(r, g, b)
     chroma = high - low

@@ -236,7 +236,7 @@ def _judge(exchange: Exchange, suite, audit, stages, config, base: Round | None 
     if extraction.findings and base is not None and extraction.code is None:
         # No whole program, but perhaps the functions the model fixed: apply them to the
         # previous candidate, and audit (and record) the merged program.
-        partial = patch.partial_code(completion.text)
+        partial = patch.partial_code(completion.text, base.code)
         merged = patch.apply(base.code, partial) if partial is not None else None
         if merged is not None:
             code, how = merged.code, merged.describe(base.number)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from carverify.generate.extract import code_blocks, defines_subtasks, parse_error
+from carverify.generate.extract import code_blocks, defines_subtasks
 
 _DEF = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(")
 _ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
@@ -60,24 +60,52 @@ def sections(source: str) -> list[tuple[str | None, bool, str]]:
     return [(name, function, "".join(text)) for name, function, text in out]
 
 
-def partial_code(text: str) -> str | None:
-    """The code of a reply that defines functions but no SUBTASKS: its last such block.
+def partial_code(text: str, previous: str | None = None) -> str | None:
+    """The code of a reply that defines functions but no SUBTASKS: its answer block.
 
-    The last block is the model's answer; an earlier one is usually the code it quotes
-    back before fixing it, so a later fix with a syntax error of its own still wins over an
-    earlier block that parses.  Merged, it is audited and gets the syntax error quoted back
-    (CV101), where dropping it said only "no program in the reply" (CV701; 13 of the v4
-    sweep's rejections)."""
-    chosen = None
+    Of the code blocks that define functions, the answer is the last one that is neither a
+    quote of `previous` (every function as the previous candidate had it: "your original was")
+    nor, when some block redefines a function of `previous`, a block that redefines none of
+    them (a usage example with a `test_...` function); each rule applies only if some block
+    passes it.  A fix with a syntax error of its own
+    is still the answer: merged, it is audited and gets the syntax error quoted back (CV101),
+    where dropping it said only "no program in the reply" (CV701; 13 of the v4 sweep's
+    rejections)."""
+    old = {name: _normalised(body) for name, function, body in sections(previous or "") if function and name}
+    candidates = []
     for block in code_blocks(text):
         code = block.code
         if not block.closed or defines_subtasks(code):
             continue
-        if any(function for _, function, _ in sections(code)):
-            # Only code blocks: a ```text or ```console block that mentions a def is prose.
-            if parse_error(code) is None or block.lang in ("", "python", "py", "python3"):
-                chosen = code
-    return chosen
+        functions = {name: _normalised(body) for name, function, body in sections(code) if function and name}
+        if not functions:
+            continue
+        # Only code blocks: a ```text or ```console block that mentions a def is prose.
+        if not (compiles(code) or block.lang in ("", "python", "py", "python3")):
+            continue
+        quote = bool(old) and all(old.get(name) == body for name, body in functions.items())
+        candidates.append((code, quote, bool(old.keys() & functions.keys())))
+    # The previous code quoted back is the answer only when nothing else is (a model that sends
+    # the function unchanged is then told its reply changed nothing).
+    for keep in (lambda c: not c[1], lambda c: c[2]):
+        if any(keep(c) for c in candidates):
+            candidates = [c for c in candidates if keep(c)]
+    return candidates[-1][0] if candidates else None
+
+
+def compiles(code: str) -> bool:
+    """Python compiles it: stricter than ast.parse, which accepts a `return` or `break` outside
+    its place (a dedented line of a broken fix)."""
+    try:
+        compile(code, "<patch>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _normalised(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip() and
+                     not line.lstrip().startswith("#"))
 
 
 def _own_sections(patch_code: str) -> list[tuple[str | None, bool, str]]:
@@ -85,7 +113,7 @@ def _own_sections(patch_code: str) -> list[tuple[str | None, bool, str]]:
     nothing (a dedented `return`, a stray bracket) belongs to the definition above it: dropped,
     the syntax error would vanish from the merged program or surface in another function."""
     found = sections(patch_code)
-    if parse_error(patch_code) is None:
+    if compiles(patch_code):
         return found
     merged: list[tuple[str | None, bool, str]] = []
     for name, function, text in found:

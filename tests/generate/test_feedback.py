@@ -1,4 +1,5 @@
 """Feedback text: codes, numbers, quoted source, counterexamples in words, nothing machine-local."""
+import pytest
 from carverify.generate import feedback
 from carverify.result import AuditReport, Finding, StageResult
 
@@ -151,3 +152,24 @@ def test_bool_of_a_pixel_comparison_gets_the_rewrite_too():
     source = "def near(obs):\n    c = 3\n    return c > 2 and mask_of(obs, (1, 2, 3), 4)\n"
     text = truth_value_suggestion(source, Finding("CV301", message, 3, None, "near"))
     assert "mask_of(obs, (1, 2, 3), 4).any()" in text and "c > 2" not in text
+
+
+@pytest.mark.parametrize("line, shown, not_shown", [
+    # plain Python values: `.any()` on a bool would raise AttributeError
+    ("if isinstance(obs, dict) and mask_of(obs, R, 40):", "`mask_of(obs, R, 40)` ->", "isinstance(obs, dict).any"),
+    ("if s['x'] > 0.5 and mask_of(s['img'], R, 40):", "`mask_of(s['img'], R, 40)` ->", "s['x'] > 0.5"),
+    # a chained comparison is what raises: spelled element-wise before it is reduced
+    ("if 0 < obs[:, :, 0] < 200:", "`((0 < obs[:, :, 0]) & (obs[:, :, 0] < 200)).any()`", "`(0 < obs"),
+    # a reduction along an axis is still an array
+    ("if (t == c).all(axis=2) and 1:", "`(t == c).all(axis=2).any()`", "np.any"),
+])
+def test_the_rewrite_is_never_wrong_python(line, shown, not_shown):
+    """Hostile review: each of these got a rewrite that raised again, or none at all."""
+    from carverify.generate.feedback import truth_value_suggestion
+
+    source = f"def f(obs, s, t, c):\n    {line}\n        return True\n    return False\n"
+    message = "f(obs) raised ValueError: The truth value of an array with more than one element is ambiguous."
+    text = truth_value_suggestion(source, Finding("CV301", message, 2, None, "f"))
+    assert shown in text and not_shown not in text
+    rewrite = text.split("-> `")[1].split("`")[0]
+    compile(rewrite, "rewrite", "eval")

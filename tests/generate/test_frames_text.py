@@ -149,5 +149,27 @@ def test_frames_of_other_channel_counts_are_read_not_refused(shape, space):
 def test_a_frame_that_is_not_an_image_is_a_plain_error():
     from carverify.generate.frames_text import colour_text
 
-    with pytest.raises(ValueError, match="height x width"):
-        colour_text(np.zeros(5, np.uint8))
+    from carverify.errors import UsageError
+
+    for shape in ((5,), (4, 4, 0), (0, 3, 3), (2, 2, 2, 2)):
+        with pytest.raises(UsageError, match=r"height x width .*got shape \(" + ", ".join(map(str, shape))):
+            colour_text(np.zeros(shape, np.uint8))
+
+
+@pytest.mark.parametrize("frame, first", [
+    # floats in [0, 1]: shown as the program sees them, named on the 8-bit scale
+    (np.tile(np.array([0.0, 0.8, 0.9]), (10, 10, 1)), "- (0.0, 0.8, 0.9) (cyan): 100.0%"),
+    # a boolean mask: True is drawn, so it is white, not black
+    (np.eye(10, dtype=bool)[:, ::-1] | np.eye(10, dtype=bool), "- False (black): 80.0%"),
+    # channels first, as torch renders: read as the 8x6 image it is
+    (np.full((3, 8, 6), 200, np.uint8), "- (200, 200, 200) (grey): 100.0% of the pixels, rows 0-7, columns 0-5"),
+    # NaN pixels are one entry, not one per pixel
+    (np.full((20, 20, 3), np.nan), "- (-1.0, -1.0, -1.0) (not a colour): 100.0%"),
+])
+def test_frames_of_other_types_are_read_as_the_program_sees_them(frame, first):
+    from carverify.generate.frames_text import colour_text
+
+    lines = colour_text(frame).splitlines()
+    assert lines[1].startswith(first)
+    if frame.dtype == bool:
+        assert lines[2].startswith("- True (white): 20.0%")

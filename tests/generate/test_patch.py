@@ -154,3 +154,23 @@ def test_a_broken_patch_keeps_its_stray_lines_in_the_function_they_break():
         assert lines.index("def a(obs):") < error.lineno - 1 < lines.index("# b checks the goal")
     # a patch that parses still leaves its imports and prose to the previous candidate
     assert apply(PREVIOUS, "import os\n\ndef a(obs):\n    return True\n").code.count("import os") == 0
+
+
+def test_the_answer_block_is_neither_a_quote_of_the_old_code_nor_a_usage_example():
+    # hostile review: a fix followed by "your original was" (the old broken code) or by a usage
+    # block defining test_helper lost the fix to the later block
+    previous = "def helper(x):\n    return x +\n\n\ndef reward(obs):\n    return helper(obs) > 2\n"
+    fix = "```python\ndef helper(x):\n    return x + 2\n```\n"
+    quoted = "Your original was:\n```python\ndef helper(x):\n    return x +\n```\n"
+    usage = "Try it:\n```python\ndef test_helper():\n    assert helper(1) == 3\n```\n"
+    assert partial_code(fix + quoted, previous) == "def helper(x):\n    return x + 2\n"
+    assert partial_code(fix + usage, previous) == "def helper(x):\n    return x + 2\n"
+    assert apply(previous, partial_code(fix + usage, previous)).describe(1) == "patch of round 1: replaced helper"
+    # a block of new functions only is still a patch when nothing redefines an old one
+    assert partial_code(usage, previous) == "def test_helper():\n    assert helper(1) == 3\n"
+
+
+def test_a_dedented_return_is_a_broken_patch_even_though_ast_parse_accepts_it():
+    previous = "def helper(x):\n    return x + 1\n\n\ndef reward(obs):\n    return helper(obs) > 2\n"
+    merged = apply(previous, "def helper(x):\n    y = x + 2\nreturn y\n")
+    assert "    y = x + 2\nreturn y\n" in merged.code and merged.code.index("return y") < merged.code.index("def reward")
