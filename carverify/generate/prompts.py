@@ -17,7 +17,7 @@ import numpy as np
 from carverify.errors import UsageError
 from carverify.generate.images import data_url, png_bytes
 
-PROMPT_VERSION = "v9"
+PROMPT_VERSION = "v10"
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "prompts"
 # Image encoders of vision models resample to a few hundred pixels with smooth filters,
 # which would blur 8-pixel tiles together; a nearest-neighbour enlargement keeps them sharp.

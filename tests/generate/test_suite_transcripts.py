@@ -1,4 +1,4 @@
-"""The authored transcripts (suites/*/transcripts/authored-v9.json): every rejected round's program
+"""The authored transcripts (suites/*/transcripts/authored-v10.json): every rejected round's program
 is really wrong and every accepted one right, by a truth that is not carverify's; then the replay
 through carverify rejects each round with the codes a reader expects from its flaw.
 
