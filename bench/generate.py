@@ -195,6 +195,17 @@ def later_rounds_past_sandbox(rs: list[dict]) -> tuple[int, int]:
     return past, total
 
 
+
+def _version_number(version: str) -> int:
+    """v10 after v9: prompt versions in numeric order, not string order."""
+    digits = version.lstrip("v")
+    return int(digits) if digits.isdigit() else 0
+
+
+def _version_order(key: tuple) -> tuple:
+    """(model, version, ...) with the version compared as a number."""
+    return (key[0], _version_number(key[1]), *key[2:])
+
 def table(runs: list[dict], stopped: list[dict] = ()) -> str:
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
@@ -202,7 +213,7 @@ def table(runs: list[dict], stopped: list[dict] = ()) -> str:
     head = (f"{'model':<18} {'prompts':<7} {'suite':<21} {'feedback':<8} {'n':>2} {'1st round':>9} {'within R':>8} "
             f"{'rounds':>6} {'past sandbox':>12} {'tokens':>7} {'wall s':>6} {'tok/s':>5} {'load':>4}")
     lines = [head, "-" * len(head)]
-    for (model, version, suite, feedback), rs in sorted(groups.items()):
+    for (model, version, suite, feedback), rs in sorted(groups.items(), key=lambda kv: _version_order(kv[0])):
         n = len(rs)
         first = sum(r["accepted_first"] for r in rs)
         within = sum(r["accepted"] for r in rs)
@@ -219,7 +230,7 @@ def table(runs: list[dict], stopped: list[dict] = ()) -> str:
                  "accepted), of all rounds 2..R;")
     lines.append("tokens: prompt + reply per run; wall s: mean per run, audits included; tok/s: reply tokens per "
                  "second of model time; load: the highest 1-min load average seen (2 cores, shared)")
-    for version in sorted({r.get("prompt_version", "v1") for r in [*runs, *stopped]}):
+    for version in sorted({r.get("prompt_version", "v1") for r in [*runs, *stopped]}, key=_version_number):
         codes: dict[str, int] = {}
         for r in [*runs, *stopped]:
             if r.get("prompt_version", "v1") != version:
@@ -242,7 +253,7 @@ def plot(runs: list[dict], path: Path) -> None:
     # One group of bars per (model, prompts, suite): a prompt fix shows as a second group.  Left:
     # acceptance; right: how often rounds 2..R got past the sandbox, where modes differ even
     # when none is accepted.
-    columns = sorted({_group(r)[:3] for r in runs})
+    columns = sorted({_group(r)[:3] for r in runs}, key=_version_order)
     modes = [m for m in ("full", "codes", "none") if any(r["feedback"] == m for r in runs)]
     fig, axes = plt.subplots(1, 2, figsize=(2.0 + 2.6 * len(columns), 3.8))
     width = 0.8 / max(1, len(modes))
