@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         run_all(pending(args.suites, args.seeds, out, args.fresh, args.budget), max(1, args.workers))
     from rl_table import into_readme, write_table
 
-    table = write_table(out, list(TABLE), args.seeds, reasons=SKIPPED)
+    table = write_table(out, TABLE, args.seeds, reasons=SKIPPED)
     print(table)
     if out == OUT and into_readme(ROOT / "README.md", table):
         print("README.md: the table between its rl-table markers is updated", flush=True)

@@ -98,8 +98,12 @@ def into_readme(readme: Path, table: str) -> bool:
     return True
 
 
-def write_table(out: Path, suites: list[str], seeds, reasons: dict[str, str] | None = None) -> str:
-    """The markdown table (also written to OUT/table.md) and one plot per suite with results."""
+def write_table(out: Path, suites, seeds, reasons: dict[str, str] | None = None) -> str:
+    """The markdown table (also written to OUT/table.md) and one plot per suite with results.
+
+    `suites`: names, or {name: (budget, eval_every, variants)} as rl_compare.TABLE, so that a
+    HER column still to run shows "–" and only a suite without HER shows "n/a"."""
+    planned = suites if isinstance(suites, dict) else {}
     reasons = {**notes(out), **(reasons or {})}
     cost = _model_cost(out)
     lines = ["| environment | budget | CaR: steps to 80% per seed | sparse | sparse + HER | sparse / CaR (median) "
@@ -114,7 +118,7 @@ def write_table(out: Path, suites: list[str], seeds, reasons: dict[str, str] | N
         budget = max(r["settings"]["budget"] for rs in runs.values() for r in rs)
         car, sparse, her = (cells(runs.get(v, []), seeds) for v in ("car", "sparse", "her"))
         wall = sum(r["wall_seconds"] for rs in runs.values() for r in rs)
-        lines.append(f"| {suite} | {k(budget)} | {car[0]} | {sparse[0]} | {her[0] if 'her' in runs else 'n/a'} | "
+        lines.append(f"| {suite} | {k(budget)} | {car[0]} | {sparse[0]} | {her[0] if 'her' in runs or 'her' in planned.get(suite, ((), (), ()))[2] else 'n/a'} | "
                      f"{ratio(car, sparse)} | {human(wall)} | {_per_step(cost, suite, runs.get('car', []), car)} | "
                      f"{_per_step(cost, suite, runs.get('car', []), car, ASSUMED_VLM_SECONDS)} |")
         _plot(out, suite, runs)
@@ -152,4 +156,4 @@ def _plot(out: Path, suite: str, runs: dict[str, list[dict]]) -> Path:
 if __name__ == "__main__":
     from rl_compare import TABLE, SEEDS
 
-    print(write_table(OUT, list(TABLE), SEEDS))
+    print(write_table(OUT, TABLE, SEEDS))

@@ -73,3 +73,13 @@ def test_most_car_seeds_reached_and_no_sparse_seed_bounds_the_ratio():
     most_failed = rl_table.cells([record("car", 0, None, 150_000), record("car", 1, None, 150_000),
                                   record("car", 2, 45_000, 150_000)], (0, 1, 2))
     assert rl_table.ratio(most_failed, sparse) == "neither reached"
+
+
+def test_a_her_column_still_to_run_is_a_dash_and_only_a_suite_without_her_says_n_a(out):
+    def her_cell(variants):
+        table = rl_table.write_table(out, {"s": (300_000, 10_000, variants)}, (0, 1, 2))
+        row = next(line for line in table.splitlines() if line.startswith("| s |"))
+        return [c.strip() for c in row.strip("|").split("|")][4]
+
+    assert her_cell(("car", "sparse", "her")) == "– / – / –"
+    assert her_cell(("car", "sparse")) == "n/a"
