@@ -19,13 +19,27 @@ __all__ = ["CodeReward", "accepted_sha256", "audited_report", "read_report", "re
 
 
 def reference_program(suite) -> tuple[str, str]:
-    """(source, path) of the suite's reference program for training: [train] program in suite.toml."""
-    name = suite.config.get("train", {}).get("program", "programs/tile_probes.py")
+    """(source, path) of the suite's reference program for training: [train] program in suite.toml,
+    else the first program programs/manifest.toml says the audit accepts.  (A fixed default name
+    sent five bundled suites without [train] looking for a programs/tile_probes.py they lack.)"""
+    name = suite.config.get("train", {}).get("program") or _first_accepted(suite) or "programs/tile_probes.py"
     path = suite.path / name
     try:
         return path.read_text(encoding="utf-8"), str(path)
     except OSError as exc:
         raise UsageError(f"cannot read the reference program {path}: {exc.strerror or exc}") from exc
+
+
+def _first_accepted(suite) -> str | None:
+    import tomllib
+
+    try:
+        with open(suite.path / "programs" / "manifest.toml", "rb") as f:
+            entries = tomllib.load(f).get("program", [])
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return next((f"programs/{e['file']}" for e in entries
+                 if isinstance(e, dict) and e.get("verdict") == "accepted" and isinstance(e.get("file"), str)), None)
 
 
 def audited_report(source: str, suite, path: str = "program.py", *, config=None) -> dict:

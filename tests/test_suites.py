@@ -214,3 +214,14 @@ def test_suite_files_exist():
         # The expert and oracle may be shared with a sibling suite (suite.toml names the file).
         suite = load_suite(name)
         assert suite.expert_path.is_file() and suite.oracle_path.is_file()
+
+
+@pytest.mark.parametrize("name", [s.name for s in list_suites() if s.path.parent == suites_root()])
+def test_every_bundled_suite_names_a_reference_program_that_exists(name):
+    # panda-slide and four pixel suites had no [train] program, so training fell back to a
+    # programs/tile_probes.py they lack (bench-rl could not run panda-slide); the manifest now says.
+    from carverify.reward import reference_program
+
+    suite = load_suite(name)
+    source, path = reference_program(suite)
+    assert "SUBTASKS" in source and pathlib.Path(path).parent.name == "programs"
