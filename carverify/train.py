@@ -196,6 +196,10 @@ def make_plan(args: Args) -> Plan:
     if config.get("algorithm", "ppo") not in ALGORITHMS:
         raise UsageError(f"suite {suite.name}: [train] algorithm must be one of {', '.join(ALGORITHMS)}, "
                          f"got {config.get('algorithm')!r}")
+    if not isinstance(config.get("goal_needs_success", False), bool):
+        # bool("false") is True: a quoted value would silently turn the rule on.
+        raise UsageError(f"suite {suite.name}: [train] goal_needs_success must be true or false, "
+                         f"got {config['goal_needs_success']!r}")
     steps = int(args.steps or config["total_steps"])
     eval_every = int(args.eval_every or config["eval_every"])
     eval_episodes = int(args.eval_episodes or config["eval_episodes"])

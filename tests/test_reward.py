@@ -262,3 +262,16 @@ def test_unlockpickups_train_settings_hold_the_goal_for_success_in_car_runs_only
             assert wrapper.goal_needs_success is held
         finally:
             env.close()
+
+
+def test_a_quoted_goal_needs_success_is_a_one_line_error(tmp_path):
+    import shutil
+
+    from carverify.train import Args, make_plan
+
+    folder = tmp_path / "minigrid-unlockpickup"
+    shutil.copytree(load_suite("minigrid-unlockpickup").path, folder)
+    toml = (folder / "suite.toml").read_text()
+    (folder / "suite.toml").write_text(toml.replace("goal_needs_success = true", 'goal_needs_success = "false"'))
+    with pytest.raises(UsageError, match=r"goal_needs_success must be true or false, got 'false'"):
+        make_plan(Args(suite=str(folder), rewards=("car",), seeds=(0,), track=False, out=str(tmp_path / "out")))
