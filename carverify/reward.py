@@ -22,24 +22,47 @@ def reference_program(suite) -> tuple[str, str]:
     """(source, path) of the suite's reference program for training: [train] program in suite.toml,
     else the first program programs/manifest.toml says the audit accepts.  (A fixed default name
     sent five bundled suites without [train] looking for a programs/tile_probes.py they lack.)"""
-    name = suite.config.get("train", {}).get("program") or _first_accepted(suite) or "programs/tile_probes.py"
+    name = suite.config.get("train", {}).get("program")
+    origin = "[train] program in suite.toml"
+    if not name:
+        name, why = _first_accepted(suite)
+        origin = "the first accepted program in programs/manifest.toml"
+        if name is None and (suite.path / LEGACY_PROGRAM).is_file():
+            name, origin = LEGACY_PROGRAM, "the default name"
+        if name is None:
+            raise UsageError(f"suite {suite.name} names no program to train with: no [train] program in "
+                             f"suite.toml, and {why}")
     path = suite.path / name
     try:
         return path.read_text(encoding="utf-8"), str(path)
-    except OSError as exc:
-        raise UsageError(f"cannot read the reference program {path}: {exc.strerror or exc}") from exc
+    except (OSError, ValueError) as exc:   # ValueError: undecodable text, a NUL in the name
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise UsageError(f"cannot read the reference program {path} ({origin}): {reason}") from exc
 
 
-def _first_accepted(suite) -> str | None:
+LEGACY_PROGRAM = "programs/tile_probes.py"   # the name a suite without either used to get
+
+
+def _first_accepted(suite) -> tuple[str | None, str]:
+    """(programs/FILE of the manifest's first accepted entry, or None; why not, in words)."""
     import tomllib
 
+    manifest = suite.path / "programs" / "manifest.toml"
     try:
-        with open(suite.path / "programs" / "manifest.toml", "rb") as f:
+        with open(manifest, "rb") as f:
             entries = tomllib.load(f).get("program", [])
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    return next((f"programs/{e['file']}" for e in entries
-                 if isinstance(e, dict) and e.get("verdict") == "accepted" and isinstance(e.get("file"), str)), None)
+    except OSError:
+        return None, "there is no programs/manifest.toml"
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return None, f"programs/manifest.toml is not valid TOML ({str(exc).splitlines()[0]})"
+    if not isinstance(entries, list):
+        return None, "programs/manifest.toml has no [[program]] entries"
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("verdict") == "accepted":
+            file = entry.get("file")
+            if isinstance(file, str) and file and "\0" not in file:
+                return f"programs/{file}", ""
+    return None, "programs/manifest.toml lists no program with verdict = \"accepted\" and a file name"
 
 
 def audited_report(source: str, suite, path: str = "program.py", *, config=None) -> dict:

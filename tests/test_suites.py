@@ -225,3 +225,28 @@ def test_every_bundled_suite_names_a_reference_program_that_exists(name):
     suite = load_suite(name)
     source, path = reference_program(suite)
     assert "SUBTASKS" in source and pathlib.Path(path).parent.name == "programs"
+
+
+def test_a_suite_with_no_program_to_train_with_says_why_in_one_line(tmp_path):
+    from carverify.reward import reference_program
+
+    folder = tmp_path / "minigrid-doorkey-5x5"
+    shutil.copytree(load_suite("minigrid-doorkey-5x5").path, folder)
+    toml = folder / "suite.toml"
+    toml.write_text(re.sub(r"(?m)^program = .*$", "", toml.read_text()))
+    (folder / "programs" / "tile_probes.py").unlink()   # the old default name, which would still be used
+    manifest = folder / "programs" / "manifest.toml"
+    cases = {"": 'and programs/manifest.toml lists no program with verdict = "accepted" and a file name',
+             "program = 5\n": "and programs/manifest.toml has no [[program]] entries",
+             "[[program]\n": "and programs/manifest.toml is not valid TOML (",
+             '[[program]]\nfile = "gone.py"\nverdict = "accepted"\n':
+                 "cannot read the reference program " + str(folder / "programs" / "gone.py")
+                 + " (the first accepted program in programs/manifest.toml): No such file or directory"}
+    for text, expected in cases.items():
+        manifest.write_text(text)
+        with pytest.raises(UsageError) as caught:
+            reference_program(load_suite(str(folder)))
+        assert expected in str(caught.value) and "\n" not in str(caught.value)
+    manifest.unlink()
+    with pytest.raises(UsageError, match="no \\[train\\] program in suite.toml, and there is no programs/manifest.toml"):
+        reference_program(load_suite(str(folder)))
