@@ -118,7 +118,8 @@ def write_table(out: Path, suites, seeds, reasons: dict[str, str] | None = None)
         budget = max(r["settings"]["budget"] for rs in runs.values() for r in rs)
         car, sparse, her = (cells(runs.get(v, []), seeds) for v in ("car", "sparse", "her"))
         wall = sum(r["wall_seconds"] for rs in runs.values() for r in rs)
-        lines.append(f"| {suite} | {k(budget)} | {car[0]} | {sparse[0]} | {her[0] if 'her' in runs or 'her' in planned.get(suite, ((), (), ()))[2] else 'n/a'} | "
+        her_planned = "her" in runs or "her" in planned.get(suite, (None, None, ()))[2]
+        lines.append(f"| {suite} | {k(budget)} | {car[0]} | {sparse[0]} | {her[0] if her_planned else 'n/a'} | "
                      f"{ratio(car, sparse)} | {human(wall)} | {_per_step(cost, suite, runs.get('car', []), car)} | "
                      f"{_per_step(cost, suite, runs.get('car', []), car, ASSUMED_VLM_SECONDS)} |")
         _plot(out, suite, runs)

@@ -208,8 +208,13 @@ class CodeReward(gymnasium.Wrapper):
         holds, progress, fault, frame, new_state = self._evaluate()
         counts["reward.step_calls"] += new_state
         # Nothing to pay unless a check holds: most steps skip the loop.
-        completed = self._pay(holds, lambda: self._success(reward, terminated, info)) \
-            if holds is not None and any(holds) else []
+        # The environment's success, asked at most once a step and only when something needs it.
+        success = None
+        completed = []
+        if holds is not None and any(holds):
+            if self.goal_needs_success and holds[-1] and not self._paid[-1]:
+                success = self._success(reward, terminated, info)
+            completed = self._pay(holds, goal_allowed=success is not False)
         shaped = 0.0
         if self.wants_progress and progress is not None:
             # A terminal state's potential is 0, so shaping cannot pay for ending an episode.
@@ -218,7 +223,8 @@ class CodeReward(gymnasium.Wrapper):
         if fault is not None:
             info["reward_fault"] = self._on_fault(fault, frame)
         if holds is not None and self.monitor_mode != "off" and self.subtasks:
-            success = self._success(reward, terminated, info)
+            if success is None:
+                success = self._success(reward, terminated, info)
             # On a state seen before with neither the goal nor success there is nothing to compare
             # (Monitor.observe would count nothing): most steps skip the call.
             if new_state or holds[-1] or success:
@@ -231,13 +237,13 @@ class CodeReward(gymnasium.Wrapper):
         info["subtask_completed"] = completed
         return obs, reward + self.bonus * len(completed) + self.progress_weight * shaped, terminated, truncated, info
 
-    def _pay(self, holds: tuple[bool, ...], success) -> list[str]:
+    def _pay(self, holds: tuple[bool, ...], goal_allowed: bool = True) -> list[str]:
         completed = []
         last = len(self.subtasks) - 1
         for i, name in enumerate(self.subtasks):
             if self._paid[i]:
                 continue
-            if holds[i] and not (i == last and self.goal_needs_success and not success()):
+            if holds[i] and (goal_allowed or i != last):
                 self._paid[i] = True
                 completed.append(name)
             elif self.ordered:
