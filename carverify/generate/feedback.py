@@ -183,7 +183,6 @@ def _exception_fix(finding: Finding) -> str | None:
     return next((fix for pattern, fix in _EXCEPTION_FIXES if pattern.search(finding.message)), None)
 
 
-# Calls that give a single number or truth value, never an array of them.
 # Calls that give a single number or truth value, or a plain Python object, never an array of
 # booleans; `.any()` on their result would raise (AttributeError on a bool).
 _SCALAR_CALLS = frozenset({"any", "all", "sum", "mean", "max", "min", "count_nonzero", "len", "bool", "int",
