@@ -69,6 +69,15 @@ def settings(plan, variant: str) -> dict:
             "program_sha256": hashlib.sha256(program.encode()).hexdigest() if program else None}
 
 
+def comparable(stored: dict | None, variant: str) -> dict | None:
+    """The part of a run's settings its result depends on.  A sparse or HER run's program only
+    measures sub-task completion (bonus 0): a new reference program does not redo it."""
+    if stored is None or variant == "car":
+        return stored
+    config = {k: v for k, v in stored.get("config", {}).items() if k != "program"}
+    return {**{k: v for k, v in stored.items() if k != "program_sha256"}, "config": config}
+
+
 def make_plan(suite: str, budget: int, eval_every: int | None = None):
     from carverify import train
 
@@ -145,7 +154,7 @@ def pending(suites: list[str], seeds, out: Path, fresh: bool, budget: int | None
                 path = result_path(suite, variant, seed, out)
                 if path.is_file() and not fresh:
                     stored = json.loads(path.read_text(encoding="utf-8"))
-                    if stored.get("settings") == wanted:
+                    if comparable(stored.get("settings"), variant) == comparable(wanted, variant):
                         continue
                 todo.append((plan, variant, seed, str(path), wanted))
     return todo

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carverify.episodes import expert_episodes, random_episodes
+from carverify.episodes import expert_episodes, perturbed_episodes, random_episodes
 from carverify.suite import load_suite
 
 
@@ -36,6 +36,12 @@ def suite_episodes(name: str):
     return suite, expert_episodes(suite), random_episodes(suite)
 
 
+@functools.cache
+def suite_perturbed(name: str):
+    """The suite's perturbed episodes (expert until a sub-task's fact holds, then random)."""
+    return perturbed_episodes(load_suite(name))
+
+
 def answers(check, episodes) -> tuple[np.ndarray, ...]:
     """One bool array per episode: the check on every frame."""
     return tuple(np.array([check(frame) for frame in ep.frames], dtype=bool) for ep in episodes)
@@ -48,11 +54,13 @@ def disagreements(said: tuple[np.ndarray, ...], episodes, fact: str) -> list[tup
 
 
 def trajectory_codes(suite, experts, randoms, subtasks, expert_vals: dict, random_vals: dict,
-                     fact_of=None) -> set[str]:
+                     fact_of=None, perturbed=(), perturbed_vals=None) -> set[str]:
     """A plain reading of the CV5xx rules (DESIGN.md) over the answers of each check.
 
     subtasks: the program's checks in its order; expert_vals / random_vals: check -> answers
-    per episode; fact_of: check -> the oracle fact it stands for (default: the same name).
+    per episode; fact_of: check -> the oracle fact it stands for (default: the same name);
+    perturbed, perturbed_vals: perturbed episodes and answers, which count towards CV506 only
+    (off the expert's path, e.g. a door closed again after unlocking).
     """
     fact_of = fact_of or {k: k for k in subtasks}
     got = set()
@@ -77,10 +85,17 @@ def trajectory_codes(suite, experts, randoms, subtasks, expert_vals: dict, rando
             if ep.success and not v[ep.success_step]:
                 got.add("CV505")
     for k in subtasks:
-        if fact_of.get(k) not in suite.subtask_facts:
+        if fact_of.get(k) not in suite.facts:
             continue
-        pred = np.concatenate(expert_vals[k] + random_vals[k])
-        truth = np.concatenate([ep.facts[fact_of[k]] for ep in experts + randoms])
+        extra = tuple(perturbed_vals[k]) if perturbed_vals else ()
+        episodes = [*experts, *randoms, *(perturbed if extra else ())]
+        pred = np.concatenate(tuple(expert_vals[k]) + tuple(random_vals[k]) + extra)
+        truth = np.concatenate([ep.facts[fact_of[k]] for ep in episodes])
+        tolerance = suite.thresholds.get("goal_tolerance_fact")
+        if fact_of[k] == suite.facts[-1] and tolerance and all(tolerance in ep.facts for ep in episodes):
+            # The suite's goal tolerance: frames under that fact and not the goal count neither way.
+            counted = ~(np.concatenate([ep.facts[tolerance] for ep in episodes]) & ~truth)
+            pred, truth = pred[counted], truth[counted]
         tp = np.count_nonzero(pred & truth)
         precision = tp / max(np.count_nonzero(pred), 1) if pred.any() else 1.0
         recall = tp / max(np.count_nonzero(truth), 1)

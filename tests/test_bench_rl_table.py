@@ -83,3 +83,20 @@ def test_a_her_column_still_to_run_is_a_dash_and_only_a_suite_without_her_says_n
 
     assert her_cell(("car", "sparse", "her")) == "– / – / –"
     assert her_cell(("car", "sparse")) == "n/a"
+
+
+def test_a_new_reference_program_redoes_car_runs_only():
+    import rl_compare
+
+    def run_settings(variant, program, sha):
+        return {"budget": 1000, "target": 0.8, "variant": variant, "program_sha256": sha,
+                "config": {"n_envs": 8, "program": program}}
+
+    for variant in ("sparse", "her"):
+        old, new = run_settings(variant, "programs/a.py", "aa"), run_settings(variant, "programs/b.py", "bb")
+        assert rl_compare.comparable(old, variant) == rl_compare.comparable(new, variant)
+        changed = {**new, "config": {**new["config"], "n_envs": 4}}
+        assert rl_compare.comparable(old, variant) != rl_compare.comparable(changed, variant)
+    old, new = run_settings("car", "programs/a.py", "aa"), run_settings("car", "programs/a.py", "bb")
+    assert rl_compare.comparable(old, "car") != rl_compare.comparable(new, "car")
+    assert rl_compare.comparable(None, "sparse") is None

@@ -171,7 +171,7 @@ def test_oracle_reads_the_simulator():
     oracle = suite.oracle()
     # Seed 0 starts the agent beside the key, locked out of the box's room.
     assert oracle(env) == {"near_key": True, "has_key": False, "door_unlocked": False, "door_open": False,
-                           "near_box": False, "has_box": False, "box_gone": False}
+                           "key_down": False, "near_box": False, "has_box": False, "box_gone": False}
     u = env.unwrapped
     box_at = next((x, y) for x in range(u.width) for y in range(u.height) if u.grid.get(x, y) is u.obj)
     u.carrying = u.obj
@@ -179,6 +179,35 @@ def test_oracle_reads_the_simulator():
     u.carrying = None
     u.grid.set(*box_at, None)      # what toggling the box does: replaced by its contents, none
     assert oracle(env)["has_box"] is False and oracle(env)["box_gone"] is True
+
+
+def test_unlockpickup_key_down_by_a_closed_door_is_told_apart_from_an_open_one():
+    # Truth from the simulator: the expert opens the door, the agent closes it again, turns
+    # and puts the key down.  The key is down (the door is unlocked, the key not carried) but
+    # the door is not open; key_down_probes sees that, key_down_needs_open does not.
+    from minigrid.core.world_object import Door
+
+    from carverify.envs.minigrid_planner import find_one, front
+    from plain_programs import run_file
+
+    suite = load_suite("minigrid-unlockpickup")
+    env = suite.make_env()
+    env.reset(seed=0)
+    oracle, expert = suite.oracle(), suite.expert()
+    _, door = find_one(env, Door)
+    while not door.is_open:
+        env.step(expert(env))
+    env.step(5)                                     # toggle: the door it faces closes
+    assert not door.is_open and not door.is_locked
+    while env.unwrapped.grid.get(*front(env)) is not None:
+        env.step(0)                                 # turn left until the cell ahead is free
+    env.step(4)                                     # drop the key
+    facts = oracle(env)
+    assert facts["key_down"] and facts["door_unlocked"] and not facts["door_open"] and not facts["has_key"]
+    frame = env.unwrapped.get_frame(highlight=True, tile_size=suite.tile_size)
+    programs = suite.path / "programs"
+    assert run_file(programs / "key_down_probes.py")["key_down"](frame) is True
+    assert run_file(programs / "key_down_needs_open.py")["key_down"](frame) is False
 
 
 def test_unlockpickup_expert_drops_the_key():

@@ -13,6 +13,10 @@ def facts(env) -> dict[str, bool]:
         "has_key": isinstance(u.carrying, Key),
         "door_unlocked": not door.is_locked,
         "door_open": bool(door.is_open),
+        # The key was put down after unlocking the door: only the key unlocks it, so an
+        # unlocked door with the key not carried means the agent let go of it (the task's
+        # "put the key down", which it must do before it can carry the box).
+        "key_down": not door.is_locked and not isinstance(u.carrying, Key),
         "near_box": next_to(env, u.obj),
         "has_box": u.carrying is not None and u.carrying is u.obj,
         # Not assignable (suite.toml facts): toggling the box replaces it by its contents,
