@@ -3,7 +3,8 @@
 One result file per run, written as soon as the run ends, under docs/results/rl/SUITE/:
 `car-seed0.json`, `sparse-seed0.json`, `her-seed0.json` (Panda: SAC + HER on the sparse
 reward, the baseline a user would pick).  A run whose file exists with the same settings
-(budget, target, the suite's [train] config, the program's sha256) is not run again, so the
+(budget, target, the suite's [train] config, the program's sha256; for sparse and HER runs,
+which the program does not pay, not the program or CaR-only settings) is not run again, so the
 table fills in over several sittings; `--fresh` retrains.  The table, a plot per suite and
 the per-step model cost (bench/model_step_cost.py's docs/results/rl/model_cost.json, if
 measured) are rebuilt from the files at the end of every invocation.
@@ -62,19 +63,23 @@ def settings(plan, variant: str) -> dict:
     """What a stored result must match to be reused: change any of these and the run is redone."""
     program = (plan.program or {}).get("source", "")
     config = json.loads(json.dumps(plan.config, sort_keys=True, default=str))
-    if variant != "car":
-        config.pop("goal_needs_success", None)   # a CaR-only rule: sparse and HER runs are unchanged by it
     return {"budget": plan.steps, "target": TARGET, "eval_every": plan.eval_every,
             "eval_episodes": plan.eval_episodes, "variant": variant, "config": config,
             "program_sha256": hashlib.sha256(program.encode()).hexdigest() if program else None}
 
 
+# [train] settings only a CaR run's reward reads (make_env passes them to CodeReward for CaR only).
+CAR_ONLY = ("program", "goal_needs_success", "progress_weight")
+
+
 def comparable(stored: dict | None, variant: str) -> dict | None:
-    """The part of a run's settings its result depends on.  A sparse or HER run's program only
-    measures sub-task completion (bonus 0): a new reference program does not redo it."""
+    """The part of a run's settings its steps to 80% depend on.  A sparse or HER run's program
+    only measures sub-task completion (bonus 0), so a new reference program or a CaR-only
+    setting does not redo it; its `subtask_curve` stays the one measured with the program
+    named in its own settings (`program_sha256`)."""
     if stored is None or variant == "car":
         return stored
-    config = {k: v for k, v in stored.get("config", {}).items() if k != "program"}
+    config = {k: v for k, v in stored.get("config", {}).items() if k not in CAR_ONLY}
     return {**{k: v for k, v in stored.items() if k != "program_sha256"}, "config": config}
 
 

@@ -97,6 +97,8 @@ def test_a_new_reference_program_redoes_car_runs_only():
         assert rl_compare.comparable(old, variant) == rl_compare.comparable(new, variant)
         changed = {**new, "config": {**new["config"], "n_envs": 4}}
         assert rl_compare.comparable(old, variant) != rl_compare.comparable(changed, variant)
+        car_only = {**new, "config": {**new["config"], "progress_weight": 1.0, "goal_needs_success": True}}
+        assert rl_compare.comparable(old, variant) == rl_compare.comparable(car_only, variant)
     old, new = run_settings("car", "programs/a.py", "aa"), run_settings("car", "programs/a.py", "bb")
     assert rl_compare.comparable(old, "car") != rl_compare.comparable(new, "car")
     assert rl_compare.comparable(None, "sparse") is None

@@ -276,3 +276,30 @@ def test_deadline_override_and_a_wall_deadline_on_a_stopped_worker(suite, report
         assert alive(guard.worker_pid)
     finally:
         env.close()
+
+
+def test_a_report_graded_against_other_facts_is_refused_not_read_by_position():
+    # A report stores each sub-task's oracle fact as a position in suite.facts.  UnlockPickup
+    # gained key_down in the middle of its facts: a report from before it would read has_box's
+    # position as near_box, and the monitor would warn (or stop training) on a correct program.
+    from carverify.deploy.monitor import oracle_assignment
+    from carverify.errors import UsageError
+    from carverify.stages.facts import FINGERPRINT_METRIC, fingerprint
+    from carverify.suite import load_suite
+
+    suite = load_suite("minigrid-unlockpickup")
+    assert "key_down" in suite.facts
+
+    def report(metrics):
+        return {"stages": [{"stage": "trajectories", "metrics": metrics}]}
+
+    now = {"has_key.oracle_fact": 1.0, "has_box.oracle_fact": float(suite.facts.index("has_box"))}
+    assert oracle_assignment(report({**now, FINGERPRINT_METRIC: fingerprint(suite.facts)}), suite) == {
+        "has_key": "has_key", "has_box": "has_box"}
+    before = tuple(f for f in suite.facts if f != "key_down")
+    stale = {"has_key.oracle_fact": 1.0, "has_box.oracle_fact": float(before.index("has_box")),
+             FINGERPRINT_METRIC: fingerprint(before)}
+    with pytest.raises(UsageError, match="another version of suite 'minigrid-unlockpickup'.*audit the program again"):
+        oracle_assignment(report(stale), suite)
+    # A report from before fingerprints is read by position, as it always was.
+    assert oracle_assignment(report(now), suite)["has_box"] == "has_box"

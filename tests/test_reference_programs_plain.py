@@ -108,11 +108,17 @@ def test_good_program_matches_the_oracle(name, file):
     # The suite's own decomposition, or another one over its oracle's facts in their order
     # (UnlockPickup's key_down_probes adds "put the key down"), ending at the task's goal.
     assert [f for f in suite.facts if f in subtasks] == list(subtasks)
-    assert subtasks[-1] == suite.subtask_facts[-1]
+    assert set(suite.subtask_facts) <= set(subtasks) and subtasks[-1] == suite.subtask_facts[-1]
+    tolerance = suite.thresholds.get("goal_tolerance_fact")
     for k in subtasks:
-        for policy, eps in (("expert", experts), ("random", randoms)):
-            # Zero tolerance; a failure names every disagreeing (episode, frame).
-            wrong = disagreements(labels(name, file, k, policy), eps, k)
+        for policy, eps in (("expert", experts), ("random", randoms), ("perturbed", suite_perturbed(name))):
+            # Zero tolerance; a failure names every disagreeing (episode, frame).  Perturbed play
+            # reaches states off the expert's path (a door closed again after unlocking).  The
+            # goal is not held to frames under the suite's goal tolerance fact (a box toggled away).
+            said = labels(name, file, k, policy)
+            if k == subtasks[-1] and tolerance:
+                said = tuple(np.where(ep.facts[tolerance], ep.facts[k], v) for v, ep in zip(said, eps))
+            wrong = disagreements(said, eps, k)
             assert not wrong, f"{file}:{k} disagrees with the oracle (policy, seed, frame): {wrong[:20]}"
     assert trajectory_codes(name, file) == set()
 
@@ -175,6 +181,13 @@ def test_good_program_recognises_every_tile(name, file):
                 for k in ns["SUBTASKS"]:
                     if ns[k](frame) != expect[k](kind, d):
                         wrong.append((k, kind, getattr(obj, "color", None), highlight, d))
+    if "key_down" in ns["SUBTASKS"]:
+        # A key beside a door: put down only once the door is unlocked, open or closed again.
+        for c in colours:
+            for door, down in ((Door(c, is_locked=True), False), (Door(c), True), (Door(c, is_open=True), True)):
+                frame = np.concatenate([tile_frame(Key(c), False, None), tile_frame(door, False, None)], axis=1)
+                if ns["key_down"](frame) != down:
+                    wrong.append(("key_down", "key beside door", c, door.is_locked, door.is_open))
     assert not wrong
 
 

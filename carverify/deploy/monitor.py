@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from carverify.errors import UsageError
+from carverify.stages.facts import FINGERPRINT_METRIC, fingerprint
+
 MODES = ("warn", "stop", "off")
 GOAL_WITHOUT_SUCCESS, SUCCESS_WITHOUT_GOAL, ORACLE = "goal_without_success", "success_without_goal", "oracle"
 
@@ -34,13 +37,20 @@ def oracle_assignment(report: dict, suite) -> dict[str, str]:
     """Sub-task -> oracle fact, as the audit's trajectories stage assigned them ({} without an oracle).
 
     The stage records `<subtask>.oracle_fact` as an index into suite.facts (every fact the
-    oracle names; subtask_facts for a suite that lists no more).
+    oracle names; subtask_facts for a suite that lists no more), and a fingerprint of that
+    list: a report made before a fact was added would otherwise point at the wrong facts and
+    the monitor would warn (or stop training) on a correct program.  Reports older than the
+    fingerprint are read by index.
     """
     facts = tuple(getattr(suite, "facts", ()) or getattr(suite, "subtask_facts", ()) or ())
     metrics = {}
     for stage in report.get("stages", []):
         if stage.get("stage") == "trajectories":
             metrics = stage.get("metrics", {})
+    stored = metrics.get(FINGERPRINT_METRIC)
+    if stored is not None and stored != fingerprint(facts):
+        raise UsageError(f"the audit report grades the sub-tasks against another version of suite "
+                         f"{getattr(suite, 'name', '?')!r}'s oracle facts: audit the program again")
     out = {}
     for key, value in metrics.items():
         if key.endswith(".oracle_fact") and isinstance(value, (int, float)) and 0 <= int(value) < len(facts):

@@ -18,7 +18,7 @@ from carverify.config import AuditConfig
 from carverify.result import Finding, StageResult
 from carverify.stages.common import RETURNS, dense_terms, finding
 from carverify.stages.static import loaded_sandbox
-from carverify.stages.facts import assign, conflicts, first_true, prf
+from carverify.stages.facts import FINGERPRINT_METRIC, assign, conflicts, first_true, fingerprint, prf
 
 
 def _unique_frames(episodes):
@@ -188,6 +188,7 @@ def _oracle_findings(subtasks, episodes, per_ep, suite, line_of, metrics) -> tup
     preds = {name: np.concatenate([v[name] for v in per_ep]) for name in subtasks}
     scores = {name: {f: prf(preds[name], truth[f]) for f in facts} for name in subtasks}
     assigned = assign(subtasks, facts, scores)
+    metrics[FINGERPRINT_METRIC] = fingerprint(facts)
     out, failing = [], set()
     th = suite.thresholds
     for name in subtasks:
