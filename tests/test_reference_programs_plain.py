@@ -170,6 +170,8 @@ def test_good_program_recognises_every_tile(name, file):
         "has_box": lambda kind, d: kind != "box",
         # A key on the floor and no locked door in sight (a lone tile shows no door).
         "key_down": lambda kind, d: kind == "key",
+        # One tile holds the agent or a box, never both beside each other.
+        "near_box": lambda kind, d: False,
     }
     ns = load_program(name, file)
     wrong = []
@@ -188,6 +190,20 @@ def test_good_program_recognises_every_tile(name, file):
                 frame = np.concatenate([tile_frame(Key(c), False, None), tile_frame(door, False, None)], axis=1)
                 if ns["key_down"](frame) != down:
                     wrong.append(("key_down", "key beside door", c, door.is_locked, door.is_open))
+    if "near_box" in ns["SUBTASKS"]:
+        # The agent (any direction) beside a box of each colour: next to it, not a tile apart.
+        from minigrid.core.grid import Grid
+
+        for c in colours:
+            for d in range(4):
+                agent, box, gap = (Grid.render_tile(None, agent_dir=d, highlight=True, tile_size=8),
+                                   Grid.render_tile(Box(c), highlight=True, tile_size=8),
+                                   Grid.render_tile(None, highlight=True, tile_size=8))
+                for frame, beside in ((np.concatenate([agent, box], axis=1), True),
+                                      (np.concatenate([box, agent], axis=0), True),
+                                      (np.concatenate([agent, gap, box], axis=1), False)):
+                    if ns["near_box"](frame) != beside:
+                        wrong.append(("near_box", "agent and box", c, d, beside))
     assert not wrong
 
 
