@@ -102,3 +102,11 @@ def test_a_new_reference_program_redoes_car_runs_only():
     old, new = run_settings("car", "programs/a.py", "aa"), run_settings("car", "programs/a.py", "bb")
     assert rl_compare.comparable(old, "car") != rl_compare.comparable(new, "car")
     assert rl_compare.comparable(None, "sparse") is None
+
+
+def test_the_slowest_runs_are_queued_first_and_seeds_keep_their_order():
+    import rl_compare
+
+    todo = [("plan", v, seed, f"{v}-{seed}", {}) for v in ("car", "sparse", "her") for seed in (0, 1)]
+    assert [(job[1], job[2]) for job in rl_compare.longest_first(todo)] == [
+        ("her", 0), ("her", 1), ("car", 0), ("car", 1), ("sparse", 0), ("sparse", 1)]
