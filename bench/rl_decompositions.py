@@ -36,8 +36,9 @@ def main() -> int:
     if not panels:
         print(f"no CaR runs under {SUITE}", file=sys.stderr)
         return 1
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), dpi=120, sharey=True)
-    for ax, (title, rs) in zip(list(getattr(axes, "flat", [axes])), panels):
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), dpi=120, sharey=True,
+                             squeeze=False)
+    for ax, (title, rs) in zip(axes[0], panels):
         names = list(rs[0]["subtask_curve"][0][1]) if rs[0].get("subtask_curve") else []
         for name in names:
             steps, mean, _, _ = band([[(s, v[name]) for s, v in r.get("subtask_curve") or []] for r in rs])
@@ -50,9 +51,8 @@ def main() -> int:
         ax.set_xlabel("environment steps")
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=7)
-    axes_list = list(getattr(axes, "flat", [axes]))
-    axes_list[0].set_ylabel("share of evaluation episodes (mean over seeds)")
-    axes_list[0].set_ylim(-0.02, 1.02)
+    axes[0][0].set_ylabel("share of evaluation episodes (mean over seeds)")
+    axes[0][0].set_ylim(-0.02, 1.02)
     fig.suptitle("UnlockPickup, CaR: sub-tasks completed and success, by decomposition", fontsize=11)
     fig.tight_layout()
     out = SUITE.parent / "minigrid-unlockpickup-decompositions.png"

@@ -42,6 +42,15 @@ def suite_perturbed(name: str):
     return perturbed_episodes(load_suite(name))
 
 
+def forgiven(suite, episodes, fact: str) -> list[np.ndarray] | None:
+    """Per episode, the frames the suite's goal tolerance leaves out for `fact` (DESIGN.md: under
+    [thresholds] goal_tolerance_fact and not the goal, they count neither way); None if none."""
+    tolerance = suite.thresholds.get("goal_tolerance_fact")
+    if fact != suite.facts[-1] or not tolerance or not all(tolerance in ep.facts for ep in episodes):
+        return None
+    return [ep.facts[tolerance] & ~ep.facts[fact] for ep in episodes]
+
+
 def answers(check, episodes) -> tuple[np.ndarray, ...]:
     """One bool array per episode: the check on every frame."""
     return tuple(np.array([check(frame) for frame in ep.frames], dtype=bool) for ep in episodes)
@@ -91,10 +100,9 @@ def trajectory_codes(suite, experts, randoms, subtasks, expert_vals: dict, rando
         episodes = [*experts, *randoms, *(perturbed if extra else ())]
         pred = np.concatenate(tuple(expert_vals[k]) + tuple(random_vals[k]) + extra)
         truth = np.concatenate([ep.facts[fact_of[k]] for ep in episodes])
-        tolerance = suite.thresholds.get("goal_tolerance_fact")
-        if fact_of[k] == suite.facts[-1] and tolerance and all(tolerance in ep.facts for ep in episodes):
-            # The suite's goal tolerance: frames under that fact and not the goal count neither way.
-            counted = ~(np.concatenate([ep.facts[tolerance] for ep in episodes]) & ~truth)
+        left_out = forgiven(suite, episodes, fact_of[k])
+        if left_out is not None:
+            counted = ~np.concatenate(left_out)
             pred, truth = pred[counted], truth[counted]
         tp = np.count_nonzero(pred & truth)
         precision = tp / max(np.count_nonzero(pred), 1) if pred.any() else 1.0

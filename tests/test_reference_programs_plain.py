@@ -10,7 +10,7 @@ import pytest
 
 from carverify.codes import CODES
 from carverify.suite import REPO_ROOT, load_suite
-from plain_programs import answers, disagreements, run_file, suite_episodes, suite_perturbed
+from plain_programs import answers, disagreements, forgiven, run_file, suite_episodes, suite_perturbed
 from plain_programs import trajectory_codes as plain_trajectory_codes
 from sandbox import Limits
 
@@ -50,7 +50,7 @@ def labels(name: str, file: str, func: str, policy: str, fast: bool = False) -> 
     """
     suite, experts, randoms = suite_episodes(name)
     ns = load_program(name, file, **({"busy": zero} if fast else {}))
-    episodes = {"expert": experts, "random": randoms}.get(policy) or suite_perturbed(name)
+    episodes = {"expert": experts, "random": randoms}[policy] if policy != "perturbed" else suite_perturbed(name)
     return answers(ns[func], episodes)
 
 
@@ -109,15 +109,15 @@ def test_good_program_matches_the_oracle(name, file):
     # (UnlockPickup's key_down_probes adds "put the key down"), ending at the task's goal.
     assert [f for f in suite.facts if f in subtasks] == list(subtasks)
     assert set(suite.subtask_facts) <= set(subtasks) and subtasks[-1] == suite.subtask_facts[-1]
-    tolerance = suite.thresholds.get("goal_tolerance_fact")
     for k in subtasks:
         for policy, eps in (("expert", experts), ("random", randoms), ("perturbed", suite_perturbed(name))):
             # Zero tolerance; a failure names every disagreeing (episode, frame).  Perturbed play
             # reaches states off the expert's path (a door closed again after unlocking).  The
             # goal is not held to frames under the suite's goal tolerance fact (a box toggled away).
             said = labels(name, file, k, policy)
-            if k == subtasks[-1] and tolerance:
-                said = tuple(np.where(ep.facts[tolerance], ep.facts[k], v) for v, ep in zip(said, eps))
+            left_out = forgiven(suite, eps, k)
+            if left_out is not None:
+                said = tuple(np.where(out, ep.facts[k], v) for v, ep, out in zip(said, eps, left_out))
             wrong = disagreements(said, eps, k)
             assert not wrong, f"{file}:{k} disagrees with the oracle (policy, seed, frame): {wrong[:20]}"
     assert trajectory_codes(name, file) == set()
